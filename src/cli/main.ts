@@ -1,0 +1,82 @@
+/** The `sfbridge` command line. Usage and config errors: one clear line on stderr, exit code 2. */
+import { ConfigError, UsageError, errorMessage } from '../errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { VERSION } from '../version.js';
+import { parse, requireConfigPath } from './args.js';
+import { demoCommand } from './demo.js';
+import { describePlan } from './plan.js';
+import { REPLAY_HELP, replayCommand } from './replay.js';
+import { RUN_HELP, runCommand } from './run.js';
+
+const HELP = `sfbridge ${VERSION}: bridge Salesforce event streams into Kafka, webhooks and files
+
+usage: sfbridge <command> [options]
+
+commands:
+  run -c FILE                  run the bridge (daemon)
+  check -c FILE                validate a config and print what it would do
+  replay list|get|set|reset    inspect or move stored replay positions
+  demo                         offline demo: synthetic events -> files, resumable
+  version                      print the version
+  help                         this text
+
+Every command takes --help. Example configs: config/. Docs: README.md, docs/.`;
+
+const CHECK_HELP = `usage: sfbridge check -c FILE
+
+Validate FILE (YAML; \${ENV_VAR} and \${file:/path} are substituted) and print the plan:
+orgs, replay store, routes with their source and sinks. Exit 0 when valid, 2 otherwise.`;
+
+async function checkCommand(argv: string[]): Promise<number> {
+  const { values } = parse('check', argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, false);
+  if (values.help) {
+    process.stdout.write(`${CHECK_HELP}\n`);
+    return 0;
+  }
+  const { path, config } = loadConfigFile(requireConfigPath('check', values.config));
+  process.stdout.write(`${describePlan(config, path)}\n`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${HELP}\n`);
+        return command === undefined ? 2 : 0;
+      case 'version':
+      case '--version':
+      case '-v':
+        process.stdout.write(`sfbridge ${VERSION} (node ${process.version})\n`);
+        return 0;
+      case 'run':
+        return await runCommand(rest);
+      case 'check':
+        return await checkCommand(rest);
+      case 'replay':
+        return await replayCommand(rest);
+      case 'demo':
+        return await demoCommand(rest);
+      default:
+        throw new UsageError(`unknown command "${command}" (commands: run, check, replay, demo, version, help)`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`sfbridge: ${p}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`sfbridge: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`sfbridge: ${errorMessage(err)}\n`);
+    if (process.env.SFBRIDGE_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+export { RUN_HELP, REPLAY_HELP };

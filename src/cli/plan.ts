@@ -1,0 +1,32 @@
+/** `sfbridge check`: what a config will do, in words. */
+import { routeKey } from '../config/load.js';
+import type { BridgeConfig } from '../config/schema.js';
+import { silentLogger } from '../log.js';
+import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
+import { createReplayStore } from '../pipeline/bridge.js';
+
+export function describePlan(config: BridgeConfig, path: string): string {
+  const log = silentLogger();
+  const out: string[] = [`config ${path}: OK`];
+  const orgs = Object.entries(config.orgs);
+  out.push(`orgs (${orgs.length}):`);
+  for (const [name, org] of orgs) out.push(`  ${name}: ${org.loginUrl} via ${org.auth.flow}, API ${org.apiVersion}`);
+  out.push(`replay store: ${createReplayStore(config, log).describe()}`);
+  const p = config.pipeline;
+  out.push(
+    `pipeline: up to ${p.maxInFlight} events in flight per route, sink writes up to ${p.maxBatchEvents} events, commit every ${p.commitIntervalMs} ms or ${p.commitMaxEvents} events, drain timeout ${p.drainTimeoutMs} ms`,
+  );
+  out.push(`routes (${config.routes.length}):`);
+  for (const rc of config.routes) {
+    const key = routeKey(rc);
+    const ctx = { route: key, log };
+    out.push(`  ${key}`);
+    out.push(`    source: ${lookup(subscriberTypes, rc.source.type).create(rc.source, ctx).describe()}`);
+    rc.sinks.forEach((sc, i) => {
+      out.push(`    sink ${i + 1}: ${lookup(sinkTypes, sc.type).create(sc, ctx).describe()}`);
+    });
+    if (rc.maxInFlight) out.push(`    max in flight: ${rc.maxInFlight}`);
+  }
+  if (config.health) out.push(`health endpoints: http://${config.health.host}:${config.health.port}/healthz, /readyz, /status, /metrics`);
+  return out.join('\n');
+}

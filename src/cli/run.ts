@@ -1,0 +1,94 @@
+/** `sfbridge run`: the daemon. First SIGTERM/SIGINT drains and exits 0; a second one exits at once. */
+import type { Server } from 'node:http';
+import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile } from '../config/load.js';
+import { errorMessage } from '../errors.js';
+import { type Logger, createLogger } from '../log.js';
+import { Bridge } from '../pipeline/bridge.js';
+import { startHealthServer } from '../pipeline/health.js';
+import { parse, requireConfigPath } from './args.js';
+
+export const RUN_HELP = `usage: sfbridge run -c FILE [--log-level LEVEL]
+
+Run the bridge until stopped. SIGTERM or SIGINT stops fetching, drains in-flight events to
+the sinks, commits their replay positions and exits 0 (within pipeline.drainTimeoutMs);
+a second signal exits at once (uncommitted events are replayed on the next start).
+Exit codes: 0 stopped or all sources finished, 1 a route failed or startup failed, 2 bad usage/config.`;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parse(
+    'run',
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(`${RUN_HELP}\n`);
+    return 0;
+  }
+  const { config } = loadConfigFile(requireConfigPath('run', values.config));
+  const log = createLogger({ level: values['log-level'] ?? config.log.level, format: config.log.format });
+  return runBridge(config, log);
+}
+
+export interface RunHooks {
+  /** Called once the bridge is running. */
+  onStarted?: (bridge: Bridge) => void;
+}
+
+export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHooks = {}): Promise<number> {
+  const bridge = new Bridge(config, log);
+  let health: Server | undefined;
+  try {
+    await bridge.start();
+    if (config.health) health = await startHealthServer(config.health.host, config.health.port, () => bridge.status());
+  } catch (err) {
+    const msg = errorMessage(err);
+    log.error({ error: msg }, 'bridge could not start');
+    process.stderr.write(`sfbridge: cannot start: ${msg}\n`);
+    await bridge.stop(0).catch(() => undefined);
+    return 1;
+  }
+  hooks.onStarted?.(bridge);
+
+  let signals = 0;
+  let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => {
+    onSignal = (sig) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, 'second signal: exiting now; uncommitted events will be replayed on next start');
+        process.exit(130);
+      }
+      log.info({ signal: sig }, 'stopping: draining in-flight events (send the signal again to exit at once)');
+      void bridge.stop().then(() => resolve(0));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  const finished = bridge.whenDone().then(async (states) => {
+    await bridge.stop();
+    return states.includes('failed') ? 1 : 0;
+  });
+  const code = await Promise.race([stopped, finished]);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  health?.close();
+  const status = bridge.status();
+  log.info(
+    {
+      routes: status.routes.map((r) => ({
+        route: r.key,
+        state: r.state,
+        received: r.eventsReceived,
+        committed: r.committed?.replayId ?? null,
+      })),
+    },
+    'bridge stopped',
+  );
+  return code;
+}

@@ -1,0 +1,66 @@
+/**
+ * `${ENV_VAR}`, `${ENV_VAR:-default}` and `${file:/path}` in any string value of the parsed YAML
+ * (after parsing, so a secret can never inject YAML). `$${` is a literal `${`. Interpolated values
+ * that land in secret-looking keys, and every file value, are registered with the log scrubber.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { registerSecret } from '../log.js';
+import { formatPath } from './errors.js';
+
+const SECRETISH = /(token|secret|password|key|credential)/i;
+const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
+
+export function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  baseDir: string,
+  problems: string[],
+  path: PropertyKey[] = [],
+): unknown {
+  if (typeof value === 'string') return interpolateString(value, env, baseDir, problems, path);
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, baseDir, problems, [...path, i]));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, env, baseDir, problems, [...path, k]);
+    return out;
+  }
+  return value;
+}
+
+function interpolateString(s: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[], path: PropertyKey[]): string {
+  if (!s.includes('${')) return s;
+  const key = String(path[path.length - 1] ?? '');
+  return s.replace(PATTERN, (whole, expr: string | undefined) => {
+    if (whole === '$${') return '${';
+    const e = (expr ?? '').trim();
+    if (e.startsWith('file:')) {
+      const p = e.slice(5).trim();
+      const full = isAbsolute(p) ? p : resolve(baseDir, p);
+      try {
+        const v = readFileSync(full, 'utf8').replace(/\r?\n$/, '');
+        registerSecret(v);
+        return v;
+      } catch (err) {
+        problems.push(
+          `${formatPath(path)}: cannot read ${full} for \${file:…}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
+        return '';
+      }
+    }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(e);
+    if (!m) {
+      problems.push(`${formatPath(path)}: malformed \${${e}}; use \${ENV_VAR}, \${ENV_VAR:-default} or \${file:/path}`);
+      return '';
+    }
+    const name = m[1] as string;
+    const v = env[name];
+    if (v === undefined || v === '') {
+      if (m[2] !== undefined) return m[2];
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+      return '';
+    }
+    if (SECRETISH.test(key)) registerSecret(v);
+    return v;
+  });
+}

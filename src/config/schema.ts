@@ -1,0 +1,105 @@
+/** The configuration file's schema, assembled from the registry's per-type schemas. */
+import { z } from 'zod';
+import { type Registration, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
+
+/** A component's config as the bridge sees it; its own schema has checked the rest. */
+export type ComponentConfig = { type: string } & Record<string, unknown>;
+
+function unionOf<T>(table: Record<string, Registration<T>>) {
+  const schemas = Object.values(table).map((r) => r.schema);
+  const union = z.discriminatedUnion('type', schemas as unknown as [z.ZodObject, ...z.ZodObject[]]);
+  return union as unknown as z.ZodType<ComponentConfig, ComponentConfig>;
+}
+
+const jwtAuth = z.strictObject({
+  flow: z.literal('jwt'),
+  clientId: z.string().min(1),
+  username: z.string().min(1),
+  privateKey: z.string().min(1).optional(),
+  privateKeyFile: z.string().min(1).optional(),
+});
+const clientCredentialsAuth = z.strictObject({
+  flow: z.literal('client_credentials'),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+});
+const refreshTokenAuth = z.strictObject({
+  flow: z.literal('refresh_token'),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional(),
+  refreshToken: z.string().min(1),
+});
+const passwordAuth = z.strictObject({
+  flow: z.literal('password'),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  username: z.string().min(1),
+  password: z.string().min(1),
+  securityToken: z.string().optional(),
+});
+const staticAuth = z.strictObject({
+  flow: z.literal('static'),
+  accessToken: z.string().min(1),
+  instanceUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+});
+
+export const orgSchema = z.strictObject({
+  /** login.salesforce.com, test.salesforce.com or a My Domain URL. */
+  loginUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://login.salesforce.com'),
+  apiVersion: z
+    .string()
+    .regex(/^\d+\.\d$/, 'must look like "63.0"')
+    .default('63.0'),
+  /** Extra CA certificate (PEM file) to trust, e.g. the local emulator's. */
+  caCertFile: z.string().optional(),
+  auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),
+});
+
+export const pipelineSchema = z.strictObject({
+  /** Events a route may hold unacknowledged; bounds memory whatever the backlog. */
+  maxInFlight: z.number().int().positive().max(1_000_000).default(2000),
+  /** Largest write handed to one sink (queued batches are coalesced up to this). */
+  maxBatchEvents: z.number().int().positive().default(2000),
+  /** Commit the replay position at most this often… */
+  commitIntervalMs: z.number().int().positive().default(1000),
+  /** …or as soon as this many events were acknowledged since the last commit. */
+  commitMaxEvents: z.number().int().positive().default(10_000),
+  /** Graceful shutdown: how long to wait for in-flight events to reach the sinks. */
+  drainTimeoutMs: z.number().int().nonnegative().default(30_000),
+});
+
+export const routeSchema = z.strictObject({
+  /** Subscription key under which the replay position is stored; defaults to the source's channel. */
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_./:@-]+$/, 'may contain only letters, digits and _ . / : @ -')
+    .optional(),
+  source: unionOf(subscriberTypes),
+  sinks: z.array(unionOf(sinkTypes)).min(1, 'a route needs at least one sink'),
+  /** Overrides of the pipeline settings for this route. */
+  maxInFlight: z.number().int().positive().optional(),
+});
+
+export const configSchema = z.strictObject({
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      format: z.enum(['json', 'pretty', 'auto']).default('auto'),
+    })
+    .default({ level: 'info', format: 'auto' }),
+  health: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535),
+    })
+    .optional(),
+  orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),
+  replayStore: unionOf(replayStoreTypes).default({ type: 'file', path: './data/replay.json', fsync: true }),
+  pipeline: pipelineSchema.default(pipelineSchema.parse({})),
+  routes: z.array(routeSchema).min(1, 'at least one route is needed'),
+});
+
+export type BridgeConfig = z.infer<typeof configSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;
+export type OrgConfig = z.infer<typeof orgSchema>;

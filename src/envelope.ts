@@ -1,0 +1,85 @@
+/**
+ * The one event envelope every subscriber produces and every sink receives.
+ * Its JSON form is documented in docs/envelope.md and docs/envelope.schema.json:
+ * downstream consumers code against it, so change it only by adding optional fields.
+ */
+
+export const ENVELOPE_VERSION = 1;
+
+export const EVENT_KINDS = ['pushtopic', 'cdc', 'platform', 'generic', 'gap', 'overflow', 'replay-gap'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** CDC ChangeEventHeader with the bitmap fields already decoded to field names. */
+export interface ChangeHeader {
+  entity: string;
+  recordIds: string[];
+  changeType: string;
+  changeOrigin: string;
+  transactionKey: string;
+  sequenceNumber: number;
+  /** Epoch milliseconds, as Salesforce sends it. */
+  commitTimestamp: number;
+  /** A Salesforce long; a string because it can exceed 2^53. */
+  commitNumber?: string;
+  commitUser: string;
+  changedFields: string[];
+  nulledFields: string[];
+  diffFields: string[];
+}
+
+export interface Envelope {
+  /** Envelope format version. */
+  v: number;
+  /** 18-character Salesforce org id, or the configured org name when the id is unknown. */
+  org: string;
+  /** Channel / topic name, e.g. `/data/AccountChangeEvent`, `/topic/NewCases`. */
+  channel: string;
+  /**
+   * Opaque replay position. CometD: the numeric replay id in decimal. Pub/Sub API: the replay id
+   * bytes in standard base64 (the proto3 JSON mapping of `bytes`). Never compare or do arithmetic.
+   */
+  replayId: string;
+  /** Stable event identity: EventUuid where Salesforce provides it, else derived (see docs). */
+  eventId: string;
+  /** Avro schema id (Pub/Sub) or CometD `schema`; null for PushTopic and generic events. */
+  schemaId: string | null;
+  /** When Salesforce says the event happened (ISO 8601), null when unknown. */
+  eventTime: string | null;
+  /** When the bridge received it (ISO 8601). */
+  receivedAt: string;
+  kind: EventKind;
+  /** Present for cdc, gap and overflow events. */
+  changeHeader?: ChangeHeader;
+  /** The event's fields (CDC: the entity fields; platform: event fields; generic: the string). */
+  payload: unknown;
+}
+
+/** A marker sent to sinks when a replay position could not be honoured (see replay policy). */
+export function replayGapEnvelope(args: {
+  org: string;
+  channel: string;
+  replayId: string;
+  storedReplayId: string | null;
+  storedEventTime: string | null;
+  policy: string;
+  reason: string;
+}): Envelope {
+  const now = new Date().toISOString();
+  return {
+    v: ENVELOPE_VERSION,
+    org: args.org,
+    channel: args.channel,
+    replayId: args.replayId,
+    eventId: `replay-gap:${args.channel}:${now}`,
+    schemaId: null,
+    eventTime: now,
+    receivedAt: now,
+    kind: 'replay-gap',
+    payload: {
+      storedReplayId: args.storedReplayId,
+      storedEventTime: args.storedEventTime,
+      policy: args.policy,
+      reason: args.reason,
+    },
+  };
+}

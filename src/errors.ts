@@ -1,0 +1,53 @@
+/**
+ * Typed errors. Every error the bridge raises says whether retrying can help (`retriable`), so
+ * one retry helper can serve subscribers, sinks and stores alike.
+ */
+
+export class BridgeError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+  constructor(code: string, message: string, opts: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'BridgeError';
+    this.code = code;
+    this.retriable = opts.retriable ?? false;
+  }
+}
+
+/** Bad configuration: reported as one line per problem, exit code 2. */
+export class ConfigError extends BridgeError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super('CONFIG', problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Bad command line: one line, exit code 2. */
+export class UsageError extends BridgeError {
+  constructor(message: string) {
+    super('USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A transient failure (network, 5xx, full disk, broker down): retry with backoff. */
+export class RetriableError extends BridgeError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, { retriable: true, cause });
+    this.name = 'RetriableError';
+  }
+}
+
+/** Errors without an explicit flag are treated as transient: losing data is worse than retrying. */
+export function isRetriable(err: unknown): boolean {
+  if (err instanceof BridgeError) return err.retriable;
+  if (err && typeof err === 'object' && 'retriable' in err) return Boolean((err as { retriable: unknown }).retriable);
+  return true;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,86 @@
+/**
+ * Logging: pino, JSON on stderr by default, pretty when stderr is a TTY. Secrets are scrubbed at
+ * every level in two ways: any key that names a secret is replaced, and every secret value the
+ * bridge knows (registered from config and token responses) is cut out of any string.
+ */
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+const SECRET_KEY = /(token|secret|password|passwd|privatekey|private_key|authorization|apikey|api_key|assertion|signature|sessionid)/i;
+const REDACTED = '[redacted]';
+const knownSecrets = new Set<string>();
+
+/** Make a value unloggable from now on (short values are skipped to avoid mangling logs). */
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= 6) knownSecrets.add(value);
+}
+
+export function scrubString(s: string): string {
+  let out = s;
+  for (const secret of knownSecrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  // Bearer headers and JWT-looking strings never belong in logs.
+  return out
+    .replace(/(Bearer|OAuth)\s+[A-Za-z0-9!._~+/=-]{8,}/g, `$1 ${REDACTED}`)
+    .replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, REDACTED)
+    .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED);
+}
+
+export function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubString(value);
+  if (value === null || typeof value !== 'object' || depth > 8) return value;
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { type: value.name, message: scrubString(value.message) };
+    if (value.stack) out.stack = scrubString(value.stack);
+    const code = (value as { code?: unknown }).code;
+    if (code !== undefined) out.code = code;
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' ? REDACTED : scrub(v, depth + 1);
+  }
+  return out;
+}
+
+export interface LogOptions {
+  level?: string;
+  format?: 'json' | 'pretty' | 'auto';
+  /** Destination stream (tests); default stderr. */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(opts: LogOptions = {}): Logger {
+  const level = opts.level ?? process.env.SFBRIDGE_LOG_LEVEL ?? 'info';
+  const format = opts.format ?? 'auto';
+  const dest = opts.destination ?? process.stderr;
+  const usePretty = format === 'pretty' || (format === 'auto' && !opts.destination && process.stderr.isTTY);
+  const options: pino.LoggerOptions = {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (obj) => scrub(obj) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((a) => (typeof a === 'string' ? scrubString(a) : a)) as typeof args;
+        method.apply(this, scrubbed);
+      },
+    },
+  };
+  if (usePretty) {
+    return pino(options, pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' }));
+  }
+  return pino(options, opts.destination ? (dest as pino.DestinationStream) : pino.destination({ fd: 2, sync: false }));
+}
+
+/** A logger that drops everything (tests and library use). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

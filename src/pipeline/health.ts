@@ -1,0 +1,88 @@
+/** Minimal HTTP endpoints for orchestrators: /healthz (alive, no route failed), /readyz, /status (JSON), /metrics (Prometheus). */
+import { type Server, createServer } from 'node:http';
+import type { BridgeStatus } from './bridge.js';
+
+export function startHealthServer(host: string, port: number, status: () => BridgeStatus): Promise<Server> {
+  const server = createServer((req, res) => {
+    const s = status();
+    const failed = s.routes.some((r) => r.state === 'failed');
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/healthz') {
+      res.writeHead(failed ? 503 : 200, { 'content-type': 'text/plain' }).end(failed ? 'route failed\n' : 'ok\n');
+    } else if (url === '/readyz') {
+      const ready = s.state === 'running' && !failed;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `${s.state}\n`);
+    } else if (url === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(s, null, 2));
+    } else if (url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheus(s));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /status or /metrics\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function prometheus(s: BridgeStatus): string {
+  const lines: string[] = [];
+  const metric = (name: string, help: string, type: string, rows: Array<[Record<string, string>, number]>) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of rows) {
+      const l = Object.entries(labels)
+        .map(([k, val]) => `${k}="${val.replace(/["\\\n]/g, '_')}"`)
+        .join(',');
+      lines.push(`${name}{${l}} ${v}`);
+    }
+  };
+  const per = (f: (r: BridgeStatus['routes'][number]) => number) =>
+    s.routes.map((r) => [{ route: r.key }, f(r)] as [Record<string, string>, number]);
+  metric(
+    'sfbridge_events_received_total',
+    'Events received from the source.',
+    'counter',
+    per((r) => r.eventsReceived),
+  );
+  metric(
+    'sfbridge_events_acked_total',
+    'Events acknowledged by every sink.',
+    'counter',
+    per((r) => r.eventsAcked),
+  );
+  metric(
+    'sfbridge_events_committed_total',
+    'Events whose replay position is committed.',
+    'counter',
+    per((r) => r.eventsCommitted),
+  );
+  metric(
+    'sfbridge_events_in_flight',
+    'Events received but not yet acknowledged by every sink.',
+    'gauge',
+    per((r) => r.inFlight),
+  );
+  metric(
+    'sfbridge_commit_failures',
+    'Consecutive replay commit failures.',
+    'gauge',
+    per((r) => r.commitFailures),
+  );
+  metric(
+    'sfbridge_route_up',
+    '1 while the route runs.',
+    'gauge',
+    per((r) => (r.state === 'running' ? 1 : 0)),
+  );
+  metric(
+    'sfbridge_sink_failing',
+    '1 while a sink is failing and being retried.',
+    'gauge',
+    s.routes.flatMap((r) => r.sinks.map((k) => [{ route: r.key, sink: k.name }, k.failing ? 1 : 0] as [Record<string, string>, number])),
+  );
+  return `${lines.join('\n')}\n`;
+}

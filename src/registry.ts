@@ -1,0 +1,55 @@
+/**
+ * The one place where implementations are named by their config `type`. Each entry pairs a config
+ * schema (kept beside the implementation) with a constructor; the config schema of the whole file
+ * is assembled from these, so a new subscriber, sink or store is registered here and nowhere else.
+ */
+import type { z } from 'zod';
+import type { Logger } from './log.js';
+import { FileReplayStore, fileStoreConfigSchema } from './replay/file/file-store.js';
+import type { ReplayStore } from './replay/types.js';
+import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
+import type { Sink } from './sinks/types.js';
+import { FileSubscriber, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
+import type { Subscriber } from './subscribers/types.js';
+
+export interface BuildContext {
+  /** Route (subscription key) the component serves; empty for shared components. */
+  route: string;
+  log: Logger;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.
+type AnyConfig = any;
+
+export interface Registration<T> {
+  /** Strict object schema with `type: z.literal(name)`. */
+  schema: z.ZodType<AnyConfig> & { shape: Record<string, z.ZodType> };
+  create(config: AnyConfig, ctx: BuildContext): T;
+}
+
+export const subscriberTypes = {
+  file: {
+    schema: fileSubscriberConfigSchema,
+    create: (c) => new FileSubscriber(c),
+  },
+} satisfies Record<string, Registration<Subscriber>>;
+
+export const sinkTypes = {
+  file: {
+    schema: fileSinkConfigSchema,
+    create: (c, ctx) => new FileSink(c, ctx),
+  },
+} satisfies Record<string, Registration<Sink>>;
+
+export const replayStoreTypes = {
+  file: {
+    schema: fileStoreConfigSchema,
+    create: (c) => new FileReplayStore(c),
+  },
+} satisfies Record<string, Registration<ReplayStore>>;
+
+export function lookup<T>(table: Record<string, Registration<T>>, type: string): Registration<T> {
+  const reg = table[type];
+  if (!reg) throw new Error(`no implementation registered for type "${type}"`);
+  return reg;
+}

@@ -1,0 +1,159 @@
+/**
+ * The embedded default replay store: one JSON file holding every subscription's position.
+ * Crash safety: each commit writes a temp file, fsyncs it, renames it over the old one and fsyncs
+ * the directory, so after SIGKILL at any instant the file is either the old or the new version.
+ * A file that does not parse is refused with a clear message: starting from scratch would silently
+ * replay or skip data.
+ */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { BridgeError, RetriableError } from '../../errors.js';
+import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
+
+export const fileStoreConfigSchema = z.strictObject({
+  type: z.literal('file'),
+  /** Path of the JSON file (created on first commit). */
+  path: z.string().min(1).default('./data/replay.json'),
+  /** fsync every commit (turn off only for tests and benchmarks of everything else). */
+  fsync: z.boolean().default(true),
+});
+export type FileStoreConfig = z.infer<typeof fileStoreConfigSchema>;
+
+const fileFormat = z.strictObject({
+  version: z.literal(1),
+  positions: z.record(
+    z.string(),
+    z.strictObject({
+      replayId: z.string(),
+      eventTime: z.string().nullable(),
+      committedAt: z.string(),
+    }),
+  ),
+});
+
+export class FileReplayStore implements ReplayStore {
+  private readonly path: string;
+  private positions = new Map<string, StoredPosition>();
+  private writing: Promise<void> = Promise.resolve();
+  private tmpCounter = 0;
+
+  constructor(private readonly config: FileStoreConfig) {
+    this.path = resolve(config.path);
+  }
+
+  describe(): string {
+    return `file ${this.path}${this.config.fsync ? '' : ' (fsync off)'}`;
+  }
+
+  async open(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true }).catch((err) => {
+      throw new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store: cannot create directory ${dirname(this.path)}: ${err.message}`);
+    });
+    this.positions = await readPositions(this.path);
+  }
+
+  async load(key: string): Promise<StoredPosition | undefined> {
+    return this.positions.get(key);
+  }
+
+  async list(): Promise<StoredPosition[]> {
+    return [...this.positions.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async commit(key: string, position: CommitRequest): Promise<StoredPosition> {
+    const stored: StoredPosition = {
+      key,
+      replayId: position.replayId,
+      eventTime: position.eventTime,
+      committedAt: new Date().toISOString(),
+    };
+    const next = new Map(this.positions);
+    next.set(key, stored);
+    await this.persist(next);
+    return stored;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    if (!this.positions.has(key)) return false;
+    const next = new Map(this.positions);
+    next.delete(key);
+    await this.persist(next);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.writing;
+  }
+
+  /** Serialise writes: each one replaces the whole file atomically. */
+  private persist(next: Map<string, StoredPosition>): Promise<void> {
+    const run = this.writing.then(async () => {
+      await writeAtomically(this.path, serialise(next), this.config.fsync, `${process.pid}.${this.tmpCounter++}`);
+      this.positions = next;
+    });
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function serialise(positions: Map<string, StoredPosition>): string {
+  const out: z.infer<typeof fileFormat> = { version: 1, positions: {} };
+  for (const [k, p] of [...positions.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    out.positions[k] = { replayId: p.replayId, eventTime: p.eventTime, committedAt: p.committedAt };
+  }
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** Read and validate the store file; missing means empty, anything unparsable is refused. */
+export async function readPositions(path: string): Promise<Map<string, StoredPosition>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let parsed: z.infer<typeof fileFormat>;
+  try {
+    parsed = fileFormat.parse(JSON.parse(text));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? `not valid JSON (${err.message})` : 'unexpected structure';
+    throw new BridgeError(
+      'REPLAY_STORE_CORRUPT',
+      `replay store ${path} is corrupt: ${why}. Refusing to start from scratch; fix or move the file, or set positions with \`sfbridge replay set\``,
+    );
+  }
+  const map = new Map<string, StoredPosition>();
+  for (const [key, p] of Object.entries(parsed.positions)) map.set(key, { key, ...p });
+  return map;
+}
+
+async function writeAtomically(path: string, content: string, doFsync: boolean, suffix: string): Promise<void> {
+  const tmp = `${path}.tmp-${suffix}`;
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(content, 'utf8');
+      if (doFsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    if (doFsync) fsyncDir(dirname(path));
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw new RetriableError('REPLAY_STORE_WRITE', `replay store: cannot write ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+/** The rename is durable only once the directory entry is. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

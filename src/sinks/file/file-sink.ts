@@ -1,0 +1,212 @@
+/**
+ * NDJSON file sink: one envelope per line, fsync before acknowledging (configurable), rotation by
+ * size and age, one file series per route or per channel. Files are named
+ * `<stream>-<UTC timestamp>.ndjson` and never renamed, so rotation cannot lose or split a line.
+ * After a crash the newest file may end in a partial line (never acknowledged): it is cut off on
+ * the next start. A failed write (e.g. disk full) is truncated back before the retry.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { Envelope } from '../../envelope.js';
+import { BridgeError, RetriableError } from '../../errors.js';
+import type { Sink, SinkContext } from '../types.js';
+
+export const fileSinkConfigSchema = z.strictObject({
+  type: z.literal('file'),
+  /** Directory for the files; created when missing. */
+  dir: z.string().min(1),
+  /** One file series per route (default) or per channel. */
+  splitBy: z.enum(['route', 'channel']).default('route'),
+  /** fsync before acknowledging a batch. Off trades durability for speed. */
+  fsync: z.boolean().default(true),
+  /** Start a new file when the current one would grow past this many bytes. */
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  /** Start a new file when the current one is older than this many seconds (0 = never). */
+  maxAgeSeconds: z.number().int().nonnegative().default(0),
+});
+export type FileSinkConfig = z.infer<typeof fileSinkConfigSchema>;
+
+interface OpenFile {
+  path: string;
+  fh: FileHandle;
+  size: number;
+  openedAt: number;
+}
+
+export function safeFileName(name: string): string {
+  return (
+    name
+      .replace(/^\/+/, '')
+      .replace(/\//g, '.')
+      .replace(/[^A-Za-z0-9_.-]/g, '_') || 'events'
+  );
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('.', '');
+}
+
+/** Parse the timestamp back out of a file name (for age-based rotation after restart). */
+function stampToMs(s: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(s);
+  if (!m) return Date.now();
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
+}
+
+export class FileSink implements Sink {
+  private readonly dir: string;
+  private readonly files = new Map<string, OpenFile>();
+
+  constructor(
+    private readonly config: FileSinkConfig,
+    private readonly ctx: SinkContext,
+  ) {
+    this.dir = resolve(config.dir);
+  }
+
+  describe(): string {
+    return `file ${this.dir} (per ${this.config.splitBy}${this.config.fsync ? ', fsync' : ''})`;
+  }
+
+  async open(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new BridgeError('FILE_SINK_DIR', `file sink: cannot create directory ${this.dir}: ${(err as Error).message}`);
+    }
+  }
+
+  async write(batch: readonly Envelope[]): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const e of batch) {
+      const stream = safeFileName(this.config.splitBy === 'channel' ? e.channel : this.ctx.route);
+      let lines = byStream.get(stream);
+      if (!lines) byStream.set(stream, (lines = []));
+      lines.push(JSON.stringify(e));
+    }
+    const touched: OpenFile[] = [];
+    for (const [stream, lines] of byStream) {
+      const data = `${lines.join('\n')}\n`;
+      const file = await this.fileFor(stream, Buffer.byteLength(data));
+      const before = file.size;
+      try {
+        await file.fh.write(data, before, 'utf8');
+        file.size = before + Buffer.byteLength(data);
+      } catch (err) {
+        await file.fh.truncate(before).catch(() => undefined);
+        throw writeError(file.path, err);
+      }
+      touched.push(file);
+    }
+    if (this.config.fsync) {
+      for (const f of touched) {
+        try {
+          await f.fh.sync();
+        } catch (err) {
+          throw writeError(f.path, err);
+        }
+      }
+    }
+  }
+
+  async drain(): Promise<void> {
+    for (const f of this.files.values()) await f.fh.sync().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    for (const f of this.files.values()) await f.fh.close().catch(() => undefined);
+    this.files.clear();
+  }
+
+  /** The file to append `bytes` to for `stream`, rotating or recovering as needed. */
+  private async fileFor(stream: string, bytes: number): Promise<OpenFile> {
+    let file = this.files.get(stream);
+    if (!file) {
+      file = await this.reopenLatest(stream);
+    }
+    if (file && this.mustRotate(file, bytes)) {
+      await file.fh.close().catch(() => undefined);
+      file = undefined;
+    }
+    if (!file) {
+      file = await this.create(stream);
+    }
+    this.files.set(stream, file);
+    return file;
+  }
+
+  private mustRotate(file: OpenFile, bytes: number): boolean {
+    if (file.size > 0 && file.size + bytes > this.config.maxBytes) return true;
+    const maxAge = this.config.maxAgeSeconds * 1000;
+    return maxAge > 0 && file.size > 0 && Date.now() - file.openedAt >= maxAge;
+  }
+
+  private async create(stream: string): Promise<OpenFile> {
+    let now = Date.now();
+    // Two rotations within one millisecond would share a name: step the stamp forward.
+    for (;;) {
+      const path = join(this.dir, `${stream}-${stamp(now)}.ndjson`);
+      try {
+        const fh = await open(path, 'wx', 0o644);
+        return { path, fh, size: 0, openedAt: now };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          now++;
+          continue;
+        }
+        throw writeError(path, err);
+      }
+    }
+  }
+
+  /** Continue the newest file of a stream after a restart, cutting off a partial last line. */
+  private async reopenLatest(stream: string): Promise<OpenFile | undefined> {
+    const prefix = `${stream}-`;
+    const names = (await readdir(this.dir))
+      .filter((n) => n.startsWith(prefix) && n.endsWith('.ndjson') && /^\d{8}T/.test(n.slice(prefix.length)))
+      .sort();
+    const latest = names[names.length - 1];
+    if (!latest) return undefined;
+    const path = join(this.dir, latest);
+    const fh = await open(path, 'r+');
+    const size = (await stat(path)).size;
+    const good = await lastCompleteLineEnd(fh, size);
+    if (good < size) {
+      this.ctx.log.warn(
+        { file: path, cutBytes: size - good },
+        'file sink: removing a partial line left by a crash (it was never acknowledged)',
+      );
+      await fh.truncate(good);
+      await fh.sync();
+    }
+    return { path, fh, size: good, openedAt: stampToMs(latest.slice(prefix.length)) };
+  }
+}
+
+/** Offset just past the last newline (0 when there is none). */
+async function lastCompleteLineEnd(fh: FileHandle, size: number): Promise<number> {
+  const chunk = 64 * 1024;
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk);
+    const buf = Buffer.alloc(end - start);
+    await fh.read(buf, 0, buf.length, start);
+    const idx = buf.lastIndexOf(0x0a);
+    if (idx >= 0) return start + idx + 1;
+    end = start;
+  }
+  return 0;
+}
+
+function writeError(path: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint = code === 'ENOSPC' ? ' (disk full: free space and the bridge resumes by itself)' : '';
+  return new RetriableError('FILE_SINK_WRITE', `file sink: cannot write ${path}: ${(err as Error).message}${hint}`, err);
+}

@@ -1,0 +1,35 @@
+import type { Envelope } from '../envelope.js';
+import type { Logger } from '../log.js';
+import type { StoredPosition } from '../replay/types.js';
+
+/**
+ * What the pipeline gives a subscriber. The subscriber may emit at most as many events as it has
+ * been granted through `request(n)` (credits); the pipeline returns credit as sinks acknowledge.
+ */
+export interface SubscriberContext {
+  /** Route / subscription key. */
+  key: string;
+  /** Last committed position, if any: resume after it. */
+  from: StoredPosition | undefined;
+  /** Hand a batch (stream order) to the pipeline. */
+  emit(events: Envelope[]): void;
+  /**
+   * The stream has advanced to `replayId` without events (e.g. a Pub/Sub keepalive): commit it once
+   * everything emitted before it is acknowledged, so a quiet channel stays inside retention.
+   */
+  checkpoint(replayId: string, eventTime: string | null): void;
+  /** The source is finished (finite sources only): the route drains and completes. */
+  end(): void;
+  /** Unrecoverable: the route stops without committing past what sinks acknowledged. */
+  fail(err: Error): void;
+  log: Logger;
+}
+
+export interface Subscriber {
+  start(ctx: SubscriberContext): Promise<void>;
+  /** Grant `n` more events of credit. */
+  request(n: number): void;
+  /** Stop fetching; no emit after this resolves. */
+  stop(): Promise<void>;
+  describe(): string;
+}
