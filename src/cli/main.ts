@@ -1,6 +1,7 @@
 /** The `sfbridge` command line. Usage and config errors: one clear line on stderr, exit code 2. */
-import { ConfigError, UsageError, errorMessage } from '../errors.js';
+
 import { loadConfigFile } from '../config/load.js';
+import { ConfigError, errorMessage, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parse, requireConfigPath } from './args.js';
 import { demoCommand } from './demo.js';
@@ -79,4 +80,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { RUN_HELP, REPLAY_HELP };
+export { REPLAY_HELP, RUN_HELP };

@@ -2,8 +2,8 @@
 import { routeKey } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { silentLogger } from '../log.js';
-import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 import { createReplayStore } from '../pipeline/bridge.js';
+import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 
 export function describePlan(config: BridgeConfig, path: string): string {
   const log = silentLogger();

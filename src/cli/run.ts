@@ -1,9 +1,9 @@
 /** `sfbridge run`: the daemon. First SIGTERM/SIGINT drains and exits 0; a second one exits at once. */
 import type { Server } from 'node:http';
-import type { BridgeConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config/load.js';
+import type { BridgeConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import { type Logger, createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';
 import { startHealthServer } from '../pipeline/health.js';
 import { parse, requireConfigPath } from './args.js';

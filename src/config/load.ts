@@ -1,12 +1,12 @@
 /** Read, interpolate and validate a config file; every problem becomes one line of a ConfigError. */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { type KnownKeys, formatIssues } from './errors.js';
+import { formatIssues, type KnownKeys } from './errors.js';
 import { interpolate } from './interpolate.js';
-import { type BridgeConfig, type RouteConfig, configSchema } from './schema.js';
+import { type BridgeConfig, configSchema, type RouteConfig } from './schema.js';
 
 export interface LoadedConfig {
   path: string;

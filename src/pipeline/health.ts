@@ -1,5 +1,5 @@
 /** Minimal HTTP endpoints for orchestrators: /healthz (alive, no route failed), /readyz, /status (JSON), /metrics (Prometheus). */
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { BridgeStatus } from './bridge.js';
 
 export function startHealthServer(host: string, port: number, status: () => BridgeStatus): Promise<Server> {

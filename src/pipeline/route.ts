@@ -10,10 +10,10 @@ import type { Envelope } from '../envelope.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../replay/types.js';
-import { DEFAULT_BACKOFF, backoffDelay } from '../retry.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../retry.js';
 import type { Sink } from '../sinks/types.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
-import { SinkWriter, type SinkStatus } from './sink-writer.js';
+import { type SinkStatus, SinkWriter } from './sink-writer.js';
 
 export interface RouteOptions {
   key: string;

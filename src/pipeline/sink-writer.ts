@@ -7,7 +7,7 @@
 import type { Envelope } from '../envelope.js';
 import { errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from '../retry.js';
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
 import type { Sink } from '../sinks/types.js';
 
 export interface QueuedBatch {

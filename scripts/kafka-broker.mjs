@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// Starts and stops a single-node Apache Kafka broker (KRaft, broker+controller) for tests, without
+// Docker: the broker jars come from Maven Central (scripts/kafka/pom.xml) into a cache directory
+// reused between runs. Usage:
+//   node scripts/kafka-broker.mjs start [--port 19092]   prints KAFKA_BROKERS=127.0.0.1:PORT when ready
+//   node scripts/kafka-broker.mjs stop  [--port 19092]
+//   node scripts/kafka-broker.mjs status [--port 19092]
+// Also importable: startBroker({ port }) -> { brokers, stop() }.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const POM = join(here, 'kafka', 'pom.xml');
+const LOG4J = join(here, 'kafka', 'log4j2.properties');
+const KAFKA_VERSION = /<kafka\.version>([^<]+)</.exec(readFileSync(POM, 'utf8'))[1];
+const CACHE = process.env.SFBRIDGE_CACHE_DIR ?? join(homedir(), '.cache', 'sfbridge');
+const READY_TIMEOUT_MS = Number(process.env.KAFKA_READY_TIMEOUT_MS ?? 120_000);
+
+const say = (m) => process.stderr.write(`kafka-broker: ${m}\n`);
+
+function stateFile(port) {
+  return join(tmpdir(), `sfbridge-kafka-${port}.json`);
+}
+
+/** Resolve the broker's runtime classpath once; later runs reuse the cache. */
+export function ensureJars() {
+  const lib = join(CACHE, `kafka-${KAFKA_VERSION}`, 'lib');
+  if (existsSync(join(lib, '.complete'))) return lib;
+  try {
+    execFileSync('java', ['-version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('java not found: the Kafka test broker needs Java 17+ (apt-get install openjdk-17-jre-headless), or set KAFKA_BROKERS');
+  }
+  try {
+    execFileSync('mvn', ['-v'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('mvn not found: the Kafka test broker jars are fetched with Maven (apt-get install maven), or set KAFKA_BROKERS');
+  }
+  say(`fetching Kafka ${KAFKA_VERSION} jars with Maven into ${lib} (first run only)`);
+  const tmp = `${lib}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(dirname(lib), { recursive: true });
+  execFileSync(
+    'mvn',
+    ['-B', '-q', '-f', POM, 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`],
+    { stdio: ['ignore', 2, 2] },
+  );
+  if (!readdirSync(tmp).some((f) => f.startsWith('kafka_2.13'))) throw new Error(`Maven did not deliver kafka_2.13 into ${tmp}`);
+  writeFileSync(join(tmp, '.complete'), KAFKA_VERSION);
+  rmSync(lib, { recursive: true, force: true });
+  renameSync(tmp, lib);
+  return lib;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function clusterId() {
+  let id;
+  do id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-'));
+  return id;
+}
+
+export async function startBroker({ port = 19092 } = {}) {
+  const existing = readState(port);
+  if (existing && alive(existing.pid) && (await canConnect(port))) {
+    say(`reusing the broker already running on 127.0.0.1:${port} (pid ${existing.pid})`);
+    return { brokers: `127.0.0.1:${port}`, stop: () => stopBroker({ port }), reused: true };
+  }
+  if (await canConnect(port)) throw new Error(`port ${port} is already in use by something else; pick another with --port`);
+  const lib = ensureJars();
+  const cp = `${lib}/*`;
+  const dir = mkdtempSync(join(tmpdir(), 'sfbridge-kafka-'));
+  const controllerPort = await freePort();
+  const props = [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'inter.broker.listener.name=PLAINTEXT',
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${join(dir, 'data')}`,
+    'num.partitions=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=true',
+    'num.network.threads=2',
+    'num.io.threads=2',
+    'num.recovery.threads.per.data.dir=1',
+    'log.cleaner.backoff.ms=1000',
+  ].join('\n');
+  const propsFile = join(dir, 'server.properties');
+  writeFileSync(propsFile, `${props}\n`);
+  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${LOG4J}`, `-Dkafka.logs.dir=${join(dir, 'logs')}`];
+  execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const logFile = join(dir, 'broker.log');
+  const out = openSync(logFile, 'a');
+  const child = spawn('java', [...jvm, '-cp', cp, 'kafka.Kafka', propsFile], { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  child.unref();
+  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile }));
+  const started = Date.now();
+  let exited = null;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  // The broker opens its client port only once unfenced, so a TCP connect means ready.
+  while (!(await canConnect(port))) {
+    if (exited !== null || !alive(child.pid)) {
+      throw new Error(`broker exited during start (code ${exited}); log ${logFile}:\n${tail(logFile)}`);
+    }
+    if (Date.now() - started > READY_TIMEOUT_MS) {
+      await stopBroker({ port });
+      throw new Error(`broker not ready after ${READY_TIMEOUT_MS} ms; log tail:\n${tail(logFile)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  say(`Kafka ${KAFKA_VERSION} ready on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${child.pid}, log ${logFile})`);
+  return { brokers: `127.0.0.1:${port}`, stop: () => stopBroker({ port }), reused: false };
+}
+
+function readState(port) {
+  try {
+    return JSON.parse(readFileSync(stateFile(port), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function tail(file) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export async function stopBroker({ port = 19092 } = {}) {
+  const st = readState(port);
+  if (!st) return false;
+  if (alive(st.pid)) {
+    try {
+      process.kill(st.pid, 'SIGTERM');
+    } catch {}
+    const deadline = Date.now() + 20_000;
+    while (alive(st.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    if (alive(st.pid)) process.kill(st.pid, 'SIGKILL');
+  }
+  rmSync(st.dir, { recursive: true, force: true });
+  rmSync(stateFile(port), { force: true });
+  say(`stopped the broker on 127.0.0.1:${port}`);
+  return true;
+}
+
+async function cli() {
+  const [cmd, ...rest] = process.argv.slice(2);
+  const i = rest.indexOf('--port');
+  const port = i >= 0 ? Number(rest[i + 1]) : Number(process.env.KAFKA_TEST_PORT ?? 19092);
+  if (!Number.isInteger(port) || port <= 0) {
+    say('--port needs a port number');
+    return 2;
+  }
+  if (cmd === 'start') {
+    const b = await startBroker({ port });
+    process.stdout.write(`KAFKA_BROKERS=${b.brokers}\n`);
+    return 0;
+  }
+  if (cmd === 'stop') {
+    if (!(await stopBroker({ port }))) say(`no broker recorded for port ${port}`);
+    return 0;
+  }
+  if (cmd === 'status') {
+    const st = readState(port);
+    const up = st && alive(st.pid) && (await canConnect(port));
+    process.stdout.write(up ? `running on 127.0.0.1:${port} (pid ${st.pid})\n` : 'not running\n');
+    return up ? 0 : 1;
+  }
+  say('usage: kafka-broker.mjs start|stop|status [--port N]');
+  return 2;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  cli().then(
+    (code) => process.exit(code),
+    (err) => {
+      say(err.message);
+      process.exit(1);
+    },
+  );
+}
