@@ -29,14 +29,14 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
 export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
-        return `${where}: YAML syntax error: ${e.message.split('\n')[0]}`;
-      }),
-    );
+  const first = doc.errors[0];
+  if (first) {
+    // Report the first syntax error only: later ones are usually consequences of it.
+    const pos = lineCounter.linePos(first.pos[0]);
+    const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
+    const line = pos ? (text.split('\n')[pos.line - 1] ?? '') : '';
+    const quoteHint = line.includes('${') ? ' (inside { } or [ ], quote values that use ${...})' : '';
+    throw new ConfigError([`${where}: YAML syntax error: ${first.message.split('\n')[0]}${quoteHint}`]);
   }
   const raw = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {

@@ -1,0 +1,188 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runCli, startCli } from '../helpers/cli.js';
+import { until } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function inputFile(dir: string, n: number, start = 0): string {
+  const path = join(dir, 'in.ndjson');
+  const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `ev-${start + i}`, n: start + i }));
+  writeFileSync(path, `${lines.join('\n')}\n`, { flag: 'a' });
+  return path;
+}
+
+function bridgeConfig(dir: string, extra: { follow?: boolean } = {}): string {
+  const path = join(dir, 'bridge.yaml');
+  writeFileSync(
+    path,
+    `replayStore: { type: file, path: ${join(dir, 'replay.json')} }
+pipeline: { commitIntervalMs: 50 }
+routes:
+  - name: r1
+    source: { type: file, path: ${join(dir, 'in.ndjson')}, follow: ${extra.follow ?? false}, pollMs: 50 }
+    sinks: [{ type: file, dir: ${join(dir, 'out')} }]
+`,
+  );
+  return path;
+}
+
+function sinkIds(dir: string): string[] {
+  const out = join(dir, 'out');
+  return readdirSync(out)
+    .sort()
+    .flatMap((f) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l).eventId);
+}
+
+/** Broken configs: each must give exit code 2 and exactly one clear line on stderr. */
+const BROKEN: Array<[string, string, RegExp]> = [
+  ['malformed YAML', 'routes:\n  - source: {type: file\n', /:\d+:\d+: YAML syntax error/],
+  ['empty file', '', /the config must be a YAML mapping/],
+  ['a list instead of a mapping', '- a\n- b\n', /the config must be a YAML mapping/],
+  ['unknown top-level key', 'rotues: []\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /rotues: unknown key \(did you mean "routes"\?\)/],
+  ['no routes', 'log: { level: info }\n', /routes: is required/],
+  ['route without sinks', 'routes:\n  - source: { type: file, path: /x }\n    sinks: []\n', /routes\[0\]\.sinks: a route needs at least one sink/],
+  ['unknown sink type', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: s3 }]\n', /routes\[0\]\.sinks\[0\]\.type: unknown type "s3"; must be one of: file/],
+  ['wrong value type', 'pipeline: { maxInFlight: lots }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /pipeline\.maxInFlight: must be a number, got string "lots"/],
+  ['negative number', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o, maxBytes: -1 }]\n', /routes\[0\]\.sinks\[0\]\.maxBytes: value must be > 0/],
+  ['bad enum', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o, splitBy: hour }]\n', /splitBy: must be one of: route, channel/],
+  ['missing required field', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file }]\n', /routes\[0\]\.sinks\[0\]\.dir: is required/],
+  ['missing env var', 'routes:\n  - source: { type: file, path: /x }\n    sinks:\n      - type: file\n        dir: ${SFBRIDGE_TEST_UNSET_VAR}\n', /routes\[0\]\.sinks\[0\]\.dir: environment variable SFBRIDGE_TEST_UNSET_VAR is not set/],
+  ['unreadable secret file', 'orgs:\n  o:\n    auth:\n      flow: client_credentials\n      clientId: c\n      clientSecret: ${file:/nonexistent/secret}\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /orgs\.o\.auth\.clientSecret: cannot read \/nonexistent\/secret for \$\{file:…\}: ENOENT/],
+  ['duplicate route names', 'routes:\n  - { name: a, source: { type: file, path: /x }, sinks: [{ type: file, dir: /o }] }\n  - { name: a, source: { type: file, path: /y }, sinks: [{ type: file, dir: /o }] }\n', /routes\[1\]\.name: duplicate subscription key "a"/],
+  ['unknown auth flow', 'orgs:\n  o:\n    auth: { flow: magic }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /orgs\.o\.auth\.flow: unknown flow "magic"; must be one of: jwt, client_credentials, refresh_token, password, static/],
+  ['non-URL instance', 'orgs:\n  o:\n    auth: { flow: static, accessToken: t, instanceUrl: not-a-url }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /orgs\.o\.auth\.instanceUrl: must be an http\(s\) URL/],
+  ['duplicate YAML key', 'routes: []\nroutes: []\n', /YAML syntax error: Map keys must be unique/],
+];
+
+describe('sfbridge CLI', () => {
+  it('prints its version and help', async () => {
+    const v = await runCli(['version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^sfbridge \d+\.\d+\.\d+ \(node v\d+/);
+    const h = await runCli(['--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain('check -c FILE');
+  });
+
+  it.each([
+    [['frobnicate'], /^sfbridge: unknown command "frobnicate"/],
+    [['check'], /^sfbridge: check: missing -c\/--config FILE/],
+    [['check', '--bogus'], /^sfbridge: check: unknown option '--bogus'/],
+    [['check', '-c', '/nonexistent.yaml'], /^sfbridge: \/nonexistent\.yaml: cannot read config file \(no such file\)/],
+    [['replay', 'frob', '-c', 'config/file-to-file.yaml'], /^sfbridge: replay: unknown action "frob"/],
+  ])('rejects bad usage %j with one line and exit code 2', async (args, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('prints a plan for every example config', async () => {
+    const configs = readdirSync(join(ROOT, 'config')).filter((f) => f.endsWith('.yaml'));
+    expect(configs.length).toBeGreaterThanOrEqual(2);
+    for (const f of configs) {
+      const r = await runCli(['check', '-c', join('config', f)]);
+      expect(r.stderr, f).toBe('');
+      expect(r.code, f).toBe(0);
+      expect(r.stdout).toMatch(/: OK\n/);
+      expect(r.stdout).toMatch(/replay store: /);
+      expect(r.stdout).toMatch(/routes \(\d+\):/);
+      expect(r.stdout).toMatch(/source: /);
+      expect(r.stdout).toMatch(/sink 1: /);
+    }
+  });
+
+  it(`reports each of ${BROKEN.length} broken configs in one clear line (exit 2, no stack trace)`, async () => {
+    const dir = tempDir();
+    expect(BROKEN.length).toBeGreaterThanOrEqual(10);
+    await Promise.all(
+      BROKEN.map(async ([name, yaml, expected], i) => {
+        const path = join(dir, `broken-${i}.yaml`);
+        writeFileSync(path, yaml);
+        const r = await runCli(['check', '-c', path], { env: { SFBRIDGE_TEST_UNSET_VAR: '' } });
+        const lines = r.stderr.trim().split('\n');
+        expect(r.code, name).toBe(2);
+        expect(lines, `${name}: ${r.stderr}`).toHaveLength(1);
+        expect(lines[0], name).toMatch(/^sfbridge: /);
+        expect(lines[0], name).toMatch(expected);
+        expect(r.stderr, name).not.toMatch(/\n\s+at /);
+      }),
+    );
+  });
+
+  it('runs a route to completion, then resumes from the stored position', async () => {
+    const dir = tempDir();
+    inputFile(dir, 500);
+    const cfg = bridgeConfig(dir);
+    const first = await runCli(['run', '-c', cfg]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(sinkIds(dir)).toHaveLength(500);
+
+    inputFile(dir, 250, 500);
+    const second = await runCli(['run', '-c', cfg]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('route starting from stored position');
+    const ids = sinkIds(dir);
+    expect(ids).toEqual(Array.from({ length: 750 }, (_, i) => `ev-${i}`));
+
+    const list = await runCli(['replay', 'list', '-c', cfg, '--json']);
+    expect(list.code).toBe(0);
+    const positions = JSON.parse(list.stdout);
+    expect(positions).toHaveLength(1);
+    expect(positions[0]).toMatchObject({ key: 'r1', replayId: String(readFileSync(join(dir, 'in.ndjson')).length) });
+  });
+
+  it('replay set / get / reset move the stored position', async () => {
+    const dir = tempDir();
+    inputFile(dir, 10);
+    const cfg = bridgeConfig(dir);
+    const set = await runCli(['replay', 'set', '-c', cfg, 'r1', '0']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toBe('r1: (none) -> 0\n');
+    const get = await runCli(['replay', 'get', '-c', cfg, 'r1']);
+    expect(get.stdout).toMatch(/^r1 0 eventTime=- committedAt=/);
+    const reset = await runCli(['replay', 'reset', '-c', cfg, 'r1']);
+    expect(reset.stdout).toMatch(/position forgotten/);
+    const missing = await runCli(['replay', 'get', '-c', cfg, 'r1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no stored position for "r1"/);
+  });
+
+  it('refuses to start on a corrupt replay file with one clear line', async () => {
+    const dir = tempDir();
+    inputFile(dir, 10);
+    const cfg = bridgeConfig(dir);
+    writeFileSync(join(dir, 'replay.json'), '{ not json');
+    const r = await runCli(['run', '-c', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/sfbridge: cannot start: replay store .* is corrupt/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('SIGTERM drains, commits and exits 0; nothing acknowledged is lost', async () => {
+    const dir = tempDir();
+    inputFile(dir, 2000);
+    const cfg = bridgeConfig(dir, { follow: true });
+    const { child, result } = startCli(['run', '-c', cfg]);
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    await until(() => stderr.includes('bridge running'), 10_000, 'bridge start');
+    await until(() => {
+      try {
+        return sinkIds(dir).length === 2000;
+      } catch {
+        return false;
+      }
+    }, 10_000, 'events in sink');
+    child.kill('SIGTERM');
+    const r = await result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('stopping: draining in-flight events');
+    const stored = JSON.parse(readFileSync(join(dir, 'replay.json'), 'utf8'));
+    expect(stored.positions.r1.replayId).toBe(String(readFileSync(join(dir, 'in.ndjson')).length));
+  });
+});

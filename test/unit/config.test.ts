@@ -1,0 +1,83 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, routeKey } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { scrubString } from '../../src/log.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const minimal = (extra = '') => `
+routes:
+  - source: { type: file, path: /tmp/in.ndjson }
+    sinks: [{ type: file, dir: /tmp/out }]
+${extra}`;
+
+function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(yaml, '/cfg.yaml', env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('fills defaults that work', () => {
+    const c = parseConfig(minimal(), '/cfg.yaml', {});
+    expect(c.replayStore).toEqual({ type: 'file', path: './data/replay.json', fsync: true });
+    expect(c.pipeline.maxInFlight).toBe(2000);
+    expect(c.routes[0]?.sinks[0]).toMatchObject({ type: 'file', splitBy: 'route', fsync: true });
+    expect(routeKey(c.routes[0]!)).toBe('/tmp/in.ndjson');
+  });
+
+  it('interpolates ${ENV}, ${ENV:-default}, ${file:…} and $${ escapes', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'secret.txt'), 'file-secret-value\n');
+    const yaml = `
+orgs:
+  main:
+    loginUrl: \${LOGIN:-https://login.salesforce.com}
+    auth: { flow: client_credentials, clientId: "\${CID}", clientSecret: "\${file:${join(dir, 'secret.txt')}}" }
+routes:
+  - source: { type: file, path: "/in/$\${x}" }
+    sinks: [{ type: file, dir: "\${OUT}" }]
+`;
+    const c = parseConfig(yaml, join(dir, 'c.yaml'), { CID: 'my-client', OUT: '/out' });
+    expect(c.orgs.main?.loginUrl).toBe('https://login.salesforce.com');
+    expect(c.orgs.main?.auth).toMatchObject({ clientId: 'my-client', clientSecret: 'file-secret-value' });
+    expect(c.routes[0]?.source).toMatchObject({ path: '/in/${x}' });
+    expect(c.routes[0]?.sinks[0]).toMatchObject({ dir: '/out' });
+    // values read through ${file:} are never logged
+    expect(scrubString('secret is file-secret-value')).toBe('secret is [redacted]');
+  });
+
+  it('reports every problem with its path, not just the first', () => {
+    const p = problems(`
+rotues: []
+pipeline: { maxInFlight: "lots" }
+routes:
+  - source: { type: file, path: /in }
+    sinks:
+      - { type: file, dir: /out, splitBy: hour }
+      - { type: s3, bucket: x }
+`);
+    expect(p).toEqual([
+      '/cfg.yaml: pipeline.maxInFlight: must be a number, got string "lots"',
+      '/cfg.yaml: routes[0].sinks[0].splitBy: must be one of: route, channel, got string "hour"',
+      '/cfg.yaml: routes[0].sinks[1].type: unknown type "s3"; must be one of: file',
+      '/cfg.yaml: rotues: unknown key (did you mean "routes"?)',
+    ]);
+  });
+
+  it('reports one YAML syntax error with its line and a hint about ${} in flow mappings', () => {
+    const p = problems('routes:\n  - sinks: [{ type: file, dir: ${OUT} }]\n');
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^\/cfg\.yaml:2:\d+: YAML syntax error: .*quote values that use/);
+  });
+
+  it('gives URL fields a plain reason', () => {
+    const p = problems(minimal(`orgs:\n  main:\n    auth: { flow: static, accessToken: x, instanceUrl: "ftp://nope" }`));
+    expect(p).toEqual(['/cfg.yaml: orgs.main.auth.instanceUrl: must be an http(s) URL']);
+  });
+});
