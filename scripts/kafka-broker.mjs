@@ -8,8 +8,19 @@
 // Also importable: startBroker({ port }) -> { brokers, stop() }.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +58,15 @@ export function ensureJars() {
   mkdirSync(dirname(lib), { recursive: true });
   execFileSync(
     'mvn',
-    ['-B', '-q', '-f', POM, 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`],
+    [
+      '-B',
+      '-q',
+      '-f',
+      POM,
+      'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${tmp}`,
+    ],
     { stdio: ['ignore', 2, 2] },
   );
   if (!readdirSync(tmp).some((f) => f.startsWith('kafka_2.13'))) throw new Error(`Maven did not deliver kafka_2.13 into ${tmp}`);
@@ -137,8 +156,18 @@ export async function startBroker({ port = 19092 } = {}) {
   ].join('\n');
   const propsFile = join(dir, 'server.properties');
   writeFileSync(propsFile, `${props}\n`);
-  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${LOG4J}`, `-Dkafka.logs.dir=${join(dir, 'logs')}`];
-  execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const jvm = [
+    '-Xms256m',
+    '-Xmx512m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${LOG4J}`,
+    `-Dkafka.logs.dir=${join(dir, 'logs')}`,
+  ];
+  execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const logFile = join(dir, 'broker.log');
   const out = openSync(logFile, 'a');
   const child = spawn('java', [...jvm, '-cp', cp, 'kafka.Kafka', propsFile], { detached: true, stdio: ['ignore', out, out] });
@@ -161,7 +190,9 @@ export async function startBroker({ port = 19092 } = {}) {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  say(`Kafka ${KAFKA_VERSION} ready on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${child.pid}, log ${logFile})`);
+  say(
+    `Kafka ${KAFKA_VERSION} ready on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${child.pid}, log ${logFile})`,
+  );
   return { brokers: `127.0.0.1:${port}`, stop: () => stopBroker({ port }), reused: false };
 }
 

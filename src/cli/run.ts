@@ -45,7 +45,12 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
   let health: Server | undefined;
   try {
     await bridge.start();
-    if (config.health) health = await startHealthServer(config.health.host, config.health.port, () => bridge.status());
+    if (config.health) {
+      health = await startHealthServer(config.health.host, config.health.port, () => bridge.status());
+      const addr = health.address();
+      const port = addr && typeof addr === 'object' ? addr.port : config.health.port;
+      log.info({ url: `http://${config.health.host}:${port}` }, 'health endpoints listening: /healthz /readyz /status /metrics');
+    }
   } catch (err) {
     const msg = errorMessage(err);
     log.error({ error: msg }, 'bridge could not start');

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
@@ -12,11 +12,11 @@ function inputFile(dir: string, n: number, start = 0): string {
   return path;
 }
 
-function bridgeConfig(dir: string, extra: { follow?: boolean } = {}): string {
+function bridgeConfig(dir: string, extra: { follow?: boolean; health?: boolean } = {}): string {
   const path = join(dir, 'bridge.yaml');
   writeFileSync(
     path,
-    `replayStore: { type: file, path: ${join(dir, 'replay.json')} }
+    `${extra.health ? 'health: { port: 0 }\n' : ''}replayStore: { type: file, path: ${join(dir, 'replay.json')} }
 pipeline: { commitIntervalMs: 50 }
 routes:
   - name: r1
@@ -40,19 +40,67 @@ const BROKEN: Array<[string, string, RegExp]> = [
   ['malformed YAML', 'routes:\n  - source: {type: file\n', /:\d+:\d+: YAML syntax error/],
   ['empty file', '', /the config must be a YAML mapping/],
   ['a list instead of a mapping', '- a\n- b\n', /the config must be a YAML mapping/],
-  ['unknown top-level key', 'rotues: []\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /rotues: unknown key \(did you mean "routes"\?\)/],
+  [
+    'unknown top-level key',
+    'rotues: []\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
+    /rotues: unknown key \(did you mean "routes"\?\)/,
+  ],
   ['no routes', 'log: { level: info }\n', /routes: is required/],
-  ['route without sinks', 'routes:\n  - source: { type: file, path: /x }\n    sinks: []\n', /routes\[0\]\.sinks: a route needs at least one sink/],
-  ['unknown sink type', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: s3 }]\n', /routes\[0\]\.sinks\[0\]\.type: unknown type "s3"; must be one of: file/],
-  ['wrong value type', 'pipeline: { maxInFlight: lots }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /pipeline\.maxInFlight: must be a number, got string "lots"/],
-  ['negative number', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o, maxBytes: -1 }]\n', /routes\[0\]\.sinks\[0\]\.maxBytes: value must be > 0/],
-  ['bad enum', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o, splitBy: hour }]\n', /splitBy: must be one of: route, channel/],
-  ['missing required field', 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file }]\n', /routes\[0\]\.sinks\[0\]\.dir: is required/],
-  ['missing env var', 'routes:\n  - source: { type: file, path: /x }\n    sinks:\n      - type: file\n        dir: ${SFBRIDGE_TEST_UNSET_VAR}\n', /routes\[0\]\.sinks\[0\]\.dir: environment variable SFBRIDGE_TEST_UNSET_VAR is not set/],
-  ['unreadable secret file', 'orgs:\n  o:\n    auth:\n      flow: client_credentials\n      clientId: c\n      clientSecret: ${file:/nonexistent/secret}\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /orgs\.o\.auth\.clientSecret: cannot read \/nonexistent\/secret for \$\{file:…\}: ENOENT/],
-  ['duplicate route names', 'routes:\n  - { name: a, source: { type: file, path: /x }, sinks: [{ type: file, dir: /o }] }\n  - { name: a, source: { type: file, path: /y }, sinks: [{ type: file, dir: /o }] }\n', /routes\[1\]\.name: duplicate subscription key "a"/],
-  ['unknown auth flow', 'orgs:\n  o:\n    auth: { flow: magic }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /orgs\.o\.auth\.flow: unknown flow "magic"; must be one of: jwt, client_credentials, refresh_token, password, static/],
-  ['non-URL instance', 'orgs:\n  o:\n    auth: { flow: static, accessToken: t, instanceUrl: not-a-url }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n', /orgs\.o\.auth\.instanceUrl: must be an http\(s\) URL/],
+  [
+    'route without sinks',
+    'routes:\n  - source: { type: file, path: /x }\n    sinks: []\n',
+    /routes\[0\]\.sinks: a route needs at least one sink/,
+  ],
+  [
+    'unknown sink type',
+    'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: s3 }]\n',
+    /routes\[0\]\.sinks\[0\]\.type: unknown type "s3"; must be one of: file/,
+  ],
+  [
+    'wrong value type',
+    'pipeline: { maxInFlight: lots }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
+    /pipeline\.maxInFlight: must be a number, got string "lots"/,
+  ],
+  [
+    'negative number',
+    'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o, maxBytes: -1 }]\n',
+    /routes\[0\]\.sinks\[0\]\.maxBytes: value must be > 0/,
+  ],
+  [
+    'bad enum',
+    'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o, splitBy: hour }]\n',
+    /splitBy: must be one of: route, channel/,
+  ],
+  [
+    'missing required field',
+    'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file }]\n',
+    /routes\[0\]\.sinks\[0\]\.dir: is required/,
+  ],
+  [
+    'missing env var',
+    'routes:\n  - source: { type: file, path: /x }\n    sinks:\n      - type: file\n        dir: ${SFBRIDGE_TEST_UNSET_VAR}\n',
+    /routes\[0\]\.sinks\[0\]\.dir: environment variable SFBRIDGE_TEST_UNSET_VAR is not set/,
+  ],
+  [
+    'unreadable secret file',
+    'orgs:\n  o:\n    auth:\n      flow: client_credentials\n      clientId: c\n      clientSecret: ${file:/nonexistent/secret}\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
+    /orgs\.o\.auth\.clientSecret: cannot read \/nonexistent\/secret for \$\{file:…\}: ENOENT/,
+  ],
+  [
+    'duplicate route names',
+    'routes:\n  - { name: a, source: { type: file, path: /x }, sinks: [{ type: file, dir: /o }] }\n  - { name: a, source: { type: file, path: /y }, sinks: [{ type: file, dir: /o }] }\n',
+    /routes\[1\]\.name: duplicate subscription key "a"/,
+  ],
+  [
+    'unknown auth flow',
+    'orgs:\n  o:\n    auth: { flow: magic }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
+    /orgs\.o\.auth\.flow: unknown flow "magic"; must be one of: jwt, client_credentials, refresh_token, password, static/,
+  ],
+  [
+    'non-URL instance',
+    'orgs:\n  o:\n    auth: { flow: static, accessToken: t, instanceUrl: not-a-url }\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
+    /orgs\.o\.auth\.instanceUrl: must be an http\(s\) URL/,
+  ],
   ['duplicate YAML key', 'routes: []\nroutes: []\n', /YAML syntax error: Map keys must be unique/],
 ];
 
@@ -171,18 +219,49 @@ describe('sfbridge CLI', () => {
       stderr += d;
     });
     await until(() => stderr.includes('bridge running'), 10_000, 'bridge start');
-    await until(() => {
-      try {
-        return sinkIds(dir).length === 2000;
-      } catch {
-        return false;
-      }
-    }, 10_000, 'events in sink');
+    await until(
+      () => {
+        try {
+          return sinkIds(dir).length === 2000;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      'events in sink',
+    );
     child.kill('SIGTERM');
     const r = await result;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('stopping: draining in-flight events');
     const stored = JSON.parse(readFileSync(join(dir, 'replay.json'), 'utf8'));
     expect(stored.positions.r1.replayId).toBe(String(readFileSync(join(dir, 'in.ndjson')).length));
+  });
+
+  it('serves health, status and metrics while running', async () => {
+    const dir = tempDir();
+    inputFile(dir, 100);
+    const cfg = bridgeConfig(dir, { follow: true, health: true });
+    const { child, result } = startCli(['run', '-c', cfg]);
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    await until(() => /health endpoints listening/.test(stderr), 10_000, 'health server');
+    const url = /"url":"(http:\/\/[^"]+)"/.exec(stderr)?.[1];
+    expect(url).toBeDefined();
+    await until(() => stderr.includes('bridge running'), 10_000);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    let metrics = '';
+    for (let i = 0; i < 100 && !/acked_total\{route="r1"\} 100/.test(metrics); i++) {
+      metrics = await (await fetch(`${url}/metrics`)).text();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(metrics).toMatch(/sfbridge_events_acked_total\{route="r1"\} 100/);
+    const status = await (await fetch(`${url}/status`)).json();
+    expect(status.routes[0]).toMatchObject({ key: 'r1', state: 'running', inFlight: 0 });
+    child.kill('SIGTERM');
+    expect((await result).code).toBe(0);
   });
 });

@@ -112,7 +112,10 @@ async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<Servi
     if (!b.reused) stops.push(b.stop);
     return { url: b.brokers, reason: null };
   } catch (err) {
-    return { url: null, reason: `no Kafka: KAFKA_BROKERS unset, no Docker, local launcher failed: ${(err as Error).message.split('\n')[0]}` };
+    return {
+      url: null,
+      reason: `no Kafka: KAFKA_BROKERS unset, no Docker, local launcher failed: ${(err as Error).message.split('\n')[0]}`,
+    };
   }
 }
 

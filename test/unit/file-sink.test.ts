@@ -1,8 +1,8 @@
-import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type FileSinkConfig, FileSink, fileSinkConfigSchema } from '../../src/sinks/file/file-sink.js';
 import { silentLogger } from '../../src/log.js';
+import { FileSink, type FileSinkConfig, fileSinkConfigSchema } from '../../src/sinks/file/file-sink.js';
 import { event } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
 

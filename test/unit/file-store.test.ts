@@ -47,7 +47,9 @@ describe('file replay store', () => {
   it('refuses a corrupt file with a clear message instead of starting from scratch', async () => {
     const path = join(tempDir(), 'replay.json');
     writeFileSync(path, '{"version":1,"positions":{"a":{"replayId":"1"');
-    await expect(store(path).open()).rejects.toThrow(/replay store .*replay\.json is corrupt: not valid JSON.*Refusing to start from scratch/);
+    await expect(store(path).open()).rejects.toThrow(
+      /replay store .*replay\.json is corrupt: not valid JSON.*Refusing to start from scratch/,
+    );
     writeFileSync(path, '{"version":2,"positions":{}}');
     await expect(store(path).open()).rejects.toThrow(/is corrupt: unexpected structure/);
     // the corrupt file is left untouched for the operator

@@ -23,7 +23,13 @@ describe('route pipeline', () => {
     const a = new ManualSink();
     const b = new ManualSink();
     const sub = new ScriptedSubscriber(10, 10);
-    const { route, store } = makeRoute({ subscriber: sub, sinks: [{ name: 'a', sink: a }, { name: 'b', sink: b }] });
+    const { route, store } = makeRoute({
+      subscriber: sub,
+      sinks: [
+        { name: 'a', sink: a },
+        { name: 'b', sink: b },
+      ],
+    });
     await route.start();
     await until(() => a.pending.length === 1 && b.pending.length === 1);
     a.ack();
@@ -42,7 +48,10 @@ describe('route pipeline', () => {
     const sub = new ScriptedSubscriber(30, 10);
     const { route, store } = makeRoute({
       subscriber: sub,
-      sinks: [{ name: 'good', sink: good }, { name: 'bad', sink: bad }],
+      sinks: [
+        { name: 'good', sink: good },
+        { name: 'bad', sink: bad },
+      ],
       maxBatchEvents: 10,
     });
     await route.start();
@@ -121,7 +130,13 @@ describe('route pipeline', () => {
     const sink = new ManualSink();
     sink.auto = true;
     const sub = new ScriptedSubscriber(20_000, 10, true);
-    const { route, store } = makeRoute({ subscriber: sub, sinks: [{ name: 's', sink }], maxInFlight: 1000, commitIntervalMs: 50, commitMaxEvents: 5000 });
+    const { route, store } = makeRoute({
+      subscriber: sub,
+      sinks: [{ name: 's', sink }],
+      maxInFlight: 1000,
+      commitIntervalMs: 50,
+      commitMaxEvents: 5000,
+    });
     await route.start();
     await route.done;
     expect(store.positions.get('k')?.replayId).toBe('r19999');
@@ -161,7 +176,14 @@ describe('route pipeline', () => {
     const store = new MemoryStore();
     store.down = true;
     const sub = new ScriptedSubscriber(10_000, 10);
-    const { route } = makeRoute({ subscriber: sub, store, sinks: [{ name: 's', sink }], maxInFlight: 100, maxBatchEvents: 10, commitIntervalMs: 5 });
+    const { route } = makeRoute({
+      subscriber: sub,
+      store,
+      sinks: [{ name: 's', sink }],
+      maxInFlight: 100,
+      maxBatchEvents: 10,
+      commitIntervalMs: 5,
+    });
     await route.start();
     await until(() => sink.pending.length === 1);
     expect(sub.next).toBe(100);
