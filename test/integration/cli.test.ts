@@ -259,7 +259,7 @@ describe('sfbridge CLI', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(metrics).toMatch(/sfbridge_events_acked_total\{route="r1"\} 100/);
-    const status = await (await fetch(`${url}/status`)).json();
+    const status = (await (await fetch(`${url}/status`)).json()) as { routes: unknown[] };
     expect(status.routes[0]).toMatchObject({ key: 'r1', state: 'running', inFlight: 0 });
     child.kill('SIGTERM');
     expect((await result).code).toBe(0);
