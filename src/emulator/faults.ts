@@ -1,0 +1,30 @@
+/** Fault-injection switches shared by the emulator's servers (set through the admin API). */
+export class Faults {
+  /** Delay before each response / delivery. */
+  delayMs = 0;
+  /** Events per second across all Pub/Sub streams; 0 = unlimited. */
+  private throttlePerSec = 0;
+  private bucket = 0;
+  private bucketAt = Date.now();
+
+  setThrottle(eventsPerSecond: number): void {
+    this.throttlePerSec = Math.max(0, eventsPerSecond);
+    this.bucket = this.throttlePerSec;
+    this.bucketAt = Date.now();
+  }
+
+  get throttle(): number {
+    return this.throttlePerSec;
+  }
+
+  /** How many of `want` events may go now under the throttle. */
+  takeThrottle(want: number): number {
+    if (this.throttlePerSec === 0) return want;
+    const now = Date.now();
+    this.bucket = Math.min(this.throttlePerSec, this.bucket + ((now - this.bucketAt) / 1000) * this.throttlePerSec);
+    this.bucketAt = now;
+    const n = Math.min(want, Math.floor(this.bucket));
+    this.bucket -= n;
+    return n;
+  }
+}

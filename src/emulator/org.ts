@@ -1,0 +1,606 @@
+/**
+ * The emulated org's data: object and platform-event definitions with their schemas (every
+ * version kept by id), records, PushTopics, managed subscriptions. Record changes publish CDC
+ * events and matching PushTopic events on the bus, as Salesforce does.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { BusEvent, EventBus, EventClass } from './bus.js';
+import type { Clock } from './clock.js';
+import { caseSafeSuffix, newId } from './ids.js';
+import {
+  BUILTIN_OBJECTS,
+  BUILTIN_PLATFORM_EVENTS,
+  COMPOUND_FIELDS,
+  type FieldDef,
+  type ObjectDef,
+  type PlatformEventDef,
+} from './objects.js';
+import { type ChangeType, cdcSchema, decodeFieldBitmap, encodeFieldBitmap, platformEventSchema, type SchemaEntry } from './schemas.js';
+import { condFields, matches, parseSoql, type Query, type SoqlError } from './soql.js';
+
+export interface OrgOptions {
+  orgId?: string;
+  userId?: string;
+  objects?: ObjectDef[];
+  platformEvents?: PlatformEventDef[];
+  /** Custom CDC channels: `<Name>__chn` with the entities they carry. */
+  channels?: Array<{ name: string; entities: string[] }>;
+  managedSubscriptions?: Array<{ developerName: string; topic: string; start?: 'EARLIEST' | 'LATEST' }>;
+  statePath?: string | null;
+}
+
+export interface RecordData {
+  Id: string;
+  type: string;
+  fields: Record<string, unknown>;
+}
+
+export interface PushTopic {
+  Id: string;
+  Name: string;
+  Query: string;
+  ApiVersion: number;
+  NotifyForOperationCreate: boolean;
+  NotifyForOperationUpdate: boolean;
+  NotifyForOperationDelete: boolean;
+  NotifyForOperationUndelete: boolean;
+  NotifyForFields: 'All' | 'Referenced' | 'Select' | 'Where';
+  IsActive: boolean;
+  Description: string | null;
+}
+
+export interface ManagedSubscription {
+  id: string;
+  developerName: string;
+  topic: string;
+  start: 'EARLIEST' | 'LATEST';
+  committed: number | null;
+}
+
+export interface ResolvedChannel {
+  cls: EventClass;
+  /** Current schema for single-schema channels. */
+  schema: SchemaEntry | null;
+  canPublish: boolean;
+}
+
+export class OrgError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+    readonly fields: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_ORG_BODY = '00D5g00000Emu01';
+export const DEFAULT_ORG_ID = DEFAULT_ORG_BODY + caseSafeSuffix(DEFAULT_ORG_BODY);
+const DEFAULT_USER_BODY = '0055g00000Emu01';
+export const DEFAULT_USER_ID = DEFAULT_USER_BODY + caseSafeSuffix(DEFAULT_USER_BODY);
+
+export class EmulatedOrg {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly objects = new Map<string, ObjectDef>();
+  readonly platformEvents = new Map<string, PlatformEventDef>();
+  readonly schemasById = new Map<string, SchemaEntry>();
+  private readonly currentSchema = new Map<string, SchemaEntry>();
+  readonly records = new Map<string, RecordData>();
+  readonly pushTopics = new Map<string, PushTopic>();
+  readonly genericChannels = new Set<string>();
+  readonly managed = new Map<string, ManagedSubscription>();
+  private readonly customChannels = new Map<string, Set<string>>();
+  private readonly parsedTopics = new Map<string, Query>();
+  private commitNumber = 1_180_000_000_000;
+  private stateTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+    private readonly opts: OrgOptions = {},
+  ) {
+    this.orgId = opts.orgId ?? DEFAULT_ORG_ID;
+    this.userId = opts.userId ?? DEFAULT_USER_ID;
+    for (const o of [...BUILTIN_OBJECTS, ...(opts.objects ?? [])]) this.objects.set(o.name, structuredClone(o));
+    for (const pe of [...BUILTIN_PLATFORM_EVENTS, ...(opts.platformEvents ?? [])]) this.platformEvents.set(pe.name, structuredClone(pe));
+    for (const c of opts.channels ?? []) this.customChannels.set(`/data/${c.name}`, new Set(c.entities));
+    for (const m of opts.managedSubscriptions ?? []) this.createManaged(m.developerName, m.topic, m.start ?? 'EARLIEST');
+    if (opts.statePath && existsSync(opts.statePath)) this.loadState(opts.statePath);
+    for (const o of this.objects.values()) this.registerSchema(`cdc:${o.name}`, cdcSchema(o), o);
+    for (const pe of this.platformEvents.values()) this.registerSchema(`pe:${pe.name}`, platformEventSchema(pe), pe);
+  }
+
+  /** Every schema version ever served, so events published before a change still decode after a restart. */
+  private schemaHistory: Array<{ key: string; def: ObjectDef | PlatformEventDef }> = [];
+
+  private registerSchema(key: string, s: SchemaEntry, def?: ObjectDef | PlatformEventDef): void {
+    if (!this.schemasById.has(s.id) && def) this.schemaHistory.push({ key, def: structuredClone(def) });
+    this.schemasById.set(s.id, s);
+    this.currentSchema.set(key, s);
+  }
+
+  schemaOf(kind: 'cdc' | 'pe', name: string): SchemaEntry {
+    const s = this.currentSchema.get(`${kind}:${name}`);
+    if (!s) throw new OrgError(404, 'NOT_FOUND', `no schema for ${name}`);
+    return s;
+  }
+
+  /** CDC channel name of an object: Account -> AccountChangeEvent, Invoice__c -> Invoice__ChangeEvent. */
+  static changeEventName(object: string): string {
+    return `${object.replace(/__c$/, '__')}ChangeEvent`;
+  }
+
+  objectOfChangeEvent(name: string): ObjectDef | undefined {
+    for (const o of this.objects.values()) if (EmulatedOrg.changeEventName(o.name) === name) return o;
+    return undefined;
+  }
+
+  /** What a channel is, or undefined when it does not exist in this org. */
+  resolveChannel(channel: string): ResolvedChannel | undefined {
+    if (channel === '/data/ChangeEvents' || this.customChannels.has(channel)) return { cls: 'cdc', schema: null, canPublish: false };
+    let m = /^\/data\/(.+)$/.exec(channel);
+    if (m) {
+      const obj = this.objectOfChangeEvent(m[1] as string);
+      return obj ? { cls: 'cdc', schema: this.schemaOf('cdc', obj.name), canPublish: false } : undefined;
+    }
+    m = /^\/event\/(.+__e)$/.exec(channel);
+    if (m)
+      return this.platformEvents.has(m[1] as string)
+        ? { cls: 'platform', schema: this.schemaOf('pe', m[1] as string), canPublish: true }
+        : undefined;
+    m = /^\/topic\/(.+)$/.exec(channel);
+    if (m)
+      return [...this.pushTopics.values()].some((t) => t.Name === m?.[1])
+        ? { cls: 'pushtopic', schema: null, canPublish: false }
+        : undefined;
+    if (/^\/u\/.+/.test(channel))
+      return this.genericChannels.has(channel) ? { cls: 'generic', schema: null, canPublish: false } : undefined;
+    return undefined;
+  }
+
+  // ---- records and CDC ----
+
+  object(name: string): ObjectDef {
+    const o = [...this.objects.values()].find((x) => x.name.toLowerCase() === name.toLowerCase());
+    if (!o) throw new OrgError(404, 'NOT_FOUND', `The requested resource does not exist: sObject type '${name}' is not supported.`);
+    return o;
+  }
+
+  /** Map REST field names (incl. components like BillingCity, FirstName) onto stored fields. */
+  private normaliseInput(obj: ObjectDef, input: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(input)) {
+      if (key === 'attributes' || key === 'Id') continue;
+      const direct = obj.fields.find((f) => f.name.toLowerCase() === key.toLowerCase());
+      if (direct && direct.type !== 'address' && direct.type !== 'name') {
+        out[direct.name] = value;
+        continue;
+      }
+      const comp = this.componentOf(obj, key);
+      if (!comp) throw new OrgError(400, 'INVALID_FIELD', `No such column '${key}' on sobject of type ${obj.name}`, [key]);
+      out[`${comp.parent}.${comp.child}`] = value;
+    }
+    return out;
+  }
+
+  private componentOf(obj: ObjectDef, key: string): { parent: string; child: string } | undefined {
+    for (const f of obj.fields) {
+      if (f.type === 'address') {
+        const prefix = f.name.replace(/Address$/, '');
+        for (const sub of COMPOUND_FIELDS.address)
+          if (`${prefix}${sub.name}`.toLowerCase() === key.toLowerCase()) return { parent: f.name, child: sub.name };
+      } else if (f.type === 'name') {
+        for (const sub of COMPOUND_FIELDS.name)
+          if (sub.name.toLowerCase() === key.toLowerCase()) return { parent: f.name, child: sub.name };
+      }
+    }
+    return undefined;
+  }
+
+  getField(rec: RecordData, name: string): unknown {
+    if (name === 'Id') return rec.Id;
+    const obj = this.objects.get(rec.type);
+    const direct = rec.fields[name];
+    if (direct !== undefined) return direct;
+    if (obj) {
+      const comp = this.componentOf(obj, name);
+      if (comp) return (rec.fields[comp.parent] as Record<string, unknown> | undefined)?.[comp.child] ?? null;
+    }
+    return null;
+  }
+
+  createRecord(type: string, input: Record<string, unknown>): RecordData {
+    const obj = this.object(type);
+    const values = this.normaliseInput(obj, input);
+    const now = this.clock.now();
+    const rec: RecordData = { Id: newId(obj.keyPrefix), type: obj.name, fields: {} };
+    const sys = { OwnerId: this.userId, CreatedDate: now, CreatedById: this.userId, LastModifiedDate: now, LastModifiedById: this.userId };
+    const changed = this.apply(obj, rec, { ...sys, ...values });
+    this.records.set(rec.Id, rec);
+    this.emitChange(obj, 'CREATE', [rec.Id], changed, [], rec.fields);
+    this.notifyPushTopics(obj, rec, 'created', changed);
+    this.saveStateLater();
+    return rec;
+  }
+
+  updateRecord(type: string, id: string, input: Record<string, unknown>): void {
+    const obj = this.object(type);
+    const rec = this.records.get(id);
+    if (!rec || rec.type !== obj.name) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    const values = this.normaliseInput(obj, input);
+    const changed = this.apply(obj, rec, { ...values, LastModifiedDate: this.clock.now(), LastModifiedById: this.userId });
+    const nulled = changed.filter((n) => values[n] === null);
+    const delta: Record<string, unknown> = {};
+    for (const n of changed) {
+      const dot = n.indexOf('.');
+      if (dot < 0) delta[n] = rec.fields[n];
+      else {
+        const p = n.slice(0, dot);
+        delta[p] = { ...((delta[p] as object) ?? {}), [n.slice(dot + 1)]: (rec.fields[p] as Record<string, unknown>)[n.slice(dot + 1)] };
+      }
+    }
+    this.emitChange(obj, 'UPDATE', [id], changed, nulled, delta);
+    this.notifyPushTopics(obj, rec, 'updated', changed);
+    this.saveStateLater();
+  }
+
+  deleteRecord(type: string, id: string): void {
+    const obj = this.object(type);
+    const rec = this.records.get(id);
+    if (!rec || rec.type !== obj.name) throw new OrgError(404, 'ENTITY_IS_DELETED', 'entity is deleted');
+    this.records.delete(id);
+    this.emitChange(obj, 'DELETE', [id], [], [], {});
+    this.notifyPushTopics(obj, rec, 'deleted', []);
+    this.saveStateLater();
+  }
+
+  /** Apply values ('Parent.Child' for components); returns the names that changed. */
+  private apply(obj: ObjectDef, rec: RecordData, values: Record<string, unknown>): string[] {
+    const changed: string[] = [];
+    for (const [name, value] of Object.entries(values)) {
+      const dot = name.indexOf('.');
+      if (dot > 0) {
+        const parent = name.slice(0, dot);
+        const child = name.slice(dot + 1);
+        const cur = (rec.fields[parent] as Record<string, unknown> | undefined) ?? null;
+        if ((cur?.[child] ?? null) === value) continue;
+        const def = obj.fields.find((f) => f.name === parent) as FieldDef;
+        const base: Record<string, unknown> =
+          cur ?? Object.fromEntries(COMPOUND_FIELDS[def.type as 'address' | 'name'].map((s) => [s.name, null]));
+        rec.fields[parent] = { ...base, [child]: value };
+        changed.push(name);
+      } else {
+        if ((rec.fields[name] ?? null) === value) continue;
+        rec.fields[name] = value;
+        changed.push(name);
+      }
+    }
+    return changed;
+  }
+
+  /** Publish one CDC event (also used by fault injection for gap and overflow events). */
+  emitChange(
+    obj: ObjectDef,
+    changeType: ChangeType,
+    recordIds: string[],
+    changed: string[],
+    nulled: string[],
+    values: Record<string, unknown>,
+    time?: number,
+  ): BusEvent {
+    const schema = this.schemaOf('cdc', obj.name);
+    const now = time ?? this.clock.now();
+    const record: Record<string, unknown> = {
+      ChangeEventHeader: {
+        entityName: obj.name,
+        recordIds,
+        changeType,
+        changeOrigin: 'com/salesforce/api/rest/63.0',
+        transactionKey: randomUUID(),
+        sequenceNumber: 1,
+        commitTimestamp: now,
+        commitNumber: this.commitNumber++,
+        commitUser: this.userId,
+        nulledFields: encodeFieldBitmap(schema, nulled),
+        diffFields: [],
+        changedFields: encodeFieldBitmap(schema, changed),
+      },
+    };
+    for (const name of schema.fieldNames.slice(1)) record[name] = values[name] ?? null;
+    this.fillCompounds(obj, record);
+    const primary = `/data/${EmulatedOrg.changeEventName(obj.name)}`;
+    const channels = [primary, '/data/ChangeEvents'];
+    for (const [ch, entities] of this.customChannels) if (entities.has(obj.name)) channels.push(ch);
+    return this.bus.publish({
+      channel: primary,
+      channels,
+      cls: 'cdc',
+      eventId: randomUUID(),
+      schemaId: schema.id,
+      payload: schema.type.toBuffer(record),
+      data: null,
+      recordIds,
+      changeType,
+      time: now,
+    });
+  }
+
+  private fillCompounds(obj: ObjectDef, record: Record<string, unknown>): void {
+    for (const f of obj.fields) {
+      const v = record[f.name];
+      if ((f.type === 'address' || f.type === 'name') && v && typeof v === 'object') {
+        record[f.name] = { ...Object.fromEntries(COMPOUND_FIELDS[f.type].map((s) => [s.name, null])), ...v };
+      }
+    }
+  }
+
+  /** The CometD (JSON) form of a CDC or platform event: bitmaps become field names. */
+  jsonPayload(ev: BusEvent): Record<string, unknown> {
+    const schema = ev.schemaId ? this.schemasById.get(ev.schemaId) : undefined;
+    if (!schema || !ev.payload) return {};
+    const rec = schema.type.fromBuffer(ev.payload) as Record<string, unknown>;
+    const header = rec.ChangeEventHeader as Record<string, unknown> | undefined;
+    if (header) {
+      for (const k of ['changedFields', 'nulledFields', 'diffFields']) header[k] = decodeFieldBitmap(schema, header[k] as string[]);
+      // CometD omits fields that carry no value.
+      for (const [k, v] of Object.entries(rec)) if (v === null) delete rec[k];
+    }
+    return rec;
+  }
+
+  // ---- platform and generic events ----
+
+  publishPlatformEvent(name: string, fields: Record<string, unknown>): BusEvent {
+    const pe = this.platformEvents.get(name);
+    if (!pe) throw new OrgError(404, 'NOT_FOUND', `The requested resource does not exist: sObject type '${name}' is not supported.`);
+    const schema = this.schemaOf('pe', name);
+    for (const k of Object.keys(fields)) {
+      if (!pe.fields.some((f) => f.name === k))
+        throw new OrgError(400, 'INVALID_FIELD', `No such column '${k}' on sobject of type ${name}`, [k]);
+    }
+    const now = this.clock.now();
+    const record: Record<string, unknown> = { CreatedDate: now, CreatedById: this.userId, EventUuid: randomUUID() };
+    for (const f of pe.fields) record[f.name] = fields[f.name] ?? null;
+    return this.publishPlatformPayload(name, schema, schema.type.toBuffer(record), record.EventUuid as string);
+  }
+
+  /** Publish an already-encoded platform event (Pub/Sub Publish); throws if the payload does not decode. */
+  publishPlatformPayload(name: string, schema: SchemaEntry, payload: Buffer, eventUuid?: string): BusEvent {
+    const rec = schema.type.fromBuffer(payload) as Record<string, unknown>;
+    const channel = `/event/${name}`;
+    return this.bus.publish({
+      channel,
+      channels: [channel],
+      cls: 'platform',
+      eventId: eventUuid ?? (typeof rec.EventUuid === 'string' ? rec.EventUuid : randomUUID()),
+      schemaId: schema.id,
+      payload,
+      data: null,
+      recordIds: [],
+    });
+  }
+
+  publishGeneric(channel: string, payload: string): BusEvent {
+    this.genericChannels.add(channel);
+    return this.bus.publish({
+      channel,
+      channels: [channel],
+      cls: 'generic',
+      eventId: randomUUID(),
+      schemaId: null,
+      payload: null,
+      data: { payload },
+      recordIds: [],
+    });
+  }
+
+  // ---- PushTopics ----
+
+  upsertPushTopic(input: Partial<PushTopic> & { Name?: string; Query?: string }, id?: string): PushTopic {
+    const existing = id ? this.pushTopics.get(id) : undefined;
+    if (id && !existing) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    const name = input.Name ?? existing?.Name;
+    const query = input.Query ?? existing?.Query;
+    if (!name || !query) throw new OrgError(400, 'REQUIRED_FIELD_MISSING', 'Required fields are missing: [Name, Query]', ['Name', 'Query']);
+    if (name.length > 25) throw new OrgError(400, 'STRING_TOO_LONG', 'Name: data value too large (max length=25)', ['Name']);
+    const dup = [...this.pushTopics.values()].find((t) => t.Name === name && t.Id !== id);
+    if (dup)
+      throw new OrgError(400, 'DUPLICATE_VALUE', `duplicate value found: Name duplicates value on record with id: ${dup.Id}`, ['Name']);
+    let parsed: Query;
+    try {
+      parsed = parseSoql(query);
+    } catch (err) {
+      throw new OrgError(400, 'INVALID_FIELD', `Query: ${(err as Error).message}`, ['Query']);
+    }
+    const obj = this.object(parsed.object);
+    if (!parsed.fields.some((f) => f === 'Id'))
+      throw new OrgError(400, 'INVALID_FIELD', 'Query: the SELECT list must include Id', ['Query']);
+    for (const f of [...parsed.fields, ...condFields(parsed.where)]) {
+      if (f !== 'Id' && !obj.fields.some((x) => x.name === f) && !this.componentOf(obj, f)) {
+        throw new OrgError(400, 'INVALID_FIELD', `No such column '${f}' on entity '${obj.name}'`, ['Query']);
+      }
+    }
+    const t: PushTopic = {
+      Id: existing?.Id ?? newId('0IF'),
+      Name: name,
+      Query: query,
+      ApiVersion: Number(input.ApiVersion ?? existing?.ApiVersion ?? 63),
+      NotifyForOperationCreate: input.NotifyForOperationCreate ?? existing?.NotifyForOperationCreate ?? true,
+      NotifyForOperationUpdate: input.NotifyForOperationUpdate ?? existing?.NotifyForOperationUpdate ?? true,
+      NotifyForOperationDelete: input.NotifyForOperationDelete ?? existing?.NotifyForOperationDelete ?? true,
+      NotifyForOperationUndelete: input.NotifyForOperationUndelete ?? existing?.NotifyForOperationUndelete ?? true,
+      NotifyForFields: input.NotifyForFields ?? existing?.NotifyForFields ?? 'Referenced',
+      IsActive: input.IsActive ?? existing?.IsActive ?? true,
+      Description: input.Description ?? existing?.Description ?? null,
+    };
+    this.pushTopics.set(t.Id, t);
+    this.parsedTopics.set(t.Id, { ...parsed, object: obj.name });
+    this.saveStateLater();
+    return t;
+  }
+
+  deletePushTopic(id: string): void {
+    if (!this.pushTopics.delete(id)) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    this.parsedTopics.delete(id);
+    this.saveStateLater();
+  }
+
+  private notifyPushTopics(obj: ObjectDef, rec: RecordData, type: 'created' | 'updated' | 'deleted', changed: string[]): void {
+    for (const t of this.pushTopics.values()) {
+      if (!t.IsActive) continue;
+      const q = this.parsedTopics.get(t.Id) ?? parseSoql(t.Query);
+      if (q.object !== obj.name) continue;
+      if (type === 'created' && !t.NotifyForOperationCreate) continue;
+      if (type === 'updated' && !t.NotifyForOperationUpdate) continue;
+      if (type === 'deleted' && !t.NotifyForOperationDelete) continue;
+      if (!matches(q.where, (f) => this.getField(rec, f))) continue;
+      if (type === 'updated' && t.NotifyForFields !== 'All') {
+        const whereFields = condFields(q.where);
+        const watched = new Set<string>(
+          t.NotifyForFields === 'Where' ? whereFields : t.NotifyForFields === 'Select' ? q.fields : [...q.fields, ...whereFields],
+        );
+        const touched = changed.flatMap((c) => {
+          const [p, child] = c.split('.');
+          if (!child) return [c];
+          const def = obj.fields.find((f) => f.name === p);
+          return [c, p as string, def?.type === 'address' ? `${(p as string).replace(/Address$/, '')}${child}` : child];
+        });
+        if (!touched.some((c) => watched.has(c))) continue;
+      }
+      const sobject: Record<string, unknown> = {};
+      for (const f of q.fields) sobject[f] = this.getField(rec, f);
+      const channel = `/topic/${t.Name}`;
+      this.bus.publish({
+        channel,
+        channels: [channel],
+        cls: 'pushtopic',
+        eventId: randomUUID(),
+        schemaId: null,
+        payload: null,
+        data: { event: { type }, sobject },
+        recordIds: [rec.Id],
+        changeType: type,
+      });
+    }
+  }
+
+  // ---- queries ----
+
+  query(soql: string): Array<Record<string, unknown>> {
+    let q: Query;
+    try {
+      q = parseSoql(soql);
+    } catch (err) {
+      throw new OrgError(400, 'MALFORMED_QUERY', (err as SoqlError).message);
+    }
+    if (q.object.toLowerCase() === 'pushtopic') {
+      const rows = [...this.pushTopics.values()].filter((t) => matches(q.where, (f) => (t as unknown as Record<string, unknown>)[f]));
+      return rows
+        .slice(0, q.limit ?? undefined)
+        .map((t) => project('PushTopic', t.Id, q.fields, (f) => (t as unknown as Record<string, unknown>)[f]));
+    }
+    const obj = this.object(q.object);
+    const out: Array<Record<string, unknown>> = [];
+    for (const rec of this.records.values()) {
+      if (rec.type !== obj.name || !matches(q.where, (f) => this.getField(rec, f))) continue;
+      out.push(project(obj.name, rec.Id, q.fields, (f) => this.getField(rec, f)));
+      if (q.limit !== null && out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  // ---- schema changes (fault injection) ----
+
+  addField(target: string, field: FieldDef): SchemaEntry {
+    const pe = this.platformEvents.get(target);
+    if (pe) {
+      pe.fields.push(field);
+      const s = platformEventSchema(pe);
+      this.registerSchema(`pe:${pe.name}`, s, pe);
+      this.saveStateLater();
+      return s;
+    }
+    const obj = this.object(target);
+    obj.fields.push(field);
+    const s = cdcSchema(obj);
+    this.registerSchema(`cdc:${obj.name}`, s, obj);
+    this.saveStateLater();
+    return s;
+  }
+
+  // ---- managed subscriptions ----
+
+  createManaged(developerName: string, topic: string, start: 'EARLIEST' | 'LATEST'): ManagedSubscription {
+    const existing = [...this.managed.values()].find((m) => m.developerName === developerName);
+    if (existing) return existing;
+    const m: ManagedSubscription = { id: newId('18x'), developerName, topic, start, committed: null };
+    this.managed.set(m.id, m);
+    this.saveStateLater();
+    return m;
+  }
+
+  findManaged(idOrName: { id?: string; developerName?: string }): ManagedSubscription | undefined {
+    if (idOrName.id) return this.managed.get(idOrName.id);
+    return [...this.managed.values()].find((m) => m.developerName === idOrName.developerName);
+  }
+
+  commitManaged(m: ManagedSubscription, seq: number): void {
+    m.committed = seq;
+    this.saveStateLater();
+  }
+
+  // ---- persistence ----
+
+  saveStateLater(): void {
+    if (!this.opts.statePath || this.stateTimer) return;
+    this.stateTimer = setTimeout(() => this.saveState(), 50);
+  }
+
+  saveState(): void {
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    this.stateTimer = null;
+    const path = this.opts.statePath;
+    if (!path) return;
+    const state = {
+      records: [...this.records.values()],
+      pushTopics: [...this.pushTopics.values()],
+      managed: [...this.managed.values()],
+      genericChannels: [...this.genericChannels],
+      objects: [...this.objects.values()],
+      platformEvents: [...this.platformEvents.values()],
+      invalidBefore: this.bus.invalidBefore,
+      commitNumber: this.commitNumber,
+      schemaHistory: this.schemaHistory,
+    };
+    writeFileSync(`${path}.tmp`, JSON.stringify(state));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  private loadState(path: string): void {
+    const s = JSON.parse(readFileSync(path, 'utf8'));
+    for (const r of s.records ?? []) this.records.set(r.Id, r);
+    for (const o of s.objects ?? []) this.objects.set(o.name, o);
+    for (const pe of s.platformEvents ?? []) this.platformEvents.set(pe.name, pe);
+    for (const t of s.pushTopics ?? []) {
+      this.pushTopics.set(t.Id, t);
+      this.parsedTopics.set(t.Id, parseSoql(t.Query));
+    }
+    for (const m of s.managed ?? []) this.managed.set(m.id, m);
+    for (const g of s.genericChannels ?? []) this.genericChannels.add(g);
+    this.bus.invalidBefore = s.invalidBefore ?? 0;
+    this.commitNumber = s.commitNumber ?? this.commitNumber;
+    for (const h of s.schemaHistory ?? []) {
+      const entry = h.key.startsWith('pe:') ? platformEventSchema(h.def) : cdcSchema(h.def);
+      this.registerSchema(h.key, entry, h.def);
+    }
+  }
+}
+
+function project(type: string, id: string, fields: string[], get: (f: string) => unknown): Record<string, unknown> {
+  const row: Record<string, unknown> = { attributes: { type, url: `/services/data/v63.0/sobjects/${type}/${id}` } };
+  for (const f of fields) row[f] = get(f) ?? null;
+  return row;
+}

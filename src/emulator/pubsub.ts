@@ -1,0 +1,439 @@
+/**
+ * The Pub/Sub API gRPC server (package eventbus.v1, service PubSub) on our proto/pubsub_api.proto.
+ * Subscribe honours flow control exactly: a stream never gets more events than it requested;
+ * while credit is outstanding and nothing is new it sends keepalives carrying latest_replay_id;
+ * a stream with no credit for `idleTimeoutMs` is closed. Errors carry Salesforce's `error-code`
+ * trailer.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { type BusEvent, type EventBus, replayIdBytes, replayIdFromBytes } from './bus.js';
+import type { Faults } from './faults.js';
+import type { OAuthServer } from './oauth.js';
+import type { EmulatedOrg, ManagedSubscription } from './org.js';
+
+export const PROTO_PATH = fileURLToPath(new URL('../../proto/pubsub_api.proto', import.meta.url));
+
+export const ERROR_CODES = {
+  auth: 'sfdc.platform.eventbus.grpc.service.auth.error',
+  replayCorrupted: 'sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted',
+  replayValidation: 'sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed',
+  topicNotFound: 'sfdc.platform.eventbus.grpc.subscription.topic.notfound',
+  schemaNotFound: 'sfdc.platform.eventbus.grpc.schema.notfound',
+  unavailable: 'sfdc.platform.eventbus.grpc.service.unavailable',
+  publishNotAllowed: 'sfdc.platform.eventbus.grpc.publish.topic.not.allowed',
+  managedNotFound: 'sfdc.platform.eventbus.grpc.subscription.managed.notfound',
+} as const;
+
+export function loadPubSubProto(): grpc.GrpcObject {
+  const def = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  return grpc.loadPackageDefinition(def);
+}
+
+export interface PubSubOptions {
+  keepaliveMs: number;
+  idleTimeoutMs: number;
+  maxPerRequest: number;
+}
+
+function sfError(code: grpc.status, details: string, errorCode: string): grpc.ServiceError {
+  const metadata = new grpc.Metadata();
+  metadata.set('error-code', errorCode);
+  return Object.assign(new Error(details), { code, details, metadata }) as grpc.ServiceError;
+}
+
+interface StreamLike {
+  write(msg: unknown): boolean;
+  end(): void;
+  emit(ev: 'error', err: unknown): boolean;
+  once(ev: 'drain', fn: () => void): unknown;
+}
+
+/** One open Subscribe or ManagedSubscribe stream. */
+class EventStream {
+  credit = 0;
+  ended = false;
+  private cursor = 0;
+  private scheduled = false;
+  private waitingDrain = false;
+  private lastWrite: number;
+  private noCreditSince: number;
+  private readonly keepalive: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  readonly rpcId = randomUUID();
+  delivered = 0;
+
+  constructor(
+    private readonly server: PubSubServer,
+    private readonly call: StreamLike,
+    readonly topic: string,
+    private readonly cls: 'cdc' | 'platform',
+    public token: string,
+    cursor: number,
+    readonly managed: ManagedSubscription | null,
+  ) {
+    this.cursor = cursor;
+    this.lastWrite = Date.now();
+    this.noCreditSince = Date.now();
+    this.unsubscribe = server.bus.onPublish((chs) => {
+      if (chs.includes(topic)) this.schedule();
+    });
+    this.keepalive = setInterval(() => this.tick(), Math.min(server.opts.keepaliveMs, 1000));
+    this.keepalive.unref();
+  }
+
+  addCredit(n: number): void {
+    if (n <= 0) return;
+    this.credit += Math.min(n, this.server.opts.maxPerRequest);
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.scheduled || this.ended) return;
+    this.scheduled = true;
+    const delay = this.server.faults.delayMs;
+    const run = () => {
+      this.scheduled = false;
+      this.pump();
+    };
+    if (delay > 0) setTimeout(run, delay);
+    else setImmediate(run);
+  }
+
+  private pump(): void {
+    if (this.ended || this.waitingDrain) return;
+    if (this.server.oauth.check(this.token) !== 'ok') {
+      this.fail(sfError(grpc.status.UNAUTHENTICATED, 'The session ID is expired or invalid', ERROR_CODES.auth));
+      return;
+    }
+    while (this.credit > 0) {
+      let max = Math.min(this.credit, this.server.opts.maxPerRequest);
+      const budget = this.server.faults.takeThrottle(max);
+      if (budget === 0) {
+        setTimeout(() => this.schedule(), 50);
+        return;
+      }
+      max = budget;
+      const evs = this.server.bus.read(this.topic, this.cls, this.cursor, max);
+      if (evs.length === 0) break;
+      const last = evs[evs.length - 1] as BusEvent;
+      this.cursor = last.seq;
+      this.credit -= evs.length;
+      this.delivered += evs.length;
+      if (this.credit === 0) this.noCreditSince = Date.now();
+      const ok = this.write({
+        events: evs.map(consumerEvent),
+        latest_replay_id: replayIdBytes(last.seq),
+        rpc_id: this.rpcId,
+        pending_num_requested: this.credit,
+      });
+      if (!ok) {
+        this.waitingDrain = true;
+        this.call.once('drain', () => {
+          this.waitingDrain = false;
+          this.schedule();
+        });
+        return;
+      }
+    }
+  }
+
+  write(msg: Record<string, unknown>): boolean {
+    this.lastWrite = Date.now();
+    return this.call.write(msg);
+  }
+
+  private tick(): void {
+    if (this.ended) return;
+    const now = Date.now();
+    if (this.credit === 0) {
+      if (now - this.noCreditSince >= this.server.opts.idleTimeoutMs) this.close();
+      return;
+    }
+    if (now - this.lastWrite >= this.server.opts.keepaliveMs) {
+      if (this.server.oauth.check(this.token) !== 'ok') {
+        this.fail(sfError(grpc.status.UNAUTHENTICATED, 'The session ID is expired or invalid', ERROR_CODES.auth));
+        return;
+      }
+      this.write({
+        events: [],
+        latest_replay_id: replayIdBytes(this.server.bus.channelLatest(this.topic)),
+        rpc_id: this.rpcId,
+        pending_num_requested: this.credit,
+      });
+    }
+  }
+
+  fail(err: grpc.ServiceError): void {
+    if (this.ended) return;
+    this.cleanup();
+    this.call.emit('error', err);
+  }
+
+  close(): void {
+    if (this.ended) return;
+    this.cleanup();
+    this.call.end();
+  }
+
+  cleanup(): void {
+    this.ended = true;
+    clearInterval(this.keepalive);
+    this.unsubscribe();
+    this.server.streams.delete(this);
+  }
+}
+
+function consumerEvent(ev: BusEvent) {
+  return {
+    event: { id: ev.eventId, schema_id: ev.schemaId ?? '', payload: ev.payload ?? Buffer.alloc(0), headers: [] },
+    replay_id: replayIdBytes(ev.seq),
+  };
+}
+
+export class PubSubServer {
+  readonly streams = new Set<EventStream>();
+  readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  private maxDeliveredPerResponse = 0;
+
+  constructor(
+    readonly bus: EventBus,
+    readonly org: EmulatedOrg,
+    readonly oauth: OAuthServer,
+    readonly faults: Faults,
+    readonly opts: PubSubOptions,
+  ) {
+    const proto = loadPubSubProto() as unknown as { eventbus: { v1: { PubSub: { service: grpc.ServiceDefinition } } } };
+    this.server.addService(proto.eventbus.v1.PubSub.service, {
+      Subscribe: (call: grpc.ServerDuplexStream<Record<string, unknown>, unknown>) => this.subscribe(call),
+      ManagedSubscribe: (call: grpc.ServerDuplexStream<Record<string, unknown>, unknown>) => this.managedSubscribe(call),
+      GetTopic: (call: grpc.ServerUnaryCall<{ topic_name: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => this.getTopic(call, cb),
+      GetSchema: (call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => this.getSchema(call, cb),
+      Publish: (call: grpc.ServerUnaryCall<PublishRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        const auth = this.auth(call.metadata);
+        if (auth) return cb(auth);
+        try {
+          cb(null, this.publish(call.request));
+        } catch (e) {
+          cb(e as grpc.ServiceError);
+        }
+      },
+      PublishStream: (call: grpc.ServerDuplexStream<PublishRequest, unknown>) => {
+        const auth = this.auth(call.metadata);
+        if (auth) {
+          call.emit('error', auth);
+          return;
+        }
+        call.on('data', (req: PublishRequest) => {
+          try {
+            call.write(this.publish(req));
+          } catch (e) {
+            call.emit('error', e);
+          }
+        });
+        call.on('end', () => call.end());
+      },
+    });
+  }
+
+  stats() {
+    return {
+      openStreams: this.streams.size,
+      streams: [...this.streams].map((s) => ({ topic: s.topic, pending: s.credit, delivered: s.delivered })),
+    };
+  }
+
+  listen(port: number, tls: { cert: string; key: string } | null): Promise<number> {
+    const creds = tls
+      ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], false)
+      : grpc.ServerCredentials.createInsecure();
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`127.0.0.1:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
+    });
+  }
+
+  /** Fault injection: every open stream fails as if the connection dropped. */
+  dropAll(): number {
+    const n = this.streams.size;
+    for (const s of [...this.streams])
+      s.fail(sfError(grpc.status.UNAVAILABLE, 'stream dropped by the emulator (fault injection)', ERROR_CODES.unavailable));
+    return n;
+  }
+
+  async close(): Promise<void> {
+    for (const s of [...this.streams]) s.close();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    this.server.forceShutdown();
+  }
+
+  private auth(md: grpc.Metadata): grpc.ServiceError | null {
+    const token = md.get('accesstoken')[0]?.toString();
+    const tenant = md.get('tenantid')[0]?.toString();
+    if (this.oauth.check(token) !== 'ok')
+      return sfError(grpc.status.UNAUTHENTICATED, 'The session ID is expired or invalid', ERROR_CODES.auth);
+    if (tenant !== this.org.orgId)
+      return sfError(
+        grpc.status.UNAUTHENTICATED,
+        `tenantid ${tenant ?? '(missing)'} does not match the org of the access token`,
+        ERROR_CODES.auth,
+      );
+    return null;
+  }
+
+  private subscribe(call: grpc.ServerDuplexStream<Record<string, unknown>, unknown>): void {
+    let stream: EventStream | null = null;
+    call.on('data', (req: Record<string, unknown>) => {
+      if (stream) {
+        if (req.auth_refresh) stream.token = String(req.auth_refresh);
+        stream.addCredit(Number(req.num_requested ?? 0));
+        return;
+      }
+      const authErr = this.auth(call.metadata);
+      if (authErr) return void call.emit('error', authErr);
+      const topic = String(req.topic_name ?? '');
+      const ch = this.org.resolveChannel(topic);
+      if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform')) {
+        return void call.emit(
+          'error',
+          sfError(grpc.status.NOT_FOUND, `Topic ${topic || '(empty)'} does not exist or you lack access to it`, ERROR_CODES.topicNotFound),
+        );
+      }
+      const preset = String(req.replay_preset ?? 'LATEST');
+      let cursor: number;
+      if (preset === 'EARLIEST') cursor = this.bus.earliestCursor(topic, ch.cls);
+      else if (preset === 'CUSTOM') {
+        const raw = req.replay_id as Buffer | undefined;
+        if (!raw || raw.length === 0) {
+          return void call.emit(
+            'error',
+            sfError(
+              grpc.status.INVALID_ARGUMENT,
+              'The replay_preset field in FetchRequest is set to ReplayPreset.CUSTOM, but no Replay ID value is set',
+              ERROR_CODES.replayValidation,
+            ),
+          );
+        }
+        const id = replayIdFromBytes(raw);
+        const verdict = this.bus.check(topic, ch.cls, id);
+        if (verdict !== 'ok') {
+          return void call.emit(
+            'error',
+            sfError(
+              grpc.status.INVALID_ARGUMENT,
+              `The Replay ID validation failed: the replay ID is ${verdict === 'expired' ? 'older than the retention window' : 'not valid for this topic'}`,
+              ERROR_CODES.replayCorrupted,
+            ),
+          );
+        }
+        cursor = id;
+      } else cursor = this.bus.latestSeq;
+      const token = String(call.metadata.get('accesstoken')[0]);
+      stream = new EventStream(this, call, topic, ch.cls, token, cursor, null);
+      this.streams.add(stream);
+      stream.addCredit(Number(req.num_requested ?? 0));
+    });
+    call.on('end', () => stream?.close());
+    call.on('cancelled', () => stream?.cleanup());
+    call.on('error', () => stream?.cleanup());
+  }
+
+  private managedSubscribe(call: grpc.ServerDuplexStream<Record<string, unknown>, unknown>): void {
+    let stream: EventStream | null = null;
+    call.on('data', (req: Record<string, unknown>) => {
+      const commit = req.commit_replay_id_request as { commit_request_id?: string; replay_id?: Buffer } | null;
+      if (!stream) {
+        const authErr = this.auth(call.metadata);
+        if (authErr) return void call.emit('error', authErr);
+        const sub = this.org.findManaged({
+          id: (req.subscription_id as string) || undefined,
+          developerName: (req.developer_name as string) || undefined,
+        });
+        if (!sub)
+          return void call.emit('error', sfError(grpc.status.NOT_FOUND, 'managed subscription not found', ERROR_CODES.managedNotFound));
+        const ch = this.org.resolveChannel(sub.topic);
+        if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform'))
+          return void call.emit('error', sfError(grpc.status.NOT_FOUND, `Topic ${sub.topic} does not exist`, ERROR_CODES.topicNotFound));
+        let cursor = sub.committed ?? (sub.start === 'EARLIEST' ? this.bus.earliestCursor(sub.topic, ch.cls) : this.bus.latestSeq);
+        if (sub.committed !== null && this.bus.check(sub.topic, ch.cls, sub.committed) !== 'ok')
+          cursor = this.bus.earliestCursor(sub.topic, ch.cls);
+        stream = new EventStream(this, call, sub.topic, ch.cls, String(call.metadata.get('accesstoken')[0]), cursor, sub);
+        this.streams.add(stream);
+      }
+      if (req.auth_refresh) stream.token = String(req.auth_refresh);
+      if (commit?.replay_id && commit.replay_id.length > 0 && stream.managed) {
+        const seq = replayIdFromBytes(commit.replay_id);
+        const ok = Number.isFinite(seq) && seq <= this.bus.latestSeq;
+        if (ok) this.org.commitManaged(stream.managed, seq);
+        stream.write({
+          events: [],
+          latest_replay_id: replayIdBytes(this.bus.channelLatest(stream.topic)),
+          rpc_id: stream.rpcId,
+          pending_num_requested: stream.credit,
+          commit_response: {
+            commit_request_id: commit.commit_request_id ?? '',
+            replay_id: commit.replay_id,
+            error: ok ? null : { code: 'COMMIT', msg: 'invalid replay id' },
+            process_time: String(Date.now()),
+          },
+        });
+      }
+      stream.addCredit(Number(req.num_requested ?? 0));
+    });
+    call.on('end', () => stream?.close());
+    call.on('cancelled', () => stream?.cleanup());
+    call.on('error', () => stream?.cleanup());
+  }
+
+  private getTopic(call: grpc.ServerUnaryCall<{ topic_name: string }, unknown>, cb: grpc.sendUnaryData<unknown>): void {
+    const auth = this.auth(call.metadata);
+    if (auth) return cb(auth);
+    const name = call.request.topic_name;
+    const ch = this.org.resolveChannel(name);
+    if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform'))
+      return cb(sfError(grpc.status.NOT_FOUND, `Topic ${name} does not exist`, ERROR_CODES.topicNotFound));
+    cb(null, {
+      topic_name: name,
+      tenant_guid: this.org.orgId,
+      can_publish: ch.canPublish,
+      can_subscribe: true,
+      schema_id: ch.schema?.id ?? '',
+      rpc_id: randomUUID(),
+    });
+  }
+
+  private getSchema(call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, cb: grpc.sendUnaryData<unknown>): void {
+    const auth = this.auth(call.metadata);
+    if (auth) return cb(auth);
+    const s = this.org.schemasById.get(call.request.schema_id);
+    if (!s) return cb(sfError(grpc.status.NOT_FOUND, `Schema ${call.request.schema_id} not found`, ERROR_CODES.schemaNotFound));
+    cb(null, { schema_json: s.json, schema_id: s.id, rpc_id: randomUUID() });
+  }
+
+  private publish(req: PublishRequest) {
+    const topic = req.topic_name;
+    const ch = this.org.resolveChannel(topic);
+    if (!ch) throw sfError(grpc.status.NOT_FOUND, `Topic ${topic} does not exist`, ERROR_CODES.topicNotFound);
+    if (!ch.canPublish)
+      throw sfError(grpc.status.PERMISSION_DENIED, `Publishing to ${topic} is not allowed`, ERROR_CODES.publishNotAllowed);
+    const name = topic.replace(/^\/event\//, '');
+    const results = req.events.map((e) => {
+      try {
+        const schema = this.org.schemasById.get(e.schema_id);
+        if (!schema || !schema.json.includes(`"name":"${name}"`)) throw new Error(`unknown schema id ${e.schema_id} for ${topic}`);
+        const ev = this.org.publishPlatformPayload(name, schema, Buffer.from(e.payload));
+        return { replay_id: replayIdBytes(ev.seq), error: null, correlation_key: e.id };
+      } catch (err) {
+        return { replay_id: Buffer.alloc(0), error: { code: 'PUBLISH', msg: (err as Error).message }, correlation_key: e.id };
+      }
+    });
+    return { results, schema_id: ch.schema?.id ?? '', rpc_id: randomUUID() };
+  }
+}
+
+interface PublishRequest {
+  topic_name: string;
+  events: Array<{ id: string; schema_id: string; payload: Buffer }>;
+  auth_refresh?: string;
+}
