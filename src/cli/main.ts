@@ -18,6 +18,7 @@ commands:
   check -c FILE                validate a config and print what it would do
   replay list|get|set|reset    inspect or move stored replay positions
   demo                         offline demo: synthetic events -> files, resumable
+  emulator                     run the local Salesforce emulator (OAuth, REST, CometD, Pub/Sub)
   version                      print the version
   help                         this text
 
@@ -62,8 +63,10 @@ export async function main(argv: string[]): Promise<number> {
         return await replayCommand(rest);
       case 'demo':
         return await demoCommand(rest);
+      case 'emulator':
+        return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
-        throw new UsageError(`unknown command "${command}" (commands: run, check, replay, demo, version, help)`);
+        throw new UsageError(`unknown command "${command}" (commands: run, check, replay, demo, emulator, version, help)`);
     }
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -6,6 +6,7 @@
 import { webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import 'reflect-metadata'; // required by @peculiar/x509's dependency injection
 import * as x509 from '@peculiar/x509';
 
 type KeyPair = webcrypto.CryptoKeyPair;

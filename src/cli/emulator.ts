@@ -1,0 +1,77 @@
+/** `sfbridge emulator`: run the local Salesforce emulator until SIGINT/SIGTERM. */
+import { ADMIN_ROUTES } from '../emulator/admin.js';
+import { loadEmulatorConfig } from '../emulator/config.js';
+import { Emulator } from '../emulator/emulator.js';
+import { UsageError } from '../errors.js';
+import { parse } from './args.js';
+
+export const EMULATOR_HELP = `usage: sfbridge emulator [--port N] [--grpc-port N] [--data-dir DIR] [--config FILE]
+                         [--plaintext] [--jwt-cert FILE] [--generate SPEC]
+
+A local Salesforce for tests and demos: OAuth token endpoint, REST (sObjects, query, composite,
+limits, Bulk API 2.0 query), CometD at /cometd/63.0, the Pub/Sub API over gRPC, and an admin API
+for fault injection and the event ledger. --port 0 (default) picks free ports; gRPC uses port+1
+unless --grpc-port is given. HTTPS/TLS by default with a self-signed CA (caCertPath in the ready
+line); --plaintext serves plain HTTP/gRPC. --data-dir keeps events and records across restarts.
+--generate cdc:Account:5000/s,platform:Order_Event__e:500/s produces steady traffic.
+
+When ready it prints one JSON line on stdout:
+  {"event":"ready","loginUrl":…,"instanceUrl":…,"pubsubEndpoint":…,"cometdUrl":…,"adminUrl":…,
+   "clientId":…,"clientSecret":…,"username":…,"password":…,"caCertPath":…}
+Default credentials: client id sfbridge-emulator-client, secret sfbridge-emulator-secret,
+user admin@sfbridge.emulator / emulator-password, refresh token sfbridge-emulator-refresh-token.`;
+
+export async function emulatorCommand(argv: string[]): Promise<number> {
+  const { values } = parse(
+    'emulator',
+    argv,
+    {
+      port: { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      plaintext: { type: 'boolean' },
+      'jwt-cert': { type: 'string' },
+      generate: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(`${EMULATOR_HELP}\n`);
+    return 0;
+  }
+  const port = portArg(values.port, '--port') ?? 0;
+  const grpcPort = portArg(values['grpc-port'], '--grpc-port');
+  const config = loadEmulatorConfig(values.config);
+  if (values.plaintext) config.plaintext = true;
+  if (values['jwt-cert']) config.jwtCertFile = values['jwt-cert'];
+  const emu = await Emulator.start({ port, grpcPort, dataDir: values['data-dir'], config, generate: values.generate });
+  process.stdout.write(`${JSON.stringify(emu.info)}\n`);
+  const i = emu.info;
+  process.stderr.write(
+    [
+      `sfbridge emulator ready (org ${i.orgId})`,
+      `  login/instance: ${i.instanceUrl}   pub/sub: ${i.pubsubEndpoint}   cometd: ${i.cometdUrl}`,
+      `  client_credentials: ${i.clientId} / ${i.clientSecret}; password flow: ${i.username} / ${i.password}`,
+      i.caCertPath ? `  TLS: trust ${i.caCertPath}` : '  plaintext (no TLS)',
+      `  admin: ${i.adminUrl} (${ADMIN_ROUTES.length} routes; GET ${i.adminUrl}/status lists them)`,
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stderr.write('sfbridge emulator: stopping\n');
+  await emu.stop();
+  return 0;
+}
+
+function portArg(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`emulator: ${name} must be a port number (0-65535), got "${v}"`);
+  return n;
+}

@@ -1,0 +1,155 @@
+/**
+ * The admin API (fault injection and inspection) under /admin. Every route answers JSON; the
+ * ledger is NDJSON (one published event per line) so tests can prove nothing was lost.
+ */
+import type { ServerResponse } from 'node:http';
+import type { EventBus } from './bus.js';
+import type { Clock } from './clock.js';
+import type { CometdServer } from './cometd.js';
+import type { Faults } from './faults.js';
+import { type Generator, parseEmitSpec } from './generator.js';
+import { sendJson } from './http.js';
+import type { OAuthServer } from './oauth.js';
+import type { FieldType } from './objects.js';
+import { type EmulatedOrg, OrgError } from './org.js';
+import type { PubSubServer } from './pubsub.js';
+
+export interface AdminDeps {
+  bus: EventBus;
+  org: EmulatedOrg;
+  oauth: OAuthServer;
+  pubsub: PubSubServer;
+  cometd: CometdServer;
+  faults: Faults;
+  clock: Clock;
+  generator: Generator;
+}
+
+const FIELD_TYPES: FieldType[] = ['string', 'boolean', 'int', 'long', 'double', 'datetime', 'date'];
+
+export const ADMIN_ROUTES = [
+  'GET  /admin/status',
+  'GET  /admin/ledger[?channel=/data/AccountChangeEvent]',
+  'POST /admin/tokens/expire',
+  'POST /admin/tokens/issue',
+  'POST /admin/streams/drop',
+  'POST /admin/delay {"ms": 500}',
+  'POST /admin/throttle {"eventsPerSecond": 100}',
+  'POST /admin/replay/invalidate',
+  'POST /admin/events/emit {"spec": "cdc:Account", "count": 1000}',
+  'POST /admin/events/gap {"object": "Account", "changeType": "GAP_UPDATE"}',
+  'POST /admin/events/overflow {"object": "Account"}',
+  'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
+  'POST /admin/clock {"advanceMs": 259200000}',
+  'POST /admin/managed {"developerName": "Sub1", "topic": "/data/AccountChangeEvent", "start": "EARLIEST"}',
+];
+
+export class AdminApi {
+  constructor(private readonly d: AdminDeps) {}
+
+  async handle(method: string, path: string, url: URL, body: string, res: ServerResponse): Promise<void> {
+    let input: Record<string, unknown> = {};
+    if (body.trim()) {
+      try {
+        input = JSON.parse(body);
+      } catch {
+        throw new OrgError(400, 'JSON_PARSER_ERROR', 'admin: body is not valid JSON');
+      }
+    }
+    const d = this.d;
+    const key = `${method} ${path}`;
+    switch (key) {
+      case 'GET /admin':
+      case 'GET /admin/status':
+        return sendJson(res, 200, {
+          orgId: d.org.orgId,
+          latestReplayId: d.bus.latestSeq,
+          published: d.bus.ledger.length,
+          pubsub: d.pubsub.stats(),
+          cometd: d.cometd.stats(),
+          faults: { delayMs: d.faults.delayMs, throttle: d.faults.throttle, invalidBefore: d.bus.invalidBefore },
+          clockOffsetMs: d.clock.now() - Date.now(),
+          routes: ADMIN_ROUTES,
+        });
+      case 'GET /admin/ledger': {
+        const ch = url.searchParams.get('channel');
+        const rows = ch ? d.bus.ledger.filter((e) => e.channel === ch) : d.bus.ledger;
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        for (let i = 0; i < rows.length; i += 5000) {
+          const chunk = rows.slice(i, i + 5000).map((e) => `${JSON.stringify({ ...e, replayIdBase64: replayB64(e.replayId) })}\n`);
+          if (!res.write(chunk.join(''))) await new Promise((r) => res.once('drain', r));
+        }
+        res.end();
+        return;
+      }
+      case 'POST /admin/tokens/expire':
+        return sendJson(res, 200, { expired: d.oauth.expireAll() });
+      case 'POST /admin/tokens/issue':
+        return sendJson(res, 200, { accessToken: d.oauth.issue() });
+      case 'POST /admin/streams/drop':
+        return sendJson(res, 200, { grpcStreams: d.pubsub.dropAll(), cometdSessions: d.cometd.dropAll() });
+      case 'POST /admin/delay':
+        d.faults.delayMs = num(input.ms, 'ms');
+        return sendJson(res, 200, { delayMs: d.faults.delayMs });
+      case 'POST /admin/throttle':
+        d.faults.setThrottle(num(input.eventsPerSecond, 'eventsPerSecond'));
+        return sendJson(res, 200, { eventsPerSecond: d.faults.throttle });
+      case 'POST /admin/replay/invalidate':
+        d.bus.invalidBefore = d.bus.latestSeq + 1;
+        d.org.saveStateLater();
+        return sendJson(res, 200, { invalidBefore: d.bus.invalidBefore });
+      case 'POST /admin/events/emit': {
+        const spec = parseEmitSpec(String(input.spec ?? ''));
+        const count = num(input.count ?? 1, 'count');
+        let first: number | null = null;
+        let last: number | null = null;
+        for (let left = count; left > 0; ) {
+          const n = Math.min(left, 10_000);
+          const evs = d.generator.emit(spec, n);
+          first ??= evs[0]?.seq ?? null;
+          last = evs[evs.length - 1]?.seq ?? last;
+          left -= n;
+          if (left > 0) await new Promise((r) => setImmediate(r));
+        }
+        return sendJson(res, 200, { count, firstReplayId: first, lastReplayId: last });
+      }
+      case 'POST /admin/events/gap': {
+        const ev = d.generator.gap(String(input.object ?? 'Account'), (input.changeType as 'GAP_UPDATE') ?? 'GAP_UPDATE', input.recordIds as string[] | undefined);
+        return sendJson(res, 200, { replayId: ev.seq, recordIds: ev.recordIds, changeType: ev.changeType });
+      }
+      case 'POST /admin/events/overflow': {
+        const ev = d.generator.overflow(String(input.object ?? 'Account'));
+        return sendJson(res, 200, { replayId: ev.seq, changeType: ev.changeType });
+      }
+      case 'POST /admin/schema/change': {
+        const field = input.field as { name?: string; type?: string } | undefined;
+        if (!field?.name || !FIELD_TYPES.includes((field.type ?? 'string') as FieldType)) {
+          throw new OrgError(400, 'INVALID_FIELD', `field needs a name and a type (${FIELD_TYPES.join(', ')})`);
+        }
+        const s = d.org.addField(String(input.target ?? ''), { name: field.name, type: (field.type ?? 'string') as FieldType });
+        return sendJson(res, 200, { schemaId: s.id });
+      }
+      case 'POST /admin/clock':
+        d.clock.advance(num(input.advanceMs, 'advanceMs'));
+        return sendJson(res, 200, { now: new Date(d.clock.now()).toISOString() });
+      case 'POST /admin/managed': {
+        const m = d.org.createManaged(String(input.developerName ?? ''), String(input.topic ?? ''), input.start === 'LATEST' ? 'LATEST' : 'EARLIEST');
+        return sendJson(res, 200, m);
+      }
+      default:
+        throw new OrgError(404, 'NOT_FOUND', `unknown admin route ${key}; routes: ${ADMIN_ROUTES.join('; ')}`);
+    }
+  }
+}
+
+function num(v: unknown, name: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new OrgError(400, 'INVALID_FIELD', `${name} must be a non-negative number`);
+  return n;
+}
+
+function replayB64(seq: number): string {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(seq));
+  return b.toString('base64');
+}

@@ -1,0 +1,228 @@
+/**
+ * A Bayeux (CometD) long-polling server shaped like Salesforce's Streaming API endpoint
+ * `/cometd/<version>`: Bearer/OAuth header auth, the replay extension (-1, -2 or a replay id),
+ * Salesforce's payload shapes and errors (`403::Unknown client` after the session expires,
+ * `401::Authentication invalid`, the 400 invalid-replay-id error). Written for per-client replay:
+ * every client has its own cursor per channel, which a broadcast server cannot express.
+ */
+import { randomBytes } from 'node:crypto';
+import type { BusEvent, EventBus, EventClass } from './bus.js';
+import type { Faults } from './faults.js';
+import type { OAuthServer } from './oauth.js';
+import type { EmulatedOrg } from './org.js';
+
+export interface CometdOptions {
+  /** How long a /meta/connect is held when there is nothing to deliver (Salesforce: 110 s). */
+  connectTimeoutMs: number;
+  /** A client without a connect for this long is forgotten (Salesforce: ~40 s). */
+  sessionTimeoutMs: number;
+  /** Events delivered per connect response at most. */
+  maxBatch: number;
+}
+
+type Msg = Record<string, unknown> & { channel?: string; id?: string; clientId?: string };
+
+interface Sub {
+  cls: EventClass;
+  cursor: number;
+}
+
+interface Client {
+  id: string;
+  token: string;
+  subs: Map<string, Sub>;
+  lastSeen: number;
+  held: { resolve: () => void; timer: NodeJS.Timeout } | null;
+}
+
+const INVALID_REPLAY = (id: unknown) => `400::The replayId {${String(id)}} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.`;
+
+export class CometdServer {
+  private readonly clients = new Map<string, Client>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  delivered = 0;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly org: EmulatedOrg,
+    private readonly oauth: OAuthServer,
+    private readonly faults: Faults,
+    private readonly opts: CometdOptions,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, opts.sessionTimeoutMs));
+    this.sweeper.unref();
+    this.unsubscribe = bus.onPublish((channels) => {
+      for (const c of this.clients.values()) {
+        if (c.held && channels.some((ch) => c.subs.has(ch))) c.held.resolve();
+      }
+    });
+  }
+
+  stats() {
+    return { clients: this.clients.size, delivered: this.delivered };
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.unsubscribe();
+    for (const c of this.clients.values()) c.held?.resolve();
+    this.clients.clear();
+  }
+
+  /** Fault injection: forget every session (clients get `403::Unknown client`). */
+  dropAll(): number {
+    const n = this.clients.size;
+    for (const c of this.clients.values()) c.held?.resolve();
+    this.clients.clear();
+    return n;
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.opts.sessionTimeoutMs;
+    for (const [id, c] of this.clients) if (!c.held && c.lastSeen < cutoff) this.clients.delete(id);
+  }
+
+  /** Handle one HTTP POST body (a message or an array of messages). Returns the reply array. */
+  async handle(body: unknown, authorization: string | undefined): Promise<Msg[]> {
+    const messages = (Array.isArray(body) ? body : [body]) as Msg[];
+    const token = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
+    const authOk = this.oauth.check(token) === 'ok';
+    const replies: Msg[] = [];
+    let connect: { msg: Msg; client: Client } | null = null;
+    for (const msg of messages) {
+      const base: Msg = { channel: msg.channel, id: msg.id };
+      if (!authOk) {
+        replies.push(
+          msg.channel === '/meta/handshake'
+            ? { ...base, successful: false, error: '403::Handshake denied', ext: { sfdc: { failureReason: '401::Authentication invalid' }, replay: true }, advice: { reconnect: 'none' } }
+            : { ...base, clientId: msg.clientId, successful: false, error: '401::Authentication invalid', advice: { reconnect: 'none' } },
+        );
+        continue;
+      }
+      if (msg.channel === '/meta/handshake') {
+        const id = randomBytes(16).toString('base64url');
+        this.clients.set(id, { id, token: token as string, subs: new Map(), lastSeen: Date.now(), held: null });
+        replies.push({
+          ...base,
+          version: '1.0',
+          minimumVersion: '1.0',
+          clientId: id,
+          supportedConnectionTypes: ['long-polling'],
+          successful: true,
+          ext: { replay: true, 'payload.format': true },
+          advice: { interval: 0, timeout: this.opts.connectTimeoutMs, reconnect: 'retry' },
+        });
+        continue;
+      }
+      const client = msg.clientId ? this.clients.get(String(msg.clientId)) : undefined;
+      if (!client) {
+        replies.push({ ...base, clientId: msg.clientId, successful: false, error: '403::Unknown client', advice: { reconnect: 'handshake', interval: 0 } });
+        continue;
+      }
+      client.lastSeen = Date.now();
+      client.token = token as string;
+      switch (msg.channel) {
+        case '/meta/connect':
+          connect = { msg, client };
+          break;
+        case '/meta/subscribe':
+          replies.push(this.subscribe(client, msg));
+          break;
+        case '/meta/unsubscribe':
+          client.subs.delete(String(msg.subscription));
+          replies.push({ ...base, clientId: client.id, subscription: msg.subscription, successful: true });
+          break;
+        case '/meta/disconnect':
+          this.clients.delete(client.id);
+          client.held?.resolve();
+          replies.push({ ...base, clientId: client.id, successful: true });
+          break;
+        default:
+          replies.push({ ...base, clientId: client.id, successful: false, error: '403::Publishing is not supported' });
+      }
+    }
+    if (connect) replies.push(...(await this.connect(connect.client, connect.msg)));
+    if (this.faults.delayMs > 0) await new Promise((r) => setTimeout(r, this.faults.delayMs));
+    return replies;
+  }
+
+  private subscribe(client: Client, msg: Msg): Msg {
+    const channel = String(msg.subscription ?? '');
+    const base: Msg = { channel: '/meta/subscribe', id: msg.id, clientId: client.id, subscription: channel };
+    const resolved = this.org.resolveChannel(channel);
+    if (!resolved) return { ...base, successful: false, error: `400::The channel you requested to subscribe to does not exist {${channel}}` };
+    const replayMap = ((msg.ext as Record<string, unknown> | undefined)?.replay ?? {}) as Record<string, unknown>;
+    const requested = replayMap[channel] ?? -1;
+    const n = Number(requested);
+    let cursor: number;
+    if (n === -1) cursor = this.bus.latestSeq;
+    else if (n === -2) cursor = this.bus.earliestCursor(channel, resolved.cls);
+    else if (this.bus.check(channel, resolved.cls, n) === 'ok') cursor = n;
+    else return { ...base, successful: false, error: INVALID_REPLAY(requested) };
+    client.subs.set(channel, { cls: resolved.cls, cursor });
+    return { ...base, successful: true };
+  }
+
+  private async connect(client: Client, msg: Msg): Promise<Msg[]> {
+    const reply = (): Msg[] => {
+      if (this.oauth.check(client.token) !== 'ok') {
+        return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: false, error: '401::Authentication invalid', advice: { reconnect: 'none' } }];
+      }
+      if (!this.clients.has(client.id)) {
+        return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: false, error: '403::Unknown client', advice: { reconnect: 'handshake', interval: 0 } }];
+      }
+      const events = this.take(client);
+      client.lastSeen = Date.now();
+      return [...events, { channel: '/meta/connect', id: msg.id, clientId: client.id, successful: true, advice: { interval: 0, timeout: this.opts.connectTimeoutMs, reconnect: 'retry' } }];
+    };
+    if (this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
+    // Hold the connect until an event arrives, the timeout passes, or the session is dropped.
+    client.held?.resolve();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.opts.connectTimeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      client.held = { resolve: done, timer };
+    });
+    client.held = null;
+    return reply();
+  }
+
+  private hasPending(client: Client): boolean {
+    for (const [ch, sub] of client.subs) if (this.bus.read(ch, sub.cls, sub.cursor, 1).length > 0) return true;
+    return false;
+  }
+
+  private take(client: Client): Msg[] {
+    const out: Msg[] = [];
+    for (const [ch, sub] of client.subs) {
+      const evs = this.bus.read(ch, sub.cls, sub.cursor, this.opts.maxBatch - out.length);
+      for (const ev of evs) out.push({ channel: ch, data: this.data(ev) });
+      const last = evs[evs.length - 1];
+      if (last) sub.cursor = last.seq;
+      if (out.length >= this.opts.maxBatch) break;
+    }
+    this.delivered += out.length;
+    return out;
+  }
+
+  /** Salesforce's `data` shape per event class. */
+  private data(ev: BusEvent): Record<string, unknown> {
+    const createdDate = new Date(ev.time).toISOString();
+    switch (ev.cls) {
+      case 'pushtopic': {
+        const d = ev.data as { event: Record<string, unknown>; sobject: unknown };
+        return { event: { ...d.event, createdDate, replayId: ev.seq }, sobject: d.sobject };
+      }
+      case 'generic':
+        return { event: { createdDate, replayId: ev.seq }, payload: (ev.data as { payload: string }).payload };
+      case 'platform':
+        return { schema: ev.schemaId, payload: this.org.jsonPayload(ev), event: { replayId: ev.seq, EventUuid: ev.eventId } };
+      case 'cdc':
+        return { schema: ev.schemaId, payload: this.org.jsonPayload(ev), event: { replayId: ev.seq } };
+    }
+  }
+}

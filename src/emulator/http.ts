@@ -1,0 +1,238 @@
+/**
+ * The emulator's HTTP(S) surface: OAuth, REST (sObjects, query, composite, limits, versions,
+ * Bulk API 2.0 query jobs), the CometD endpoint and the admin API. Salesforce-shaped errors.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AdminApi } from './admin.js';
+import type { BulkJobs } from './bulk.js';
+import type { CometdServer } from './cometd.js';
+import type { Faults } from './faults.js';
+import type { OAuthServer } from './oauth.js';
+import { type EmulatedOrg, OrgError } from './org.js';
+
+export interface HttpDeps {
+  org: EmulatedOrg;
+  oauth: OAuthServer;
+  cometd: CometdServer;
+  bulk: BulkJobs;
+  admin: AdminApi;
+  faults: Faults;
+  apiVersions: string[];
+  instanceUrl: () => string;
+}
+
+const MAX_BODY = 16 * 1024 * 1024;
+
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new OrgError(413, 'REQUEST_TOO_LARGE', 'request body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sfErrors(res: ServerResponse, status: number, errorCode: string, message: string, fields: string[] = []): void {
+  sendJson(res, status, [{ message, errorCode, fields }]);
+}
+
+function parseJson(text: string): Record<string, unknown> {
+  if (!text.trim()) return {};
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === 'object') return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new OrgError(400, 'JSON_PARSER_ERROR', 'The request body is not valid JSON');
+}
+
+export function createHandler(d: HttpDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      await route(d, req, res);
+    } catch (err) {
+      if (err instanceof OrgError) return sfErrors(res, err.status, err.errorCode, err.message, err.fields);
+      sfErrors(res, 500, 'UNKNOWN_EXCEPTION', `An unexpected error occurred: ${(err as Error).message}`);
+    }
+  };
+}
+
+async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://emulator');
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+
+  if (path.startsWith('/admin')) return d.admin.handle(method, path, url, await readBody(req), res);
+
+  if (path === '/services/oauth2/token' && method === 'POST') {
+    const form = new URLSearchParams(await readBody(req));
+    for (const [k, v] of url.searchParams) if (!form.has(k)) form.set(k, v);
+    const r = await d.oauth.token(form);
+    return sendJson(res, r.status, r.body);
+  }
+  if (path === '/services/oauth2/revoke' && method === 'POST') {
+    const form = new URLSearchParams(await readBody(req));
+    d.oauth.revoke(form.get('token') ?? url.searchParams.get('token') ?? '');
+    res.writeHead(200).end();
+    return;
+  }
+
+  const token = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+
+  if (path.startsWith('/cometd/')) {
+    if (method !== 'POST') return sendJson(res, 405, { error: 'use POST (Bayeux long-polling)' });
+    const body = parseJsonAny(await readBody(req));
+    const replies = await d.cometd.handle(body, req.headers.authorization);
+    return sendJson(res, 200, replies);
+  }
+
+  if (path === '/services/data' && method === 'GET') {
+    return sendJson(
+      res,
+      200,
+      d.apiVersions.map((v) => ({ label: `API ${v}`, url: `/services/data/v${v}`, version: v })),
+    );
+  }
+
+  // Everything below needs a valid session.
+  const state = d.oauth.check(token);
+  if (state !== 'ok') return sfErrors(res, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+  if (d.faults.delayMs > 0) await new Promise((r) => setTimeout(r, d.faults.delayMs));
+
+  if (path === '/services/oauth2/userinfo' || /^\/id\/00D\w+\/005\w+$/.test(path)) return sendJson(res, 200, d.oauth.userInfo());
+
+  const m = /^\/services\/data\/v(\d+\.\d)(\/.*)?$/.exec(path);
+  if (!m) return sfErrors(res, 404, 'NOT_FOUND', 'The requested resource does not exist');
+  const rest = m[2] ?? '/';
+  const org = d.org;
+  let r: RegExpExecArray | null;
+
+  if (rest === '/') return sendJson(res, 200, { sobjects: `/services/data/v${m[1]}/sobjects`, query: `/services/data/v${m[1]}/query`, limits: `/services/data/v${m[1]}/limits` });
+  if (rest === '/limits') return sendJson(res, 200, limits());
+  if (rest === '/query' || rest === '/queryAll') {
+    const q = url.searchParams.get('q');
+    if (!q) throw new OrgError(400, 'MALFORMED_QUERY', 'missing q parameter');
+    const records = org.query(q);
+    return sendJson(res, 200, { totalSize: records.length, done: true, records });
+  }
+  if ((r = /^\/composite\/sobjects\/(\w+)$/.exec(rest)) && method === 'GET') {
+    const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
+    if (ids.length > 200) throw new OrgError(400, 'EXCEEDED_ID_LIMIT', 'Exceeded max number of ids: 200');
+    const fields = (url.searchParams.get('fields') ?? 'Id').split(',').filter(Boolean);
+    const obj = org.object(r[1] as string);
+    return sendJson(
+      res,
+      200,
+      ids.map((id) => {
+        const rec = org.records.get(id);
+        if (!rec || rec.type !== obj.name) return null;
+        const row: Record<string, unknown> = { attributes: { type: obj.name, url: `/services/data/v${m[1]}/sobjects/${obj.name}/${id}` } };
+        for (const f of fields) row[f] = org.getField(rec, f);
+        return row;
+      }),
+    );
+  }
+  if (rest.startsWith('/jobs/query')) return d.bulk.handle(method, rest, url, await readBody(req), res, m[1] as string);
+
+  if ((r = /^\/sobjects\/PushTopic(?:\/(\w+))?$/.exec(rest))) {
+    const id = r[1];
+    if (method === 'POST' && !id) {
+      const t = org.upsertPushTopic(parseJson(await readBody(req)) as never);
+      return sendJson(res, 201, { id: t.Id, success: true, errors: [] });
+    }
+    if (method === 'PATCH' && id) {
+      org.upsertPushTopic(parseJson(await readBody(req)) as never, id);
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'DELETE' && id) {
+      org.deletePushTopic(id);
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'GET' && id) {
+      const t = org.pushTopics.get(id);
+      if (!t) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+      return sendJson(res, 200, { attributes: { type: 'PushTopic' }, ...t });
+    }
+  }
+  if ((r = /^\/sobjects\/StreamingChannel\/push$/.exec(rest)) && method === 'POST') {
+    // Generic streaming: { channel: "/u/Name", payload: "..." } (a simplified push resource).
+    const body = parseJson(await readBody(req));
+    const channel = String(body.channel ?? '');
+    if (!/^\/u\/\w+$/.test(channel)) throw new OrgError(400, 'INVALID_FIELD', 'channel must look like /u/Name', ['channel']);
+    const ev = org.publishGeneric(channel, String(body.payload ?? ''));
+    return sendJson(res, 200, { fanoutCount: -1, replayId: ev.seq });
+  }
+  if ((r = /^\/sobjects\/(\w+__e)$/.exec(rest)) && method === 'POST') {
+    const ev = org.publishPlatformEvent(r[1] as string, parseJson(await readBody(req)));
+    return sendJson(res, 201, { id: `e00${String(ev.seq).padStart(15, '0')}`, success: true, errors: [] });
+  }
+  if ((r = /^\/sobjects\/(\w+)$/.exec(rest))) {
+    const obj = org.object(r[1] as string);
+    if (method === 'POST') {
+      const rec = org.createRecord(obj.name, parseJson(await readBody(req)));
+      return sendJson(res, 201, { id: rec.Id, success: true, errors: [] });
+    }
+    if (method === 'GET') return sendJson(res, 200, { objectDescribe: { name: obj.name, keyPrefix: obj.keyPrefix }, recentItems: [] });
+  }
+  if ((r = /^\/sobjects\/(\w+)\/(\w{15,18})$/.exec(rest))) {
+    const obj = org.object(r[1] as string);
+    const id = r[2] as string;
+    if (method === 'GET') {
+      const rec = org.records.get(id);
+      if (!rec || rec.type !== obj.name) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+      const fields = url.searchParams.get('fields')?.split(',') ?? ['Id', ...obj.fields.map((f) => f.name)];
+      const row: Record<string, unknown> = { attributes: { type: obj.name, url: `/services/data/v${m[1]}/sobjects/${obj.name}/${id}` } };
+      for (const f of fields) row[f] = org.getField(rec, f);
+      return sendJson(res, 200, row);
+    }
+    if (method === 'PATCH') {
+      org.updateRecord(obj.name, id, parseJson(await readBody(req)));
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'DELETE') {
+      org.deleteRecord(obj.name, id);
+      res.writeHead(204).end();
+      return;
+    }
+  }
+  sfErrors(res, 404, 'NOT_FOUND', 'The requested resource does not exist');
+}
+
+function parseJsonAny(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new OrgError(400, 'JSON_PARSER_ERROR', 'The request body is not valid JSON');
+  }
+}
+
+function limits() {
+  const l = (max: number) => ({ Max: max, Remaining: max });
+  return {
+    DailyApiRequests: l(15000),
+    DailyBulkV2QueryJobs: l(10000),
+    DailyDeliveredPlatformEvents: l(50000),
+    DailyStreamingApiEvents: l(1000000),
+    HourlyPublishedPlatformEvents: l(250000),
+    HourlyPublishedStandardVolumePlatformEvents: l(50000),
+    MonthlyPlatformEventsUsageEntitlement: l(1500000),
+    StreamingApiConcurrentClients: l(2000),
+  };
+}
