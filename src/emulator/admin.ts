@@ -114,7 +114,11 @@ export class AdminApi {
         return sendJson(res, 200, { count, firstReplayId: first, lastReplayId: last });
       }
       case 'POST /admin/events/gap': {
-        const ev = d.generator.gap(String(input.object ?? 'Account'), (input.changeType as 'GAP_UPDATE') ?? 'GAP_UPDATE', input.recordIds as string[] | undefined);
+        const ev = d.generator.gap(
+          String(input.object ?? 'Account'),
+          (input.changeType as 'GAP_UPDATE') ?? 'GAP_UPDATE',
+          input.recordIds as string[] | undefined,
+        );
         return sendJson(res, 200, { replayId: ev.seq, recordIds: ev.recordIds, changeType: ev.changeType });
       }
       case 'POST /admin/events/overflow': {
@@ -133,7 +137,11 @@ export class AdminApi {
         d.clock.advance(num(input.advanceMs, 'advanceMs'));
         return sendJson(res, 200, { now: new Date(d.clock.now()).toISOString() });
       case 'POST /admin/managed': {
-        const m = d.org.createManaged(String(input.developerName ?? ''), String(input.topic ?? ''), input.start === 'LATEST' ? 'LATEST' : 'EARLIEST');
+        const m = d.org.createManaged(
+          String(input.developerName ?? ''),
+          String(input.topic ?? ''),
+          input.start === 'LATEST' ? 'LATEST' : 'EARLIEST',
+        );
         return sendJson(res, 200, m);
       }
       default:

@@ -44,11 +44,22 @@ export class BulkJobs {
     let m: RegExpExecArray | null;
     if (rest === '/jobs/query' && method === 'POST') {
       const req = JSON.parse(body || '{}') as { operation?: string; query?: string };
-      if (req.operation !== 'query' && req.operation !== 'queryAll') throw new OrgError(400, 'INVALIDJOB', 'operation must be query or queryAll');
+      if (req.operation !== 'query' && req.operation !== 'queryAll')
+        throw new OrgError(400, 'INVALIDJOB', 'operation must be query or queryAll');
       if (!req.query) throw new OrgError(400, 'INVALIDJOB', 'query is required');
       const rows = this.org.query(req.query);
-      const fields = /^\s*SELECT\s+(.+?)\s+FROM/is.exec(req.query)?.[1]?.split(',').map((s) => s.trim()) ?? [];
-      const job: Job = { id: `750${randomUUID().replace(/-/g, '').slice(0, 15)}`, query: req.query, rows, fields, createdDate: new Date().toISOString() };
+      const fields =
+        /^\s*SELECT\s+(.+?)\s+FROM/is
+          .exec(req.query)?.[1]
+          ?.split(',')
+          .map((s) => s.trim()) ?? [];
+      const job: Job = {
+        id: `750${randomUUID().replace(/-/g, '').slice(0, 15)}`,
+        query: req.query,
+        rows,
+        fields,
+        createdDate: new Date().toISOString(),
+      };
       this.jobs.set(job.id, job);
       return sendJson(res, 200, { ...this.info(job, version), state: 'UploadComplete' });
     }

@@ -35,7 +35,8 @@ interface Client {
   held: { resolve: () => void; timer: NodeJS.Timeout } | null;
 }
 
-const INVALID_REPLAY = (id: unknown) => `400::The replayId {${String(id)}} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.`;
+const INVALID_REPLAY = (id: unknown) =>
+  `400::The replayId {${String(id)}} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.`;
 
 export class CometdServer {
   private readonly clients = new Map<string, Client>();
@@ -95,7 +96,13 @@ export class CometdServer {
       if (!authOk) {
         replies.push(
           msg.channel === '/meta/handshake'
-            ? { ...base, successful: false, error: '403::Handshake denied', ext: { sfdc: { failureReason: '401::Authentication invalid' }, replay: true }, advice: { reconnect: 'none' } }
+            ? {
+                ...base,
+                successful: false,
+                error: '403::Handshake denied',
+                ext: { sfdc: { failureReason: '401::Authentication invalid' }, replay: true },
+                advice: { reconnect: 'none' },
+              }
             : { ...base, clientId: msg.clientId, successful: false, error: '401::Authentication invalid', advice: { reconnect: 'none' } },
         );
         continue;
@@ -117,7 +124,13 @@ export class CometdServer {
       }
       const client = msg.clientId ? this.clients.get(String(msg.clientId)) : undefined;
       if (!client) {
-        replies.push({ ...base, clientId: msg.clientId, successful: false, error: '403::Unknown client', advice: { reconnect: 'handshake', interval: 0 } });
+        replies.push({
+          ...base,
+          clientId: msg.clientId,
+          successful: false,
+          error: '403::Unknown client',
+          advice: { reconnect: 'handshake', interval: 0 },
+        });
         continue;
       }
       client.lastSeen = Date.now();
@@ -151,7 +164,8 @@ export class CometdServer {
     const channel = String(msg.subscription ?? '');
     const base: Msg = { channel: '/meta/subscribe', id: msg.id, clientId: client.id, subscription: channel };
     const resolved = this.org.resolveChannel(channel);
-    if (!resolved) return { ...base, successful: false, error: `400::The channel you requested to subscribe to does not exist {${channel}}` };
+    if (!resolved)
+      return { ...base, successful: false, error: `400::The channel you requested to subscribe to does not exist {${channel}}` };
     const replayMap = ((msg.ext as Record<string, unknown> | undefined)?.replay ?? {}) as Record<string, unknown>;
     const requested = replayMap[channel] ?? -1;
     const n = Number(requested);
@@ -167,14 +181,41 @@ export class CometdServer {
   private async connect(client: Client, msg: Msg): Promise<Msg[]> {
     const reply = (): Msg[] => {
       if (this.oauth.check(client.token) !== 'ok') {
-        return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: false, error: '401::Authentication invalid', advice: { reconnect: 'none' } }];
+        return [
+          {
+            channel: '/meta/connect',
+            id: msg.id,
+            clientId: client.id,
+            successful: false,
+            error: '401::Authentication invalid',
+            advice: { reconnect: 'none' },
+          },
+        ];
       }
       if (!this.clients.has(client.id)) {
-        return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: false, error: '403::Unknown client', advice: { reconnect: 'handshake', interval: 0 } }];
+        return [
+          {
+            channel: '/meta/connect',
+            id: msg.id,
+            clientId: client.id,
+            successful: false,
+            error: '403::Unknown client',
+            advice: { reconnect: 'handshake', interval: 0 },
+          },
+        ];
       }
       const events = this.take(client);
       client.lastSeen = Date.now();
-      return [...events, { channel: '/meta/connect', id: msg.id, clientId: client.id, successful: true, advice: { interval: 0, timeout: this.opts.connectTimeoutMs, reconnect: 'retry' } }];
+      return [
+        ...events,
+        {
+          channel: '/meta/connect',
+          id: msg.id,
+          clientId: client.id,
+          successful: true,
+          advice: { interval: 0, timeout: this.opts.connectTimeoutMs, reconnect: 'retry' },
+        },
+      ];
     };
     if (this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
     // Hold the connect until an event arrives, the timeout passes, or the session is dropped.

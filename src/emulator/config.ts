@@ -9,7 +9,10 @@ const fieldType = z.enum(['string', 'boolean', 'int', 'long', 'double', 'datetim
 const field = z.strictObject({ name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/), type: fieldType.default('string') });
 
 export const emulatorConfigSchema = z.strictObject({
-  orgId: z.string().regex(/^00D[A-Za-z0-9]{15}$/, 'must be an 18-character org id starting with 00D').optional(),
+  orgId: z
+    .string()
+    .regex(/^00D[A-Za-z0-9]{15}$/, 'must be an 18-character org id starting with 00D')
+    .optional(),
   username: z.string().default('admin@sfbridge.emulator'),
   password: z.string().default('emulator-password'),
   securityToken: z.string().default(''),
@@ -26,12 +29,23 @@ export const emulatorConfigSchema = z.strictObject({
   cometdSessionTimeoutMs: z.number().int().positive().default(40_000),
   ledger: z.boolean().default(true),
   retentionHours: z
-    .strictObject({ cdc: z.number().positive().default(72), platform: z.number().positive().default(72), pushtopic: z.number().positive().default(24), generic: z.number().positive().default(24) })
+    .strictObject({
+      cdc: z.number().positive().default(72),
+      platform: z.number().positive().default(72),
+      pushtopic: z.number().positive().default(24),
+      generic: z.number().positive().default(24),
+    })
     .default({ cdc: 72, platform: 72, pushtopic: 24, generic: 24 }),
   objects: z.array(z.strictObject({ name: z.string(), keyPrefix: z.string().length(3), fields: z.array(field).min(1) })).default([]),
-  platformEvents: z.array(z.strictObject({ name: z.string().regex(/__e$/, 'platform event names end in __e'), fields: z.array(field) })).default([]),
-  channels: z.array(z.strictObject({ name: z.string().regex(/__chn$/, 'custom channel names end in __chn'), entities: z.array(z.string()).min(1) })).default([]),
-  managedSubscriptions: z.array(z.strictObject({ developerName: z.string(), topic: z.string(), start: z.enum(['EARLIEST', 'LATEST']).default('EARLIEST') })).default([]),
+  platformEvents: z
+    .array(z.strictObject({ name: z.string().regex(/__e$/, 'platform event names end in __e'), fields: z.array(field) }))
+    .default([]),
+  channels: z
+    .array(z.strictObject({ name: z.string().regex(/__chn$/, 'custom channel names end in __chn'), entities: z.array(z.string()).min(1) }))
+    .default([]),
+  managedSubscriptions: z
+    .array(z.strictObject({ developerName: z.string(), topic: z.string(), start: z.enum(['EARLIEST', 'LATEST']).default('EARLIEST') }))
+    .default([]),
 });
 export type EmulatorConfig = z.infer<typeof emulatorConfigSchema>;
 

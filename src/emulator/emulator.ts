@@ -4,7 +4,7 @@
  * published event. HTTPS and gRPC over TLS by default (self-signed CA written on first start).
  */
 import { readFileSync } from 'node:fs';
-import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -78,7 +78,12 @@ export class Emulator {
     const c = this.config;
     const dataDir = opts.dataDir ? resolve(opts.dataDir) : null;
     const r = c.retentionHours;
-    this.bus = new EventBus(this.clock, { cdc: r.cdc * HOUR, platform: r.platform * HOUR, pushtopic: r.pushtopic * HOUR, generic: r.generic * HOUR }, dataDir ? join(dataDir, 'events.ndjson') : null, c.ledger);
+    this.bus = new EventBus(
+      this.clock,
+      { cdc: r.cdc * HOUR, platform: r.platform * HOUR, pushtopic: r.pushtopic * HOUR, generic: r.generic * HOUR },
+      dataDir ? join(dataDir, 'events.ndjson') : null,
+      c.ledger,
+    );
     this.org = new EmulatedOrg(this.bus, this.clock, {
       orgId: c.orgId,
       objects: c.objects,
@@ -105,9 +110,26 @@ export class Emulator {
       () => urls,
     );
     this.generator = new Generator(this.org);
-    this.pubsub = new PubSubServer(this.bus, this.org, this.oauth, this.faults, { keepaliveMs: c.keepaliveMs, idleTimeoutMs: c.idleTimeoutMs, maxPerRequest: 100 });
-    this.cometd = new CometdServer(this.bus, this.org, this.oauth, this.faults, { connectTimeoutMs: c.cometdConnectTimeoutMs, sessionTimeoutMs: c.cometdSessionTimeoutMs, maxBatch: 1000 });
-    const admin = new AdminApi({ bus: this.bus, org: this.org, oauth: this.oauth, pubsub: this.pubsub, cometd: this.cometd, faults: this.faults, clock: this.clock, generator: this.generator });
+    this.pubsub = new PubSubServer(this.bus, this.org, this.oauth, this.faults, {
+      keepaliveMs: c.keepaliveMs,
+      idleTimeoutMs: c.idleTimeoutMs,
+      maxPerRequest: 100,
+    });
+    this.cometd = new CometdServer(this.bus, this.org, this.oauth, this.faults, {
+      connectTimeoutMs: c.cometdConnectTimeoutMs,
+      sessionTimeoutMs: c.cometdSessionTimeoutMs,
+      maxBatch: 1000,
+    });
+    const admin = new AdminApi({
+      bus: this.bus,
+      org: this.org,
+      oauth: this.oauth,
+      pubsub: this.pubsub,
+      cometd: this.cometd,
+      faults: this.faults,
+      clock: this.clock,
+      generator: this.generator,
+    });
     const bulk = new BulkJobs(this.org);
     const handler = createHandler({
       org: this.org,
@@ -119,7 +141,9 @@ export class Emulator {
       apiVersions: ['58.0', '59.0', '60.0', '61.0', '62.0', API_VERSION],
       instanceUrl: () => urls.instanceUrl,
     });
-    const tls = c.plaintext ? null : await (await import('./tls.js')).ensureTls(join(dataDir ?? join(homedir(), '.cache', 'sfbridge', 'emulator'), 'tls'));
+    const tls = c.plaintext
+      ? null
+      : await (await import('./tls.js')).ensureTls(join(dataDir ?? join(homedir(), '.cache', 'sfbridge', 'emulator'), 'tls'));
     this.http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
     // Long-polls are held up to 110 s: keep sockets open longer than that.
     this.http.keepAliveTimeout = 130_000;

@@ -32,7 +32,9 @@ function sample(f: FieldDef, i: number): unknown {
     case 'date':
       return 1_790_000_000_000 + i;
     case 'address':
-      return Object.fromEntries(COMPOUND_FIELDS.address.map((s) => [s.name, s.type === 'double' ? 45.5 + (i % 10) : `${s.name} ${i % 50}`]));
+      return Object.fromEntries(
+        COMPOUND_FIELDS.address.map((s) => [s.name, s.type === 'double' ? 45.5 + (i % 10) : `${s.name} ${i % 50}`]),
+      );
     case 'name':
       return { Salutation: 'Ms.', FirstName: `First${i % 100}`, LastName: `Last${i % 1000}` };
   }
@@ -62,11 +64,13 @@ export class Generator {
     let pool = this.recordPools.get(obj.name);
     if (!pool) this.recordPools.set(obj.name, (pool = []));
     // A realistic mix: creates with every field, then updates of a few fields of known records.
-    if (pool.length < 100 || i % 10 === 0) {
+    if (pool.length < 10 || i % 10 === 0) {
       const id = newId(obj.keyPrefix);
       if (pool.length < 1000) pool.push(id);
       const values = Object.fromEntries(obj.fields.map((f) => [f.name, sample(f, i)]));
-      const changed = obj.fields.flatMap((f) => (f.type === 'address' || f.type === 'name' ? COMPOUND_FIELDS[f.type].map((s) => `${f.name}.${s.name}`) : [f.name]));
+      const changed = obj.fields.flatMap((f) =>
+        f.type === 'address' || f.type === 'name' ? COMPOUND_FIELDS[f.type].map((s) => `${f.name}.${s.name}`) : [f.name],
+      );
       return this.org.emitChange(obj, 'CREATE', [id], changed, [], values);
     }
     const id = pool[i % pool.length] as string;
@@ -83,7 +87,11 @@ export class Generator {
   }
 
   /** Fault injection: a gap event (header and record ids only). */
-  gap(object: string, changeType: 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE' = 'GAP_UPDATE', recordIds?: string[]): BusEvent {
+  gap(
+    object: string,
+    changeType: 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE' = 'GAP_UPDATE',
+    recordIds?: string[],
+  ): BusEvent {
     const obj = this.org.object(object);
     return this.org.emitChange(obj, changeType, recordIds ?? [newId(obj.keyPrefix)], [], [], {});
   }

@@ -121,8 +121,26 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   const org = d.org;
   let r: RegExpExecArray | null;
 
-  if (rest === '/') return sendJson(res, 200, { sobjects: `/services/data/v${m[1]}/sobjects`, query: `/services/data/v${m[1]}/query`, limits: `/services/data/v${m[1]}/limits` });
+  if (rest === '/')
+    return sendJson(res, 200, {
+      sobjects: `/services/data/v${m[1]}/sobjects`,
+      query: `/services/data/v${m[1]}/query`,
+      limits: `/services/data/v${m[1]}/limits`,
+    });
   if (rest === '/limits') return sendJson(res, 200, limits());
+  if (rest === '/tooling/query') {
+    // Only what clients need: ManagedEventSubscription look-ups by Id or DeveloperName.
+    const q = url.searchParams.get('q') ?? '';
+    const rows = org.queryManagedSubscriptions(q);
+    return sendJson(res, 200, {
+      size: rows.length,
+      totalSize: rows.length,
+      done: true,
+      queryLocator: null,
+      entityTypeName: 'ManagedEventSubscription',
+      records: rows,
+    });
+  }
   if (rest === '/query' || rest === '/queryAll') {
     const q = url.searchParams.get('q');
     if (!q) throw new OrgError(400, 'MALFORMED_QUERY', 'missing q parameter');

@@ -547,6 +547,27 @@ export class EmulatedOrg {
     return [...this.managed.values()].find((m) => m.developerName === idOrName.developerName);
   }
 
+  /** Tooling API query over ManagedEventSubscription (Id, DeveloperName, Metadata). */
+  queryManagedSubscriptions(soql: string): Array<Record<string, unknown>> {
+    let q: Query;
+    try {
+      q = parseSoql(soql);
+    } catch (err) {
+      throw new OrgError(400, 'MALFORMED_QUERY', (err as Error).message);
+    }
+    if (q.object !== 'ManagedEventSubscription')
+      throw new OrgError(400, 'INVALID_TYPE', `sObject type '${q.object}' is not supported by this emulator's Tooling API`);
+    return [...this.managed.values()]
+      .filter((m) => matches(q.where, (f) => (f === 'Id' ? m.id : f === 'DeveloperName' ? m.developerName : null)))
+      .slice(0, q.limit ?? undefined)
+      .map((m) => ({
+        attributes: { type: 'ManagedEventSubscription', url: `/services/data/v63.0/tooling/sobjects/ManagedEventSubscription/${m.id}` },
+        Id: m.id,
+        DeveloperName: m.developerName,
+        Metadata: { label: m.developerName, topicName: m.topic, defaultReplay: m.start, errorRecoveryReplay: m.start, state: 'RUN' },
+      }));
+  }
+
   commitManaged(m: ManagedSubscription, seq: number): void {
     m.committed = seq;
     this.saveStateLater();
