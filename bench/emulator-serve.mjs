@@ -39,7 +39,16 @@ try {
     rates.push(EVENTS / secs);
     client.close();
   }
-  report('emulator-serve', [{ scenario: 'one Subscribe stream, TLS, receive only', events: EVENTS, runs: RUNS, medianEventsPerSec: Math.round(median(rates)), allRuns: rates.map(Math.round).join(' / '), avgPayloadBytes: Math.round(bytes / (EVENTS * RUNS)) }]);
+  report('emulator-serve', [
+    {
+      scenario: 'one Subscribe stream, TLS, receive only',
+      events: EVENTS,
+      runs: RUNS,
+      medianEventsPerSec: Math.round(median(rates)),
+      allRuns: rates.map(Math.round).join(' / '),
+      avgPayloadBytes: Math.round(bytes / (EVENTS * RUNS)),
+    },
+  ]);
 } finally {
   await emu.stop();
 }

@@ -2,15 +2,17 @@
 // report medians and write JSON results under bench/results/.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function startEmulatorProcess(args = []) {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const info = await new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -37,7 +39,13 @@ export async function startEmulatorProcess(args = []) {
       r.end();
     });
   const token = async () =>
-    (await call('POST', '/services/oauth2/token', new URLSearchParams({ grant_type: 'client_credentials', client_id: info.clientId, client_secret: info.clientSecret }).toString())).access_token;
+    (
+      await call(
+        'POST',
+        '/services/oauth2/token',
+        new URLSearchParams({ grant_type: 'client_credentials', client_id: info.clientId, client_secret: info.clientSecret }).toString(),
+      )
+    ).access_token;
   return {
     info,
     ca,
@@ -80,7 +88,9 @@ export function report(name, rows, extra = {}) {
 
 function cpuCount() {
   try {
-    return readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+    return readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('processor')).length;
   } catch {
     return null;
   }

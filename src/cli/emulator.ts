@@ -7,6 +7,7 @@ import { parse } from './args.js';
 
 export const EMULATOR_HELP = `usage: sfbridge emulator [--port N] [--grpc-port N] [--data-dir DIR] [--config FILE]
                          [--plaintext] [--jwt-cert FILE] [--generate SPEC]
+                         [--token-lifetime SECONDS] [--keepalive-ms MS] [--delay-ms MS] [--throttle EVENTS_PER_SEC]
 
 A local Salesforce for tests and demos: OAuth token endpoint, REST (sObjects, query, composite,
 limits, Bulk API 2.0 query), CometD at /cometd/63.0, the Pub/Sub API over gRPC, and an admin API
@@ -33,6 +34,10 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       plaintext: { type: 'boolean' },
       'jwt-cert': { type: 'string' },
       generate: { type: 'string' },
+      'token-lifetime': { type: 'string' },
+      'keepalive-ms': { type: 'string' },
+      'delay-ms': { type: 'string' },
+      throttle: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -46,7 +51,13 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   const config = loadEmulatorConfig(values.config);
   if (values.plaintext) config.plaintext = true;
   if (values['jwt-cert']) config.jwtCertFile = values['jwt-cert'];
+  const tokenLifetime = numArg(values['token-lifetime'], '--token-lifetime');
+  if (tokenLifetime) config.tokenLifetimeSeconds = tokenLifetime;
+  const keepalive = numArg(values['keepalive-ms'], '--keepalive-ms');
+  if (keepalive) config.keepaliveMs = keepalive;
   const emu = await Emulator.start({ port, grpcPort, dataDir: values['data-dir'], config, generate: values.generate });
+  emu.faults.delayMs = numArg(values['delay-ms'], '--delay-ms') ?? 0;
+  emu.faults.setThrottle(numArg(values.throttle, '--throttle') ?? 0);
   process.stdout.write(`${JSON.stringify(emu.info)}\n`);
   const i = emu.info;
   process.stderr.write(
@@ -67,6 +78,13 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   process.stderr.write('sfbridge emulator: stopping\n');
   await emu.stop();
   return 0;
+}
+
+function numArg(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`emulator: ${name} must be a non-negative number, got "${v}"`);
+  return n;
 }
 
 function portArg(v: string | undefined, name: string): number | undefined {
