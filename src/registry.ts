@@ -4,6 +4,8 @@
  * is assembled from these, so a new subscriber, sink or store is registered here and nowhere else.
  */
 import type { z } from 'zod';
+import { OAuthTokenProvider, type ProviderContext } from './auth/oauth.js';
+import type { TokenProvider } from './auth/types.js';
 import type { Logger } from './log.js';
 import { FileReplayStore, fileStoreConfigSchema } from './replay/file/file-store.js';
 import type { ReplayStore } from './replay/types.js';
@@ -47,6 +49,16 @@ export const replayStoreTypes = {
     create: (c) => new FileReplayStore(c),
   },
 } satisfies Record<string, Registration<ReplayStore>>;
+
+/**
+ * Salesforce auth flows (config `orgs.<name>.auth.flow`). Every flow is served by the one OAuth
+ * provider, which switches on the flow; this entry exists so auth is registered like everything else.
+ */
+export const authFlows = ['jwt', 'client_credentials', 'refresh_token', 'password', 'static'] as const;
+
+export function createTokenProvider(ctx: ProviderContext): TokenProvider {
+  return new OAuthTokenProvider(ctx);
+}
 
 export function lookup<T>(table: Record<string, Registration<T>>, type: string): Registration<T> {
   const reg = table[type];

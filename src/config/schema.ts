@@ -52,6 +52,8 @@ export const orgSchema = z.strictObject({
     .default('63.0'),
   /** Extra CA certificate (PEM file) to trust, e.g. the local emulator's. */
   caCertFile: z.string().optional(),
+  /** The org's session timeout, if you want tokens refreshed before they expire (else on 401). */
+  sessionSeconds: z.number().int().positive().optional(),
   auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),
 });
 
