@@ -206,6 +206,6 @@ export function replayIdBytes(seq: number): Buffer {
 
 /** Replay id bytes as a number, or NaN when they are not 8 bytes. */
 export function replayIdFromBytes(b: Uint8Array | undefined | null): number {
-  if (!b || b.length !== 8) return Number.NaN;
+  if (b?.length !== 8) return Number.NaN;
   return Number(Buffer.from(b).readBigUInt64BE());
 }

@@ -196,7 +196,6 @@ function consumerEvent(ev: BusEvent) {
 export class PubSubServer {
   readonly streams = new Set<EventStream>();
   readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  private maxDeliveredPerResponse = 0;
 
   constructor(
     readonly bus: EventBus,
@@ -213,7 +212,10 @@ export class PubSubServer {
       GetSchema: (call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => this.getSchema(call, cb),
       Publish: (call: grpc.ServerUnaryCall<PublishRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const auth = this.auth(call.metadata);
-        if (auth) return cb(auth);
+        if (auth) {
+          cb(auth);
+          return;
+        }
         try {
           cb(null, this.publish(call.request));
         } catch (e) {
@@ -388,11 +390,16 @@ export class PubSubServer {
 
   private getTopic(call: grpc.ServerUnaryCall<{ topic_name: string }, unknown>, cb: grpc.sendUnaryData<unknown>): void {
     const auth = this.auth(call.metadata);
-    if (auth) return cb(auth);
+    if (auth) {
+      cb(auth);
+      return;
+    }
     const name = call.request.topic_name;
     const ch = this.org.resolveChannel(name);
-    if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform'))
-      return cb(sfError(grpc.status.NOT_FOUND, `Topic ${name} does not exist`, ERROR_CODES.topicNotFound));
+    if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform')) {
+      cb(sfError(grpc.status.NOT_FOUND, `Topic ${name} does not exist`, ERROR_CODES.topicNotFound));
+      return;
+    }
     cb(null, {
       topic_name: name,
       tenant_guid: this.org.orgId,
@@ -405,9 +412,15 @@ export class PubSubServer {
 
   private getSchema(call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, cb: grpc.sendUnaryData<unknown>): void {
     const auth = this.auth(call.metadata);
-    if (auth) return cb(auth);
+    if (auth) {
+      cb(auth);
+      return;
+    }
     const s = this.org.schemasById.get(call.request.schema_id);
-    if (!s) return cb(sfError(grpc.status.NOT_FOUND, `Schema ${call.request.schema_id} not found`, ERROR_CODES.schemaNotFound));
+    if (!s) {
+      cb(sfError(grpc.status.NOT_FOUND, `Schema ${call.request.schema_id} not found`, ERROR_CODES.schemaNotFound));
+      return;
+    }
     cb(null, { schema_json: s.json, schema_id: s.id, rpc_id: randomUUID() });
   }
 
@@ -421,7 +434,7 @@ export class PubSubServer {
     const results = req.events.map((e) => {
       try {
         const schema = this.org.schemasById.get(e.schema_id);
-        if (!schema || !schema.json.includes(`"name":"${name}"`)) throw new Error(`unknown schema id ${e.schema_id} for ${topic}`);
+        if (!schema?.json.includes(`"name":"${name}"`)) throw new Error(`unknown schema id ${e.schema_id} for ${topic}`);
         const ev = this.org.publishPlatformPayload(name, schema, Buffer.from(e.payload));
         return { replay_id: replayIdBytes(ev.seq), error: null, correlation_key: e.id };
       } catch (err) {

@@ -186,21 +186,19 @@ describe('auth against the emulator', () => {
 describe('auth transient failures', () => {
   it('retries 5xx with backoff, never 4xx, and gives up on an unreachable host with a clear line', async () => {
     let hits = 0;
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       hits++;
       if (hits <= 2) {
         res.writeHead(503).end('busy');
         return;
       }
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            access_token: '00D000000000001AAA!tok-abcdef',
-            instance_url: 'http://127.0.0.1:1',
-            id: 'http://x/id/00D000000000001AAA/005000000000001AAA',
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          access_token: '00D000000000001AAA!tok-abcdef',
+          instance_url: 'http://127.0.0.1:1',
+          id: 'http://x/id/00D000000000001AAA/005000000000001AAA',
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
