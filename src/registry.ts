@@ -7,17 +7,22 @@ import type { z } from 'zod';
 import { OAuthTokenProvider, type ProviderContext } from './auth/oauth.js';
 import type { TokenProvider } from './auth/types.js';
 import type { Logger } from './log.js';
+import type { OrgServices } from './orgs.js';
 import { FileReplayStore, fileStoreConfigSchema } from './replay/file/file-store.js';
 import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import type { Sink } from './sinks/types.js';
 import { FileSubscriber, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
+import { pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
+import { PubSubSubscriber } from './subscribers/pubsub/subscriber.js';
 import type { Subscriber } from './subscribers/types.js';
 
 export interface BuildContext {
   /** Route (subscription key) the component serves; empty for shared components. */
   route: string;
   log: Logger;
+  /** Per-org token providers and connections (subscribers that talk to Salesforce). */
+  orgs?: OrgServices;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.
@@ -29,26 +34,30 @@ export interface Registration<T> {
   create(config: AnyConfig, ctx: BuildContext): T;
 }
 
-export const subscriberTypes = {
+export const subscriberTypes: Record<string, Registration<Subscriber>> = {
   file: {
     schema: fileSubscriberConfigSchema,
     create: (c) => new FileSubscriber(c),
   },
-} satisfies Record<string, Registration<Subscriber>>;
+  pubsub: {
+    schema: pubsubSubscriberConfigSchema,
+    create: (c, ctx) => new PubSubSubscriber(c, needOrgs(ctx)),
+  },
+};
 
-export const sinkTypes = {
+export const sinkTypes: Record<string, Registration<Sink>> = {
   file: {
     schema: fileSinkConfigSchema,
     create: (c, ctx) => new FileSink(c, ctx),
   },
-} satisfies Record<string, Registration<Sink>>;
+};
 
-export const replayStoreTypes = {
+export const replayStoreTypes: Record<string, Registration<ReplayStore>> = {
   file: {
     schema: fileStoreConfigSchema,
     create: (c) => new FileReplayStore(c),
   },
-} satisfies Record<string, Registration<ReplayStore>>;
+};
 
 /**
  * Salesforce auth flows (config `orgs.<name>.auth.flow`). Every flow is served by the one OAuth
@@ -58,6 +67,11 @@ export const authFlows = ['jwt', 'client_credentials', 'refresh_token', 'passwor
 
 export function createTokenProvider(ctx: ProviderContext): TokenProvider {
   return new OAuthTokenProvider(ctx);
+}
+
+function needOrgs(ctx: BuildContext): OrgServices {
+  if (!ctx.orgs) throw new Error('this subscriber needs org services (token providers, connections)');
+  return ctx.orgs;
 }
 
 export function lookup<T>(table: Record<string, Registration<T>>, type: string): Registration<T> {

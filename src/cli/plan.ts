@@ -2,6 +2,7 @@
 import { routeKey } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { silentLogger } from '../log.js';
+import { OrgServices } from '../orgs.js';
 import { createReplayStore } from '../pipeline/bridge.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 
@@ -19,7 +20,7 @@ export function describePlan(config: BridgeConfig, path: string): string {
   out.push(`routes (${config.routes.length}):`);
   for (const rc of config.routes) {
     const key = routeKey(rc);
-    const ctx = { route: key, log };
+    const ctx = { route: key, log, orgs: new OrgServices(config.orgs, log) };
     out.push(`  ${key}`);
     out.push(`    source: ${lookup(subscriberTypes, rc.source.type).create(rc.source, ctx).describe()}`);
     rc.sinks.forEach((sc, i) => {

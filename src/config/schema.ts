@@ -52,6 +52,13 @@ export const orgSchema = z.strictObject({
     .default('63.0'),
   /** Extra CA certificate (PEM file) to trust, e.g. the local emulator's. */
   caCertFile: z.string().optional(),
+  /** Pub/Sub API endpoint (host:port); the EU Hyperforce one is api.deu.pubsub.salesforce.com:7443. */
+  pubsubEndpoint: z
+    .string()
+    .regex(/^[^\s:/]+:\d+$/, 'must be host:port')
+    .default('api.pubsub.salesforce.com:7443'),
+  /** Talk to Pub/Sub without TLS (only for a local emulator started with --plaintext). */
+  plaintext: z.boolean().default(false),
   /** The org's session timeout, if you want tokens refreshed before they expire (else on 401). */
   sessionSeconds: z.number().int().positive().optional(),
   auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),

@@ -6,6 +6,7 @@ import { routeKey } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { OrgServices } from '../orgs.js';
 import { lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
 import type { ReplayStore } from '../replay/types.js';
 import type { Sink } from '../sinks/types.js';
@@ -26,16 +27,18 @@ export class Bridge {
   readonly routes: Route[] = [];
   private readonly sinks: Sink[] = [];
   private state: BridgeStatus['state'] = 'starting';
+  readonly orgs: OrgServices;
 
   constructor(
     private readonly config: BridgeConfig,
     private readonly log: Logger,
   ) {
     this.store = createReplayStore(config, log);
+    this.orgs = new OrgServices(config.orgs, log);
     for (const rc of config.routes) {
       const key = routeKey(rc);
       const rlog = log.child({ route: key });
-      const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog });
+      const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
       const sinks = rc.sinks.map((sc, i) => {
         const sink = lookup(sinkTypes, sc.type).create(sc, { route: key, log: rlog });
         this.sinks.push(sink);
@@ -101,6 +104,7 @@ export class Bridge {
       await s.close().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
     }
     await this.store.close().catch((err) => this.log.warn({ error: errorMessage(err) }, 'replay store close failed'));
+    this.orgs.close();
     this.state = 'stopped';
     return results.every(Boolean);
   }

@@ -33,6 +33,7 @@ export interface RouteStatus {
   key: string;
   state: RouteState;
   source: string;
+  sourceStats: Record<string, number>;
   eventsReceived: number;
   eventsAcked: number;
   eventsCommitted: number;
@@ -49,7 +50,8 @@ export interface RouteStatus {
 interface Entry {
   seq: number;
   count: number;
-  replayId: string;
+  /** Position after this batch; null when the batch holds only markers (nothing to commit). */
+  replayId: string | null;
   eventTime: string | null;
   /** Sinks that have not acknowledged this batch yet. */
   pending: number;
@@ -128,6 +130,7 @@ export class Route {
       key: this.key,
       state: this.state,
       source: this.opts.subscriber.describe(),
+      sourceStats: this.opts.subscriber.stats?.() ?? {},
       eventsReceived: this.received,
       eventsAcked: this.acked,
       eventsCommitted: this.committedEvents,
@@ -173,13 +176,15 @@ export class Route {
   private onEmit(events: Envelope[]): void {
     if (events.length === 0) return;
     if (this.state !== 'running' && this.state !== 'draining') return;
-    const last = events[events.length - 1] as Envelope;
+    // Markers (replay-gap) carry no position: commit the last real event of the batch, if any.
+    let last: Envelope | undefined;
+    for (let i = events.length - 1; i >= 0 && !last; i--) if ((events[i] as Envelope).replayId !== '') last = events[i];
     const seq = this.nextSeq++;
     this.entries.set(seq, {
       seq,
       count: events.length,
-      replayId: last.replayId,
-      eventTime: last.eventTime,
+      replayId: last?.replayId ?? null,
+      eventTime: last?.eventTime ?? null,
       pending: this.writers.length,
     });
     this.received += events.length;
@@ -233,7 +238,7 @@ export class Route {
       if (head.pending > 0) break;
       this.entries.delete(this.headSeq);
       this.headSeq++;
-      this.committable = { replayId: head.replayId, eventTime: head.eventTime };
+      if (head.replayId !== null) this.committable = { replayId: head.replayId, eventTime: head.eventTime };
       this.eventsSinceCommit += head.count;
       moved = true;
     }
@@ -280,6 +285,7 @@ export class Route {
       try {
         this.committed = await this.opts.store.commit(this.key, target);
         this.lastWritten = target;
+        this.opts.subscriber.onCommitted?.(this.committed);
         this.committedEvents += events;
         if (this.storeDown) {
           this.storeDown = false;

@@ -32,4 +32,8 @@ export interface Subscriber {
   /** Stop fetching; no emit after this resolves. */
   stop(): Promise<void>;
   describe(): string;
+  /** Counters for status and metrics (resubscribes, replay gaps, …). */
+  stats?(): Record<string, number>;
+  /** The route committed this position (server-side commits, e.g. managed subscriptions). */
+  onCommitted?(position: StoredPosition): void;
 }

@@ -1,0 +1,55 @@
+/**
+ * Per-org shared services for subscribers: one token provider and one Pub/Sub gRPC client (one
+ * HTTP/2 connection, many subscriptions) per configured org, created on first use.
+ */
+import { readFileSync } from 'node:fs';
+import { tokenProviderFor } from './auth/index.js';
+import type { TokenProvider } from './auth/types.js';
+import type { BridgeConfig, OrgConfig } from './config/schema.js';
+import { BridgeError } from './errors.js';
+import type { Logger } from './log.js';
+import { createPubSubClient, type PubSubStub } from './subscribers/pubsub/grpc-client.js';
+
+export class OrgServices {
+  private readonly tokens = new Map<string, TokenProvider>();
+  private readonly clients = new Map<string, PubSubStub>();
+
+  constructor(
+    private readonly orgs: BridgeConfig['orgs'],
+    private readonly log: Logger,
+  ) {}
+
+  config(name: string): OrgConfig {
+    const c = this.orgs[name];
+    if (!c) throw new BridgeError('CONFIG', `unknown org "${name}" (defined: ${Object.keys(this.orgs).join(', ') || 'none'})`);
+    return c;
+  }
+
+  tokenProvider(name: string): TokenProvider {
+    let p = this.tokens.get(name);
+    if (!p) {
+      p = tokenProviderFor(name, this.config(name), this.log.child({ org: name }));
+      this.tokens.set(name, p);
+    }
+    return p;
+  }
+
+  pubsub(name: string): PubSubStub {
+    let c = this.clients.get(name);
+    if (!c) {
+      const cfg = this.config(name);
+      c = createPubSubClient({
+        endpoint: cfg.pubsubEndpoint,
+        plaintext: cfg.plaintext,
+        ca: cfg.caCertFile ? readFileSync(cfg.caCertFile) : null,
+      });
+      this.clients.set(name, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

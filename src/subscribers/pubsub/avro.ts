@@ -1,0 +1,111 @@
+/**
+ * Avro decoding for the Pub/Sub API. Parsed types are cached by schema id and fetched with
+ * GetSchema on a miss — one request per id however many events wait for it.
+ * Avro `long` is decoded to a JSON number when it fits in ±2^53 and to a decimal string otherwise,
+ * so JSON output never loses precision (commitNumber can exceed 2^53).
+ */
+import avro from 'avsc';
+
+const MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN = -MAX;
+
+const JsonSafeLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => {
+    const v = buf.readBigInt64LE();
+    return v <= MAX && v >= MIN ? Number(v) : v.toString();
+  },
+  toBuffer: (n: number | string | bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(BigInt(n));
+    return b;
+  },
+  fromJSON: (x: unknown) => x,
+  toJSON: (x: unknown) => x,
+  isValid: (x: unknown) => typeof x === 'number' || typeof x === 'bigint' || (typeof x === 'string' && /^-?\d+$/.test(x)),
+  compare: (a: number | string, b: number | string) => {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x === y ? 0 : x < y ? -1 : 1;
+  },
+});
+
+export interface ParsedSchema {
+  id: string;
+  type: avro.Type;
+  /** Top-level field names in order (bitmap bit i = field i). */
+  fieldNames: string[];
+  /** For record-valued fields (compound fields such as BillingAddress): their sub-field names. */
+  nested: Map<number, string[]>;
+}
+
+export function parseSchema(id: string, json: string): ParsedSchema {
+  const schema = JSON.parse(json) as avro.Schema;
+  const type = avro.Type.forSchema(schema, { registry: { long: JsonSafeLong as unknown as avro.Type }, wrapUnions: false });
+  const fields = (type as avro.types.RecordType).fields ?? [];
+  const nested = new Map<number, string[]>();
+  fields.forEach((f, i) => {
+    let t: avro.Type = f.type;
+    if (t.typeName === 'union:unwrapped' || t.typeName === 'union:wrapped') {
+      const branch = (t as unknown as { types: avro.Type[] }).types.find((b) => b.typeName === 'record');
+      if (branch) t = branch;
+    }
+    if (t.typeName === 'record' && f.name !== 'ChangeEventHeader')
+      nested.set(
+        i,
+        (t as avro.types.RecordType).fields.map((x) => x.name),
+      );
+  });
+  return { id, type, fieldNames: fields.map((f) => f.name), nested };
+}
+
+/** Cache of parsed schemas with single-flight fetches. */
+export class SchemaCache {
+  private readonly parsed = new Map<string, ParsedSchema>();
+  private readonly pending = new Map<string, Promise<ParsedSchema>>();
+  fetches = 0;
+
+  constructor(private readonly fetch: (schemaId: string) => Promise<string>) {}
+
+  get(id: string): ParsedSchema | undefined {
+    return this.parsed.get(id);
+  }
+
+  async load(id: string): Promise<ParsedSchema> {
+    const hit = this.parsed.get(id);
+    if (hit) return hit;
+    let p = this.pending.get(id);
+    if (!p) {
+      this.fetches++;
+      p = this.fetch(id)
+        .then((json) => {
+          const s = parseSchema(id, json);
+          this.parsed.set(id, s);
+          return s;
+        })
+        .finally(() => this.pending.delete(id));
+      this.pending.set(id, p);
+    }
+    return p;
+  }
+}
+
+/** Decode `changedFields` / `nulledFields` / `diffFields` bitmaps into field names. */
+export function decodeBitmapFields(schema: ParsedSchema, values: readonly string[] | null | undefined): string[] {
+  const out: string[] = [];
+  for (const item of values ?? []) {
+    const m = /^(?:(\d+)-)?0x([0-9a-fA-F]+)$/.exec(item);
+    if (!m) {
+      // Already a field name (CometD-style payloads, or a future format): keep it.
+      out.push(item);
+      continue;
+    }
+    const parentIdx = m[1] === undefined ? null : Number(m[1]);
+    const names = parentIdx === null ? schema.fieldNames : (schema.nested.get(parentIdx) ?? []);
+    const prefix = parentIdx === null ? '' : `${schema.fieldNames[parentIdx] ?? `field${parentIdx}`}.`;
+    let bits = BigInt(`0x${m[2]}`);
+    for (let i = 0; bits > 0n; i++, bits >>= 1n) {
+      if (bits & 1n) out.push(prefix + (names[i] ?? `#${i}`));
+    }
+  }
+  return out;
+}

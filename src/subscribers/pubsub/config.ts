@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+export const pubsubSubscriberConfigSchema = z.strictObject({
+  type: z.literal('pubsub'),
+  /** Org name under `orgs:`. */
+  org: z.string().min(1),
+  /** `/data/ChangeEvents`, `/data/<Object>ChangeEvent`, `/data/<Name>__chn`, `/event/<Name>__e`, … */
+  topic: z.string().regex(/^\/(data|event)\/\S+$/, 'must be a Pub/Sub topic such as /data/AccountChangeEvent or /event/Order_Event__e'),
+  /** stored: resume from the stored position (default); earliest / latest: ignore it for this run. */
+  start: z.enum(['stored', 'earliest', 'latest']).default('stored'),
+  /** Where a route with no stored position begins. */
+  initial: z.enum(['earliest', 'latest']).default('latest'),
+  /** What to do when the stored replay id is invalid or older than retention (always logged loudly). */
+  onInvalidReplay: z.enum(['earliest', 'latest', 'fail']).default('earliest'),
+  /** Events per FetchRequest (Salesforce's maximum is 100). */
+  batchSize: z.number().int().min(1).max(100).default(100),
+  /** The channel's retention; a stored position older than this is treated as invalid before subscribing. */
+  retentionHours: z.number().positive().default(72),
+  /** Use a managed subscription (server-side commits) by developer name or id instead of Subscribe. */
+  managedSubscription: z.string().min(1).optional(),
+});
+export type PubSubSubscriberConfig = z.infer<typeof pubsubSubscriberConfigSchema>;
