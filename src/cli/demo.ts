@@ -1,106 +1,118 @@
 /**
- * `sfbridge demo`: an offline smoke demo. Each run appends 1,000 synthetic Account change events
- * to ./data/demo/input.ndjson and bridges them into ./data/demo/out/ with the file replay store,
- * so a second run shows the bridge resuming from its stored position.
- * (Replaced by the emulator demo once the emulator and the Pub/Sub subscriber exist.)
+ * `sfbridge demo`: the whole bridge end to end on the embedded emulator. It starts the emulator
+ * (state in ./data/demo/emulator), makes some CDC and platform-event traffic through its REST API,
+ * runs the bridge into ./data/demo/out with the file replay store, prints where to look and stops.
+ * Run it again: the bridge resumes from its stored positions and only the new traffic arrives.
+ * `--follow` keeps traffic flowing until Ctrl-C.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { parseConfig } from '../config/load.js';
-import { ENVELOPE_VERSION, type Envelope } from '../envelope.js';
+import { Emulator } from '../emulator/emulator.js';
 import { createLogger } from '../log.js';
+import type { Bridge } from '../pipeline/bridge.js';
 import { parse } from './args.js';
 import { runBridge } from './run.js';
+
+const ACCOUNTS = 20;
+const BULK = 1000;
+const ORDERS = 10;
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parse(
     'demo',
     argv,
-    { dir: { type: 'string' }, events: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { dir: { type: 'string' }, follow: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     false,
   );
   if (values.help) {
     process.stdout.write(
-      'usage: sfbridge demo [--dir DIR] [--events N]\n\nOffline demo: synthetic change events -> file sink, resumable (run it twice).\n',
+      'usage: sfbridge demo [--dir DIR] [--follow]\n\nStarts the local Salesforce emulator, creates CDC and platform-event traffic, and bridges it into\nDIR/out (default ./data/demo/out). Run it twice: the second run resumes from the stored positions.\n--follow keeps generating traffic until Ctrl-C.\n',
     );
     return 0;
   }
   const dir = resolve(values.dir ?? 'data/demo');
-  const count = Number(values.events ?? 1000);
+  const out = join(dir, 'out');
   mkdirSync(dir, { recursive: true });
-  const input = join(dir, 'input.ndjson');
-  appendFileSync(input, synthetic(count));
+  const say = (s: string) => process.stderr.write(`demo: ${s}\n`);
+
+  say('starting the Salesforce emulator');
+  const emu = await Emulator.start({ dataDir: join(dir, 'emulator'), config: { ledger: false } });
+  const i = emu.info;
   const configPath = join(dir, 'bridge.yaml');
-  const yaml = `# Written by \`sfbridge demo\`; run it yourself with: sfbridge run -c ${configPath}
+  const yaml = `# Written by \`sfbridge demo\` for this run (the emulator's ports change between runs).
 log: { level: info }
+orgs:
+  emulator:
+    loginUrl: ${i.loginUrl}
+    caCertFile: ${i.caCertPath}
+    pubsubEndpoint: ${i.pubsubEndpoint}
+    auth: { flow: client_credentials, clientId: ${i.clientId}, clientSecret: ${i.clientSecret} }
 replayStore: { type: file, path: ${join(dir, 'replay.json')} }
 routes:
-  - name: demo-accounts
-    source: { type: file, path: ${input} }
-    sinks:
-      - { type: file, dir: ${join(dir, 'out')} }
+  - name: accounts
+    source: { type: pubsub, org: emulator, topic: /data/AccountChangeEvent, initial: earliest }
+    sinks: [{ type: file, dir: ${out} }]
+  - name: orders
+    source: { type: pubsub, org: emulator, topic: /event/Order_Event__e, initial: earliest }
+    sinks: [{ type: file, dir: ${out} }]
 `;
   writeFileSync(configPath, yaml);
   const config = parseConfig(yaml, configPath);
-  const log = createLogger({ level: 'info', format: config.log.format });
-  process.stderr.write(`sfbridge demo: appended ${count} events to ${input}; bridging into ${join(dir, 'out')} (Ctrl-C stops cleanly)\n`);
-  let received = 0;
-  let committed: string | null = null;
+
+  say(`making traffic: ${ACCOUNTS} accounts created and updated through REST, ${BULK} more change events, ${ORDERS} platform events`);
+  await makeTraffic(emu);
+  const expected = { accounts: ACCOUNTS * 2 + BULK, orders: ORDERS };
+  if (values.follow) emu.startGenerator('cdc:Account:20/s,platform:Order_Event__e:2/s');
+
+  const log = createLogger({ level: 'warn', format: config.log.format });
+  let bridgeRef: Bridge | null = null;
   const code = await runBridge(config, log, {
     onStarted: (bridge) => {
-      const route = bridge.routes[0];
-      void route?.done.then(() => {
-        const s = route.status();
-        received = s.eventsReceived;
-        committed = s.committed?.replayId ?? null;
-      });
+      bridgeRef = bridge;
+      say(values.follow ? 'bridge running; Ctrl-C stops it cleanly' : "bridge running; it stops once this run's events are delivered");
+      if (values.follow) return;
+      const timer = setInterval(() => {
+        const done = bridge.routes.every((r) => r.status().eventsAcked >= expected[r.key as keyof typeof expected]);
+        if (done) {
+          clearInterval(timer);
+          void bridge.stop();
+        }
+      }, 100);
     },
   });
-  process.stdout.write(
-    [
-      '',
-      `demo finished: ${received} events bridged this run (earlier runs' events were skipped: resumed from the stored position)`,
-      `  output:          ${join(dir, 'out')}/*.ndjson (one JSON envelope per line)`,
-      `  replay position: ${committed ?? '(none)'} in ${join(dir, 'replay.json')}  (see: sfbridge replay list -c ${configPath})`,
-      '  run `npm run demo` again: only the new events are bridged.',
-      '',
-    ].join('\n'),
+  await emu.stop();
+  const bridge = bridgeRef as Bridge | null;
+  if (!bridge) return code;
+  const rel = (p: string) => relative(process.cwd(), p) || '.';
+  const lines = ['', `demo finished (exit ${code}):`];
+  for (const r of bridge.status().routes) {
+    lines.push(
+      `  ${r.key.padEnd(9)} ${String(r.eventsAcked).padStart(5)} events delivered this run, position ${r.committed?.replayId ?? '(none)'}`,
+    );
+  }
+  lines.push(
+    `  output:    ${rel(out)}/*.ndjson — one JSON envelope per line (format: docs/envelope.md)`,
+    `  positions: ${rel(join(dir, 'replay.json'))}  (sfbridge replay list -c ${rel(configPath)})`,
+    `  config:    ${rel(configPath)}`,
+    '  run `npm run demo` again: it resumes from the stored positions and delivers only the new events.',
+    '',
   );
+  process.stdout.write(lines.join('\n'));
   return code;
 }
 
-function synthetic(n: number): string {
-  const lines: string[] = [];
-  const base = Date.now();
-  for (let i = 0; i < n; i++) {
-    const id = `001${(base + i).toString(36).toUpperCase().padStart(12, '0')}`.slice(0, 18);
-    const t = new Date(base + i).toISOString();
-    const e: Envelope = {
-      v: ENVELOPE_VERSION,
-      org: 'demo',
-      channel: '/data/AccountChangeEvent',
-      replayId: '',
-      eventId: `demo-${base}-${i}`,
-      schemaId: 'demo-account-v1',
-      eventTime: t,
-      receivedAt: t,
-      kind: 'cdc',
-      changeHeader: {
-        entity: 'Account',
-        recordIds: [id],
-        changeType: i % 10 === 0 ? 'CREATE' : 'UPDATE',
-        changeOrigin: 'com/salesforce/api/rest/63.0',
-        transactionKey: `tx-${base}-${i}`,
-        sequenceNumber: 1,
-        commitTimestamp: base + i,
-        commitUser: '005000000000001AAA',
-        changedFields: ['Name', 'LastModifiedDate'],
-        nulledFields: [],
-        diffFields: [],
-      },
-      payload: { Name: `Demo Account ${i}`, LastModifiedDate: base + i },
-    };
-    lines.push(JSON.stringify(e));
+async function makeTraffic(emu: Emulator): Promise<void> {
+  const org = emu.org;
+  const ids: string[] = [];
+  for (let n = 0; n < ACCOUNTS; n++) {
+    ids.push(
+      org.createRecord('Account', { Name: `Demo Account ${n}`, Industry: 'Technology', BillingCity: 'Paris', Phone: '+33 1 00 00 00 00' })
+        .Id,
+    );
   }
-  return `${lines.join('\n')}\n`;
+  ids.forEach((id, n) => org.updateRecord('Account', id, { BillingCity: n % 2 ? 'Lyon' : 'Nantes', Phone: null, AnnualRevenue: 1000 * n }));
+  emu.generator.emit({ kind: 'cdc', object: 'Account' }, BULK);
+  for (let n = 0; n < ORDERS; n++)
+    org.publishPlatformEvent('Order_Event__e', { OrderNumber__c: `ORD-${Date.now()}-${n}`, Amount__c: 10 + n, Status__c: 'New' });
 }

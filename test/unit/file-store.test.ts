@@ -44,6 +44,19 @@ describe('file replay store', () => {
     expect((await t.load('k'))?.replayId).toBe('49');
   });
 
+  it('keeps every key when commits of different keys run concurrently', async () => {
+    const path = join(tempDir(), 'replay.json');
+    const s = store(path);
+    await s.open();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => s.commit(`k${i}`, { replayId: String(i), eventTime: null })));
+    await s.close();
+    const t = store(path);
+    await t.open();
+    expect((await t.list()).map((p) => p.replayId).sort((a, b) => Number(a) - Number(b))).toEqual(
+      Array.from({ length: 20 }, (_, i) => String(i)),
+    );
+  });
+
   it('refuses a corrupt file with a clear message instead of starting from scratch', async () => {
     const path = join(tempDir(), 'replay.json');
     writeFileSync(path, '{"version":1,"positions":{"a":{"replayId":"1"');

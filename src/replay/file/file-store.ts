@@ -69,27 +69,30 @@ export class FileReplayStore implements ReplayStore {
       eventTime: position.eventTime,
       committedAt: new Date().toISOString(),
     };
-    const next = new Map(this.positions);
-    next.set(key, stored);
-    await this.persist(next);
+    await this.persist((positions) => positions.set(key, stored));
     return stored;
   }
 
   async delete(key: string): Promise<boolean> {
-    if (!this.positions.has(key)) return false;
-    const next = new Map(this.positions);
-    next.delete(key);
-    await this.persist(next);
-    return true;
+    let removed = false;
+    await this.persist((positions) => {
+      removed = positions.delete(key);
+    });
+    return removed;
   }
 
   async close(): Promise<void> {
     await this.writing;
   }
 
-  /** Serialise writes: each one replaces the whole file atomically. */
-  private persist(next: Map<string, StoredPosition>): Promise<void> {
+  /**
+   * Serialise writes: each applies its change to the state left by the previous one (so commits of
+   * different keys never overwrite each other) and replaces the whole file atomically.
+   */
+  private persist(change: (positions: Map<string, StoredPosition>) => void): Promise<void> {
     const run = this.writing.then(async () => {
+      const next = new Map(this.positions);
+      change(next);
       await writeAtomically(this.path, serialise(next), this.config.fsync, `${process.pid}.${this.tmpCounter++}`);
       this.positions = next;
     });

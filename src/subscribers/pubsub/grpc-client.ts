@@ -40,11 +40,14 @@ export interface ClientOptions {
 export function createPubSubClient(opts: ClientOptions): PubSubStub {
   const creds = opts.plaintext ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.ca ? Buffer.from(opts.ca) : null);
   const Ctor = pubSubConstructor();
-  return new Ctor(opts.endpoint, creds, {
+  const options: grpc.ChannelOptions = {
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  }) as PubSubStub;
+  };
+  // TLS forbids an IP as server name; for a loopback endpoint (a local emulator) verify "localhost".
+  if (!opts.plaintext && /^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(opts.endpoint)) options['grpc.ssl_target_name_override'] = 'localhost';
+  return new Ctor(opts.endpoint, creds, options) as PubSubStub;
 }
 
 export function authMetadata(a: AuthMetadata): grpc.Metadata {
