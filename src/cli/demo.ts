@@ -111,7 +111,8 @@ async function makeTraffic(emu: Emulator): Promise<void> {
         .Id,
     );
   }
-  ids.forEach((id, n) => org.updateRecord('Account', id, { BillingCity: n % 2 ? 'Lyon' : 'Nantes', Phone: null, AnnualRevenue: 1000 * n }));
+  for (const [n, id] of ids.entries())
+    org.updateRecord('Account', id, { BillingCity: n % 2 ? 'Lyon' : 'Nantes', Phone: null, AnnualRevenue: 1000 * n });
   emu.generator.emit({ kind: 'cdc', object: 'Account' }, BULK);
   for (let n = 0; n < ORDERS; n++)
     org.publishPlatformEvent('Order_Event__e', { OrderNumber__c: `ORD-${Date.now()}-${n}`, Amount__c: 10 + n, Status__c: 'New' });

@@ -137,7 +137,7 @@ describe('Pub/Sub subscriber under faults', () => {
 
   it('handles a schema change mid-stream, gap and overflow events, fetching each schema once', async () => {
     const dir = tempDir();
-    const out = join(dir, 'out');
+    const _out = join(dir, 'out');
     const org = new OrgServices({ emu: orgSchema.parse(emulatorOrg(t)) }, captureLogger().log);
     const sub = new PubSubSubscriber(
       pubsubSubscriberConfigSchema.parse({ type: 'pubsub', org: 'emu', topic: '/data/OpportunityChangeEvent', start: 'latest' }),

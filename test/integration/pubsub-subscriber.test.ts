@@ -5,7 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileReplayStore } from '../../src/replay/file/file-store.js';
-import { b64, makeBridge, readSink } from '../helpers/bridge.js';
+import { makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
