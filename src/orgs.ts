@@ -8,6 +8,7 @@ import type { TokenProvider } from './auth/types.js';
 import type { BridgeConfig, OrgConfig } from './config/schema.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './log.js';
+import { RestClient } from './salesforce/rest.js';
 import { createPubSubClient, type PubSubStub } from './subscribers/pubsub/grpc-client.js';
 
 export class OrgServices {
@@ -46,6 +47,11 @@ export class OrgServices {
       this.clients.set(name, c);
     }
     return c;
+  }
+
+  rest(name: string): RestClient {
+    const cfg = this.config(name);
+    return new RestClient(this.tokenProvider(name), cfg.apiVersion, cfg.caCertFile ? readFileSync(cfg.caCertFile, 'utf8') : null);
   }
 
   close(): void {

@@ -12,6 +12,8 @@ import { FileReplayStore, fileStoreConfigSchema } from './replay/file/file-store
 import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import type { Sink } from './sinks/types.js';
+import { cometdSubscriberConfigSchema } from './subscribers/cometd/config.js';
+import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
 import { FileSubscriber, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
 import { pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
 import { PubSubSubscriber } from './subscribers/pubsub/subscriber.js';
@@ -42,6 +44,10 @@ export const subscriberTypes: Record<string, Registration<Subscriber>> = {
   pubsub: {
     schema: pubsubSubscriberConfigSchema,
     create: (c, ctx) => new PubSubSubscriber(c, needOrgs(ctx)),
+  },
+  cometd: {
+    schema: cometdSubscriberConfigSchema,
+    create: (c, ctx) => new CometdSubscriber(c, needOrgs(ctx)),
   },
 };
 

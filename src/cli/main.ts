@@ -17,7 +17,8 @@ commands:
   run -c FILE                  run the bridge (daemon)
   check -c FILE                validate a config and print what it would do
   replay list|get|set|reset    inspect or move stored replay positions
-  demo                         offline demo: synthetic events -> files, resumable
+  pushtopic list|apply         inspect or apply the PushTopics declared in the config
+  demo                         end-to-end demo on the embedded emulator, resumable
   emulator                     run the local Salesforce emulator (OAuth, REST, CometD, Pub/Sub)
   version                      print the version
   help                         this text
@@ -63,10 +64,12 @@ export async function main(argv: string[]): Promise<number> {
         return await replayCommand(rest);
       case 'demo':
         return await demoCommand(rest);
+      case 'pushtopic':
+        return await (await import('./pushtopic.js')).pushtopicCommand(rest);
       case 'emulator':
         return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
-        throw new UsageError(`unknown command "${command}" (commands: run, check, replay, demo, emulator, version, help)`);
+        throw new UsageError(`unknown command "${command}" (commands: run, check, replay, pushtopic, demo, emulator, version, help)`);
     }
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -43,6 +43,19 @@ const staticAuth = z.strictObject({
   instanceUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
 });
 
+export const pushTopicSchema = z.strictObject({
+  name: z.string().min(1).max(25, 'PushTopic names are at most 25 characters'),
+  query: z.string().regex(/^\s*SELECT\s/i, 'must be a SOQL SELECT (with Id)'),
+  apiVersion: z.number().positive().optional(),
+  notifyForOperationCreate: z.boolean().default(true),
+  notifyForOperationUpdate: z.boolean().default(true),
+  notifyForOperationDelete: z.boolean().default(true),
+  notifyForOperationUndelete: z.boolean().default(true),
+  notifyForFields: z.enum(['All', 'Referenced', 'Select', 'Where']).default('Referenced'),
+  description: z.string().optional(),
+});
+export type PushTopicConfig = z.infer<typeof pushTopicSchema>;
+
 export const orgSchema = z.strictObject({
   /** login.salesforce.com, test.salesforce.com or a My Domain URL. */
   loginUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://login.salesforce.com'),
@@ -62,6 +75,8 @@ export const orgSchema = z.strictObject({
   /** The org's session timeout, if you want tokens refreshed before they expire (else on 401). */
   sessionSeconds: z.number().int().positive().optional(),
   auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),
+  /** PushTopics created or updated through REST when the bridge starts (and by `sfbridge pushtopic apply`). */
+  pushTopics: z.array(pushTopicSchema).default([]),
 });
 
 export const pipelineSchema = z.strictObject({

@@ -7,6 +7,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
+import { applyPushTopics } from '../salesforce/pushtopics.js';
 import { lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
 import type { ReplayStore } from '../replay/types.js';
 import type { Sink } from '../sinks/types.js';
@@ -72,6 +73,15 @@ export class Bridge {
         await s.open();
       } catch (err) {
         throw asStartupError(`sink ${s.describe()}`, err);
+      }
+    }
+    for (const [name, org] of Object.entries(this.config.orgs)) {
+      if (org.pushTopics.length === 0) continue;
+      try {
+        const results = await applyPushTopics(this.orgs.rest(name), org.pushTopics, org.apiVersion);
+        for (const r of results) this.log.info({ org: name, pushTopic: r.name, action: r.action, id: r.id }, 'PushTopic in place');
+      } catch (err) {
+        throw asStartupError(`orgs.${name}.pushTopics`, err);
       }
     }
     for (const r of this.routes) await r.start();

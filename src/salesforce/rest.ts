@@ -1,0 +1,63 @@
+/** A small Salesforce REST client: bearer auth from a TokenProvider, one retry after a 401. */
+import { httpCall } from '../auth/http.js';
+import type { TokenProvider } from '../auth/types.js';
+import { BridgeError, RetriableError, errorMessage } from '../errors.js';
+
+export class SalesforceApiError extends BridgeError {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+  ) {
+    super(`SF_${errorCode}`, message, { retriable: status >= 500 || status === 429 });
+  }
+}
+
+export class RestClient {
+  constructor(
+    private readonly tokens: TokenProvider,
+    private readonly apiVersion: string,
+    private readonly ca: string | null = null,
+  ) {}
+
+  /** `path` is relative to /services/data/vXX.X (e.g. `/sobjects/PushTopic`). */
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const tok = await this.tokens.getToken();
+      let res: Awaited<ReturnType<typeof httpCall>>;
+      try {
+        res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${tok.accessToken}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          ca: this.ca,
+        });
+      } catch (err) {
+        throw new RetriableError('SF_NETWORK', `cannot reach ${tok.instanceUrl}: ${errorMessage(err)}`, err);
+      }
+      if (res.status === 401 && attempt === 1) {
+        this.tokens.invalidate(tok.accessToken);
+        continue;
+      }
+      const json = res.text ? safeJson(res.text) : null;
+      if (res.status >= 400) {
+        const first = Array.isArray(json) ? (json[0] as { errorCode?: string; message?: string }) : (json as { errorCode?: string; message?: string } | null);
+        throw new SalesforceApiError(res.status, first?.errorCode ?? `HTTP_${res.status}`, `${method} ${path}: ${first?.errorCode ?? `HTTP ${res.status}`}: ${first?.message ?? res.text.slice(0, 200)}`);
+      }
+      return json as T;
+    }
+  }
+
+  async query<T = Record<string, unknown>>(soql: string): Promise<T[]> {
+    const r = await this.request<{ records: T[] }>('GET', `/query?q=${encodeURIComponent(soql)}`);
+    return r.records;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

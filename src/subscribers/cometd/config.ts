@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+export const cometdSubscriberConfigSchema = z.strictObject({
+  type: z.literal('cometd'),
+  org: z.string().min(1),
+  /** `/topic/<PushTopic>`, `/u/<generic>`, `/data/...ChangeEvent(s)`, `/event/<Name>__e`. */
+  channel: z.string().regex(/^\/(topic|u|data|event)\/\S+$/, 'must be a streaming channel such as /topic/NewCases, /u/Notifications, /data/AccountChangeEvent or /event/Order_Event__e'),
+  start: z.enum(['stored', 'earliest', 'latest']).default('stored'),
+  initial: z.enum(['earliest', 'latest']).default('latest'),
+  onInvalidReplay: z.enum(['earliest', 'latest', 'fail']).default('earliest'),
+  /** Retention of the channel; defaults to 24 h for /topic and /u, 72 h otherwise. */
+  retentionHours: z.number().positive().optional(),
+  /** Rebuild the client when no /meta/connect completed for this long (Salesforce holds connects 110 s). */
+  watchdogSeconds: z.number().positive().default(240),
+  /** Long-poll timeout the client allows (must exceed the server's 110 s hold). */
+  timeoutSeconds: z.number().positive().default(120),
+  /** After pausing for back-pressure, reconnect once this fraction of the credit is free again. */
+  resumeAt: z.number().gt(0).max(1).default(0.5),
+});
+export type CometdSubscriberConfig = z.infer<typeof cometdSubscriberConfigSchema>;

@@ -1,0 +1,55 @@
+/** Salesforce CometD payloads (PushTopic, generic, CDC JSON, platform event JSON) -> the shared envelope. */
+import { type ChangeHeader, ENVELOPE_VERSION, type Envelope, type EventKind } from '../../envelope.js';
+
+type Obj = Record<string, unknown>;
+
+function isoOrNull(v: unknown): string | null {
+  if (typeof v === 'number') return new Date(v).toISOString();
+  if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) return new Date(v).toISOString();
+  return null;
+}
+
+export function normaliseCometd(channel: string, data: Obj, org: string, receivedAt: string): Envelope {
+  const event = (data.event ?? {}) as Obj;
+  const replayId = String(event.replayId ?? '');
+  const base = { v: ENVELOPE_VERSION, org, channel, replayId, receivedAt };
+  if (channel.startsWith('/topic/')) {
+    return {
+      ...base,
+      eventId: `${channel}:${replayId}`,
+      schemaId: null,
+      eventTime: isoOrNull(event.createdDate),
+      kind: 'pushtopic',
+      payload: { type: event.type ?? null, sobject: data.sobject ?? null },
+    };
+  }
+  if (channel.startsWith('/u/')) {
+    return { ...base, eventId: `${channel}:${replayId}`, schemaId: null, eventTime: isoOrNull(event.createdDate), kind: 'generic', payload: data.payload ?? null };
+  }
+  const payload = { ...((data.payload ?? {}) as Obj) };
+  const schemaId = typeof data.schema === 'string' ? data.schema : null;
+  const h = payload.ChangeEventHeader as Obj | undefined;
+  if (h) {
+    delete payload.ChangeEventHeader;
+    const changeType = String(h.changeType ?? '');
+    const header: ChangeHeader = {
+      entity: String(h.entityName ?? ''),
+      recordIds: (h.recordIds as string[]) ?? [],
+      changeType,
+      changeOrigin: String(h.changeOrigin ?? ''),
+      transactionKey: String(h.transactionKey ?? ''),
+      sequenceNumber: Number(h.sequenceNumber ?? 0),
+      commitTimestamp: Number(h.commitTimestamp ?? 0),
+      commitNumber: h.commitNumber === undefined || h.commitNumber === null ? undefined : String(h.commitNumber),
+      commitUser: String(h.commitUser ?? ''),
+      changedFields: (h.changedFields as string[]) ?? [],
+      nulledFields: (h.nulledFields as string[]) ?? [],
+      diffFields: (h.diffFields as string[]) ?? [],
+    };
+    for (const n of header.nulledFields) if (!n.includes('.') && !(n in payload)) payload[n] = null;
+    const kind: EventKind = changeType === 'GAP_OVERFLOW' ? 'overflow' : changeType.startsWith('GAP_') ? 'gap' : 'cdc';
+    return { ...base, eventId: `${channel}:${replayId}`, schemaId, eventTime: isoOrNull(header.commitTimestamp), kind, changeHeader: header, payload };
+  }
+  const uuid = typeof event.EventUuid === 'string' ? event.EventUuid : typeof payload.EventUuid === 'string' ? payload.EventUuid : null;
+  return { ...base, eventId: uuid ?? `${channel}:${replayId}`, schemaId, eventTime: isoOrNull(payload.CreatedDate), kind: 'platform', payload };
+}

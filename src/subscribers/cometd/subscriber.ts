@@ -1,0 +1,297 @@
+/**
+ * CometD (Bayeux long-polling) subscriber on the faye client, for PushTopic, generic streaming and
+ * CDC / platform events over CometD. The Salesforce replay extension always carries the replay id
+ * of the last event handed to the pipeline, so every re-handshake resumes there.
+ * CometD cannot be paused: when the pipeline's credit runs out the client disconnects cleanly and
+ * reconnects later from that replay id (events that arrived past the credit are fetched again),
+ * so memory stays bounded. A watchdog rebuilds the client when no /meta/connect completes for too
+ * long (the "silent death" of CometD clients). 401 refreshes the token once and rebuilds; an
+ * invalid replay id follows the route's policy, loudly, with a replay-gap marker.
+ */
+import { readFileSync } from 'node:fs';
+import Faye from 'faye';
+import type { Client as FayeClient, Message } from 'faye';
+import type { TokenProvider } from '../../auth/types.js';
+import { type Envelope, replayGapEnvelope } from '../../envelope.js';
+import { BridgeError, errorMessage } from '../../errors.js';
+import type { OrgServices } from '../../orgs.js';
+import { DEFAULT_BACKOFF, backoffDelay } from '../../retry.js';
+import type { Subscriber, SubscriberContext } from '../types.js';
+import type { CometdSubscriberConfig } from './config.js';
+import { normaliseCometd } from './normalise.js';
+
+export class CometdSubscriber implements Subscriber {
+  private ctx!: SubscriberContext;
+  private tokens!: TokenProvider;
+  private client: FayeClient | null = null;
+  private generation = 0;
+  private token: string | null = null;
+  private orgId = '';
+  private available = 0;
+  private maxCredit = 0;
+  private paused = false;
+  private stopped = false;
+  /** -1 (new only), -2 (all retained) or the replay id of the last event handed to the pipeline. */
+  private replayFrom = -1;
+  private lastConnectOk = Date.now();
+  private watchdog: NodeJS.Timeout | null = null;
+  private rebuildTimer: NodeJS.Timeout | null = null;
+  private batch: Envelope[] = [];
+  private flushScheduled = false;
+  private failures = 0;
+  private authRetried = false;
+  private pendingMarker: Envelope | null = null;
+  private ca: string | null = null;
+  private readonly counters = { received: 0, rehandshakes: 0, rebuilds: 0, watchdogRebuilds: 0, backpressurePauses: 0, droppedPastCredit: 0, authRefreshes: 0, replayGaps: 0 };
+
+  constructor(
+    private readonly config: CometdSubscriberConfig,
+    private readonly orgs: OrgServices,
+  ) {}
+
+  describe(): string {
+    return `cometd ${this.config.channel} (org ${this.config.org}, start ${this.config.start})`;
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  private get retentionMs(): number {
+    const h = this.config.retentionHours ?? (/^\/(topic|u)\//.test(this.config.channel) ? 24 : 72);
+    return h * 3600_000;
+  }
+
+  async start(ctx: SubscriberContext): Promise<void> {
+    this.ctx = ctx;
+    this.tokens = this.orgs.tokenProvider(this.config.org);
+    const orgCfg = this.orgs.config(this.config.org);
+    this.ca = orgCfg.caCertFile ? readFileSync(orgCfg.caCertFile, 'utf8') : null;
+    this.orgId = (await this.tokens.getToken()).orgId;
+    const from = ctx.from;
+    if (this.config.start !== 'stored') this.replayFrom = this.config.start === 'earliest' ? -2 : -1;
+    else if (!from) this.replayFrom = this.config.initial === 'earliest' ? -2 : -1;
+    else {
+      const n = Number(from.replayId);
+      const age = from.eventTime ? Date.now() - Date.parse(from.eventTime) : null;
+      if (!Number.isSafeInteger(n) || n < 0) this.invalidReplay(from.replayId, from.eventTime, 'the stored replay id is not a CometD replay id (a number)');
+      else if (age !== null && age > this.retentionMs) {
+        this.invalidReplay(from.replayId, from.eventTime, `the stored position is ${(age / 3600_000).toFixed(1)} h old, beyond the channel's ${this.retentionMs / 3600_000} h retention`);
+      } else this.replayFrom = n;
+    }
+    this.watchdog = setInterval(() => this.checkWatchdog(), Math.min(5000, this.config.watchdogSeconds * 250));
+    this.watchdog.unref();
+  }
+
+  request(n: number): void {
+    this.available += n;
+    this.maxCredit = Math.max(this.maxCredit, this.available);
+    if (this.pendingMarker && this.available > 0) {
+      const m = this.pendingMarker;
+      this.pendingMarker = null;
+      this.available--;
+      this.ctx.emit([m]);
+    }
+    if (this.stopped) return;
+    if (!this.client && !this.rebuildTimer && (!this.paused || this.available >= this.maxCredit * this.config.resumeAt)) {
+      if (this.paused) this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'credit available again; reconnecting');
+      this.paused = false;
+      void this.connect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
+    this.teardown();
+  }
+
+  private teardown(): void {
+    this.generation++;
+    const c = this.client;
+    this.client = null;
+    try {
+      c?.disconnect();
+    } catch {
+      // the client may already be dead
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped || this.client) return;
+    const gen = ++this.generation;
+    let tok: Awaited<ReturnType<TokenProvider['getToken']>>;
+    try {
+      tok = await this.tokens.getToken();
+    } catch (err) {
+      if (err instanceof BridgeError && !err.retriable) return this.ctx.fail(err);
+      return this.scheduleRebuild(`token: ${errorMessage(err)}`);
+    }
+    if (gen !== this.generation || this.stopped) return;
+    this.token = tok.accessToken;
+    this.orgId = tok.orgId;
+    const apiVersion = this.orgs.config(this.config.org).apiVersion;
+    const client = new Faye.Client(`${tok.instanceUrl}/cometd/${apiVersion}`, { timeout: this.config.timeoutSeconds, retry: 5, ...(this.ca ? { tls: { ca: this.ca } } : {}) });
+    client.disable('websocket');
+    client.setHeader('Authorization', `Bearer ${tok.accessToken}`);
+    client.addExtension({
+      outgoing: (m, cb) => {
+        if (m.channel === '/meta/subscribe') m.ext = { ...(m.ext ?? {}), replay: { [this.config.channel]: this.replayFrom } };
+        cb(m);
+      },
+      incoming: (m, cb) => {
+        if (gen === this.generation) this.onMeta(m);
+        cb(m);
+      },
+    });
+    client.on('transport:down', () => gen === this.generation && this.ctx.log.warn({ channel: this.config.channel }, 'CometD transport down; the client retries'));
+    this.client = client;
+    this.lastConnectOk = Date.now();
+    this.counters.rebuilds++;
+    client.subscribe(this.config.channel, (data) => this.onEvent(gen, data as Record<string, unknown>)).then(
+      () => {
+        if (gen !== this.generation) return;
+        this.failures = 0;
+        this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'subscribed');
+      },
+      (err) => gen === this.generation && this.onSubscribeError(String((err as { message?: string }).message ?? err)),
+    );
+  }
+
+  private onMeta(m: Message): void {
+    if (m.channel === '/meta/connect' || m.channel === '/meta/handshake') {
+      if (m.successful) {
+        this.lastConnectOk = Date.now();
+        this.authRetried = false;
+        return;
+      }
+      const err = String(m.error ?? '');
+      const reason = String(((m.ext?.sfdc ?? {}) as { failureReason?: string }).failureReason ?? '');
+      if (err.startsWith('401') || reason.startsWith('401') || (m.channel === '/meta/handshake' && err.startsWith('403::Handshake denied'))) {
+        this.onAuthFailure(err || reason);
+      } else if (err.startsWith('403::Unknown client')) {
+        // faye re-handshakes by itself; the outgoing extension resubscribes from the last position.
+        this.counters.rehandshakes++;
+        this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'server forgot the session (403::Unknown client); re-handshaking');
+      } else if (err) {
+        this.ctx.log.warn({ channel: this.config.channel, meta: m.channel, error: err }, 'CometD error');
+      }
+    }
+  }
+
+  private onAuthFailure(error: string): void {
+    this.tokens.invalidate(this.token ?? undefined);
+    this.counters.authRefreshes++;
+    this.ctx.log.warn({ channel: this.config.channel, error }, 'CometD authentication failed; refreshing the token and re-handshaking');
+    this.teardown();
+    if (!this.authRetried) {
+      this.authRetried = true;
+      void this.connect();
+    } else this.scheduleRebuild('authentication failed again');
+  }
+
+  private onSubscribeError(message: string): void {
+    if (message.startsWith('400::The replayId')) {
+      this.invalidReplay(String(this.replayFrom), null, `Salesforce rejected the replay id (${message})`);
+      this.teardown();
+      if (!this.stopped) void this.connect();
+      return;
+    }
+    if (/does not exist|Unknown channel|403::Unknown channel/i.test(message)) {
+      this.ctx.fail(new BridgeError('COMETD_CHANNEL', `channel ${this.config.channel} does not exist in org ${this.config.org} (${message}); check the route's source.channel (PushTopics must exist; see orgs.<name>.pushTopics)`));
+      return;
+    }
+    if (message.startsWith('401')) return this.onAuthFailure(message);
+    this.teardown();
+    this.scheduleRebuild(`subscribe failed: ${message}`);
+  }
+
+  private onEvent(gen: number, data: Record<string, unknown>): void {
+    if (gen !== this.generation || this.stopped) return;
+    if (this.available <= 0) {
+      // Past the credit: drop it; it is fetched again after the reconnect from replayFrom.
+      this.counters.droppedPastCredit++;
+      this.pauseForBackpressure();
+      return;
+    }
+    let env: Envelope;
+    try {
+      env = normaliseCometd(this.config.channel, data, this.orgId, new Date().toISOString());
+    } catch (err) {
+      this.ctx.log.error({ channel: this.config.channel, error: errorMessage(err) }, 'cannot normalise CometD event; skipping it is not allowed, stopping the route');
+      this.ctx.fail(err as Error);
+      return;
+    }
+    const id = Number(env.replayId);
+    if (Number.isSafeInteger(id)) this.replayFrom = id;
+    this.available--;
+    this.counters.received++;
+    this.batch.push(env);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (this.available === 0) this.pauseForBackpressure();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.stopped || this.batch.length === 0) return;
+    const b = this.batch;
+    this.batch = [];
+    this.ctx.emit(b);
+  }
+
+  private pauseForBackpressure(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.counters.backpressurePauses++;
+    this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'pipeline full: disconnecting; will resubscribe from the last delivered replay id');
+    this.teardown();
+  }
+
+  private checkWatchdog(): void {
+    if (this.stopped || this.paused || !this.client) return;
+    const silentMs = Date.now() - this.lastConnectOk;
+    if (silentMs > this.config.watchdogSeconds * 1000) {
+      this.counters.watchdogRebuilds++;
+      this.ctx.log.warn({ channel: this.config.channel, silentSeconds: Math.round(silentMs / 1000), replayFrom: this.replayFrom }, 'no /meta/connect completed for too long; rebuilding the CometD client');
+      this.teardown();
+      void this.connect();
+    }
+  }
+
+  private scheduleRebuild(why: string): void {
+    if (this.stopped || this.rebuildTimer) return;
+    this.failures++;
+    const delay = backoffDelay(this.failures, DEFAULT_BACKOFF);
+    this.ctx.log.warn({ channel: this.config.channel, attempt: this.failures, retryInMs: delay, why }, 'CometD client failed; reconnecting with backoff');
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = null;
+      void this.connect();
+    }, delay);
+  }
+
+  private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
+    const policy = this.config.onInvalidReplay;
+    this.counters.replayGaps++;
+    const age = storedEventTime ? `${((Date.now() - Date.parse(storedEventTime)) / 3600_000).toFixed(1)} h` : 'unknown';
+    this.ctx.log.error(
+      { channel: this.config.channel, storedReplayId: storedId, storedEventTime, age, policy },
+      `replay position cannot be used: ${reason}; policy "${policy}"${policy === 'fail' ? ': stopping the route' : ` resumes at ${policy}; events between may be missing (replay-gap marker sent downstream)`}`,
+    );
+    if (policy === 'fail') {
+      this.stopped = true;
+      this.teardown();
+      this.ctx.fail(new BridgeError('REPLAY_INVALID', `${this.config.channel}: ${reason}; onInvalidReplay is "fail" — set a new position with \`sfbridge replay set\` or \`replay reset\`, or change the policy`));
+      return;
+    }
+    this.replayFrom = policy === 'earliest' ? -2 : -1;
+    const marker = replayGapEnvelope({ org: this.orgId, channel: this.config.channel, replayId: '', storedReplayId: storedId || null, storedEventTime, policy, reason });
+    if (this.available > 0) {
+      this.available--;
+      this.ctx.emit([marker]);
+    } else this.pendingMarker = marker;
+  }
+}
