@@ -13,7 +13,11 @@ list: the org's PushTopic records. apply: create or update the PushTopics declar
 orgs.<name>.pushTopics (the bridge also does this when it starts).`;
 
 export async function pushtopicCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('pushtopic', argv, { config: { type: 'string', short: 'c' }, org: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values, positionals } = parse('pushtopic', argv, {
+    config: { type: 'string', short: 'c' },
+    org: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   const [action] = positionals;
   if (values.help || !action) {
     process.stdout.write(`${PUSHTOPIC_HELP}\n`);
@@ -36,7 +40,8 @@ export async function pushtopicCommand(argv: string[]): Promise<number> {
           process.stdout.write(`${name}: no pushTopics declared\n`);
           continue;
         }
-        for (const r of await applyPushTopics(orgs.rest(name), org.pushTopics, org.apiVersion)) process.stdout.write(`${name}: ${r.name} ${r.action} (${r.id})\n`);
+        for (const r of await applyPushTopics(orgs.rest(name), org.pushTopics, org.apiVersion))
+          process.stdout.write(`${name}: ${r.name} ${r.action} (${r.id})\n`);
       }
     }
   } finally {

@@ -7,9 +7,9 @@ import type { BridgeConfig } from '../config/schema.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
-import { applyPushTopics } from '../salesforce/pushtopics.js';
 import { lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
 import type { ReplayStore } from '../replay/types.js';
+import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { Route, type RouteState, type RouteStatus } from './route.js';
 

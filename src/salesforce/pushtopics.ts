@@ -16,7 +16,8 @@ export interface PushTopicRecord {
   Description?: string | null;
 }
 
-const FIELDS = 'Id, Name, Query, ApiVersion, NotifyForOperationCreate, NotifyForOperationUpdate, NotifyForOperationDelete, NotifyForOperationUndelete, NotifyForFields, IsActive, Description';
+const FIELDS =
+  'Id, Name, Query, ApiVersion, NotifyForOperationCreate, NotifyForOperationUpdate, NotifyForOperationDelete, NotifyForOperationUndelete, NotifyForFields, IsActive, Description';
 
 export async function listPushTopics(rest: RestClient): Promise<PushTopicRecord[]> {
   return rest.query<PushTopicRecord>(`SELECT ${FIELDS} FROM PushTopic`);

@@ -1,7 +1,7 @@
 /** A small Salesforce REST client: bearer auth from a TokenProvider, one retry after a 401. */
 import { httpCall } from '../auth/http.js';
 import type { TokenProvider } from '../auth/types.js';
-import { BridgeError, RetriableError, errorMessage } from '../errors.js';
+import { BridgeError, errorMessage, RetriableError } from '../errors.js';
 
 export class SalesforceApiError extends BridgeError {
   constructor(
@@ -28,7 +28,11 @@ export class RestClient {
       try {
         res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
           method,
-          headers: { authorization: `Bearer ${tok.accessToken}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            authorization: `Bearer ${tok.accessToken}`,
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
           ca: this.ca,
         });
@@ -41,8 +45,14 @@ export class RestClient {
       }
       const json = res.text ? safeJson(res.text) : null;
       if (res.status >= 400) {
-        const first = Array.isArray(json) ? (json[0] as { errorCode?: string; message?: string }) : (json as { errorCode?: string; message?: string } | null);
-        throw new SalesforceApiError(res.status, first?.errorCode ?? `HTTP_${res.status}`, `${method} ${path}: ${first?.errorCode ?? `HTTP ${res.status}`}: ${first?.message ?? res.text.slice(0, 200)}`);
+        const first = Array.isArray(json)
+          ? (json[0] as { errorCode?: string; message?: string })
+          : (json as { errorCode?: string; message?: string } | null);
+        throw new SalesforceApiError(
+          res.status,
+          first?.errorCode ?? `HTTP_${res.status}`,
+          `${method} ${path}: ${first?.errorCode ?? `HTTP ${res.status}`}: ${first?.message ?? res.text.slice(0, 200)}`,
+        );
       }
       return json as T;
     }

@@ -4,7 +4,12 @@ export const cometdSubscriberConfigSchema = z.strictObject({
   type: z.literal('cometd'),
   org: z.string().min(1),
   /** `/topic/<PushTopic>`, `/u/<generic>`, `/data/...ChangeEvent(s)`, `/event/<Name>__e`. */
-  channel: z.string().regex(/^\/(topic|u|data|event)\/\S+$/, 'must be a streaming channel such as /topic/NewCases, /u/Notifications, /data/AccountChangeEvent or /event/Order_Event__e'),
+  channel: z
+    .string()
+    .regex(
+      /^\/(topic|u|data|event)\/\S+$/,
+      'must be a streaming channel such as /topic/NewCases, /u/Notifications, /data/AccountChangeEvent or /event/Order_Event__e',
+    ),
   start: z.enum(['stored', 'earliest', 'latest']).default('stored'),
   initial: z.enum(['earliest', 'latest']).default('latest'),
   onInvalidReplay: z.enum(['earliest', 'latest', 'fail']).default('earliest'),

@@ -24,7 +24,14 @@ export function normaliseCometd(channel: string, data: Obj, org: string, receive
     };
   }
   if (channel.startsWith('/u/')) {
-    return { ...base, eventId: `${channel}:${replayId}`, schemaId: null, eventTime: isoOrNull(event.createdDate), kind: 'generic', payload: data.payload ?? null };
+    return {
+      ...base,
+      eventId: `${channel}:${replayId}`,
+      schemaId: null,
+      eventTime: isoOrNull(event.createdDate),
+      kind: 'generic',
+      payload: data.payload ?? null,
+    };
   }
   const payload = { ...((data.payload ?? {}) as Obj) };
   const schemaId = typeof data.schema === 'string' ? data.schema : null;
@@ -48,8 +55,23 @@ export function normaliseCometd(channel: string, data: Obj, org: string, receive
     };
     for (const n of header.nulledFields) if (!n.includes('.') && !(n in payload)) payload[n] = null;
     const kind: EventKind = changeType === 'GAP_OVERFLOW' ? 'overflow' : changeType.startsWith('GAP_') ? 'gap' : 'cdc';
-    return { ...base, eventId: `${channel}:${replayId}`, schemaId, eventTime: isoOrNull(header.commitTimestamp), kind, changeHeader: header, payload };
+    return {
+      ...base,
+      eventId: `${channel}:${replayId}`,
+      schemaId,
+      eventTime: isoOrNull(header.commitTimestamp),
+      kind,
+      changeHeader: header,
+      payload,
+    };
   }
   const uuid = typeof event.EventUuid === 'string' ? event.EventUuid : typeof payload.EventUuid === 'string' ? payload.EventUuid : null;
-  return { ...base, eventId: uuid ?? `${channel}:${replayId}`, schemaId, eventTime: isoOrNull(payload.CreatedDate), kind: 'platform', payload };
+  return {
+    ...base,
+    eventId: uuid ?? `${channel}:${replayId}`,
+    schemaId,
+    eventTime: isoOrNull(payload.CreatedDate),
+    kind: 'platform',
+    payload,
+  };
 }

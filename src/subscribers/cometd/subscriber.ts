@@ -9,13 +9,13 @@
  * invalid replay id follows the route's policy, loudly, with a replay-gap marker.
  */
 import { readFileSync } from 'node:fs';
-import Faye from 'faye';
 import type { Client as FayeClient, Message } from 'faye';
+import Faye from 'faye';
 import type { TokenProvider } from '../../auth/types.js';
 import { type Envelope, replayGapEnvelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
-import { DEFAULT_BACKOFF, backoffDelay } from '../../retry.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import type { CometdSubscriberConfig } from './config.js';
 import { normaliseCometd } from './normalise.js';
@@ -42,7 +42,16 @@ export class CometdSubscriber implements Subscriber {
   private authRetried = false;
   private pendingMarker: Envelope | null = null;
   private ca: string | null = null;
-  private readonly counters = { received: 0, rehandshakes: 0, rebuilds: 0, watchdogRebuilds: 0, backpressurePauses: 0, droppedPastCredit: 0, authRefreshes: 0, replayGaps: 0 };
+  private readonly counters = {
+    received: 0,
+    rehandshakes: 0,
+    rebuilds: 0,
+    watchdogRebuilds: 0,
+    backpressurePauses: 0,
+    droppedPastCredit: 0,
+    authRefreshes: 0,
+    replayGaps: 0,
+  };
 
   constructor(
     private readonly config: CometdSubscriberConfig,
@@ -74,9 +83,14 @@ export class CometdSubscriber implements Subscriber {
     else {
       const n = Number(from.replayId);
       const age = from.eventTime ? Date.now() - Date.parse(from.eventTime) : null;
-      if (!Number.isSafeInteger(n) || n < 0) this.invalidReplay(from.replayId, from.eventTime, 'the stored replay id is not a CometD replay id (a number)');
+      if (!Number.isSafeInteger(n) || n < 0)
+        this.invalidReplay(from.replayId, from.eventTime, 'the stored replay id is not a CometD replay id (a number)');
       else if (age !== null && age > this.retentionMs) {
-        this.invalidReplay(from.replayId, from.eventTime, `the stored position is ${(age / 3600_000).toFixed(1)} h old, beyond the channel's ${this.retentionMs / 3600_000} h retention`);
+        this.invalidReplay(
+          from.replayId,
+          from.eventTime,
+          `the stored position is ${(age / 3600_000).toFixed(1)} h old, beyond the channel's ${this.retentionMs / 3600_000} h retention`,
+        );
       } else this.replayFrom = n;
     }
     this.watchdog = setInterval(() => this.checkWatchdog(), Math.min(5000, this.config.watchdogSeconds * 250));
@@ -94,7 +108,8 @@ export class CometdSubscriber implements Subscriber {
     }
     if (this.stopped) return;
     if (!this.client && !this.rebuildTimer && (!this.paused || this.available >= this.maxCredit * this.config.resumeAt)) {
-      if (this.paused) this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'credit available again; reconnecting');
+      if (this.paused)
+        this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'credit available again; reconnecting');
       this.paused = false;
       void this.connect();
     }
@@ -132,7 +147,11 @@ export class CometdSubscriber implements Subscriber {
     this.token = tok.accessToken;
     this.orgId = tok.orgId;
     const apiVersion = this.orgs.config(this.config.org).apiVersion;
-    const client = new Faye.Client(`${tok.instanceUrl}/cometd/${apiVersion}`, { timeout: this.config.timeoutSeconds, retry: 5, ...(this.ca ? { tls: { ca: this.ca } } : {}) });
+    const client = new Faye.Client(`${tok.instanceUrl}/cometd/${apiVersion}`, {
+      timeout: this.config.timeoutSeconds,
+      retry: 5,
+      ...(this.ca ? { tls: { ca: this.ca } } : {}),
+    });
     client.disable('websocket');
     client.setHeader('Authorization', `Bearer ${tok.accessToken}`);
     client.addExtension({
@@ -145,18 +164,23 @@ export class CometdSubscriber implements Subscriber {
         cb(m);
       },
     });
-    client.on('transport:down', () => gen === this.generation && this.ctx.log.warn({ channel: this.config.channel }, 'CometD transport down; the client retries'));
+    client.on(
+      'transport:down',
+      () => gen === this.generation && this.ctx.log.warn({ channel: this.config.channel }, 'CometD transport down; the client retries'),
+    );
     this.client = client;
     this.lastConnectOk = Date.now();
     this.counters.rebuilds++;
-    client.subscribe(this.config.channel, (data) => this.onEvent(gen, data as Record<string, unknown>)).then(
-      () => {
-        if (gen !== this.generation) return;
-        this.failures = 0;
-        this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'subscribed');
-      },
-      (err) => gen === this.generation && this.onSubscribeError(String((err as { message?: string }).message ?? err)),
-    );
+    client
+      .subscribe(this.config.channel, (data) => this.onEvent(gen, data as Record<string, unknown>))
+      .then(
+        () => {
+          if (gen !== this.generation) return;
+          this.failures = 0;
+          this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'subscribed');
+        },
+        (err) => gen === this.generation && this.onSubscribeError(String((err as { message?: string }).message ?? err)),
+      );
   }
 
   private onMeta(m: Message): void {
@@ -168,12 +192,19 @@ export class CometdSubscriber implements Subscriber {
       }
       const err = String(m.error ?? '');
       const reason = String(((m.ext?.sfdc ?? {}) as { failureReason?: string }).failureReason ?? '');
-      if (err.startsWith('401') || reason.startsWith('401') || (m.channel === '/meta/handshake' && err.startsWith('403::Handshake denied'))) {
+      if (
+        err.startsWith('401') ||
+        reason.startsWith('401') ||
+        (m.channel === '/meta/handshake' && err.startsWith('403::Handshake denied'))
+      ) {
         this.onAuthFailure(err || reason);
       } else if (err.startsWith('403::Unknown client')) {
         // faye re-handshakes by itself; the outgoing extension resubscribes from the last position.
         this.counters.rehandshakes++;
-        this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'server forgot the session (403::Unknown client); re-handshaking');
+        this.ctx.log.info(
+          { channel: this.config.channel, replayFrom: this.replayFrom },
+          'server forgot the session (403::Unknown client); re-handshaking',
+        );
       } else if (err) {
         this.ctx.log.warn({ channel: this.config.channel, meta: m.channel, error: err }, 'CometD error');
       }
@@ -199,7 +230,12 @@ export class CometdSubscriber implements Subscriber {
       return;
     }
     if (/does not exist|Unknown channel|403::Unknown channel/i.test(message)) {
-      this.ctx.fail(new BridgeError('COMETD_CHANNEL', `channel ${this.config.channel} does not exist in org ${this.config.org} (${message}); check the route's source.channel (PushTopics must exist; see orgs.<name>.pushTopics)`));
+      this.ctx.fail(
+        new BridgeError(
+          'COMETD_CHANNEL',
+          `channel ${this.config.channel} does not exist in org ${this.config.org} (${message}); check the route's source.channel (PushTopics must exist; see orgs.<name>.pushTopics)`,
+        ),
+      );
       return;
     }
     if (message.startsWith('401')) return this.onAuthFailure(message);
@@ -219,7 +255,10 @@ export class CometdSubscriber implements Subscriber {
     try {
       env = normaliseCometd(this.config.channel, data, this.orgId, new Date().toISOString());
     } catch (err) {
-      this.ctx.log.error({ channel: this.config.channel, error: errorMessage(err) }, 'cannot normalise CometD event; skipping it is not allowed, stopping the route');
+      this.ctx.log.error(
+        { channel: this.config.channel, error: errorMessage(err) },
+        'cannot normalise CometD event; skipping it is not allowed, stopping the route',
+      );
       this.ctx.fail(err as Error);
       return;
     }
@@ -247,7 +286,10 @@ export class CometdSubscriber implements Subscriber {
     if (this.paused) return;
     this.paused = true;
     this.counters.backpressurePauses++;
-    this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'pipeline full: disconnecting; will resubscribe from the last delivered replay id');
+    this.ctx.log.info(
+      { channel: this.config.channel, replayFrom: this.replayFrom },
+      'pipeline full: disconnecting; will resubscribe from the last delivered replay id',
+    );
     this.teardown();
   }
 
@@ -256,7 +298,10 @@ export class CometdSubscriber implements Subscriber {
     const silentMs = Date.now() - this.lastConnectOk;
     if (silentMs > this.config.watchdogSeconds * 1000) {
       this.counters.watchdogRebuilds++;
-      this.ctx.log.warn({ channel: this.config.channel, silentSeconds: Math.round(silentMs / 1000), replayFrom: this.replayFrom }, 'no /meta/connect completed for too long; rebuilding the CometD client');
+      this.ctx.log.warn(
+        { channel: this.config.channel, silentSeconds: Math.round(silentMs / 1000), replayFrom: this.replayFrom },
+        'no /meta/connect completed for too long; rebuilding the CometD client',
+      );
       this.teardown();
       void this.connect();
     }
@@ -266,7 +311,10 @@ export class CometdSubscriber implements Subscriber {
     if (this.stopped || this.rebuildTimer) return;
     this.failures++;
     const delay = backoffDelay(this.failures, DEFAULT_BACKOFF);
-    this.ctx.log.warn({ channel: this.config.channel, attempt: this.failures, retryInMs: delay, why }, 'CometD client failed; reconnecting with backoff');
+    this.ctx.log.warn(
+      { channel: this.config.channel, attempt: this.failures, retryInMs: delay, why },
+      'CometD client failed; reconnecting with backoff',
+    );
     this.rebuildTimer = setTimeout(() => {
       this.rebuildTimer = null;
       void this.connect();
@@ -284,11 +332,24 @@ export class CometdSubscriber implements Subscriber {
     if (policy === 'fail') {
       this.stopped = true;
       this.teardown();
-      this.ctx.fail(new BridgeError('REPLAY_INVALID', `${this.config.channel}: ${reason}; onInvalidReplay is "fail" — set a new position with \`sfbridge replay set\` or \`replay reset\`, or change the policy`));
+      this.ctx.fail(
+        new BridgeError(
+          'REPLAY_INVALID',
+          `${this.config.channel}: ${reason}; onInvalidReplay is "fail" — set a new position with \`sfbridge replay set\` or \`replay reset\`, or change the policy`,
+        ),
+      );
       return;
     }
     this.replayFrom = policy === 'earliest' ? -2 : -1;
-    const marker = replayGapEnvelope({ org: this.orgId, channel: this.config.channel, replayId: '', storedReplayId: storedId || null, storedEventTime, policy, reason });
+    const marker = replayGapEnvelope({
+      org: this.orgId,
+      channel: this.config.channel,
+      replayId: '',
+      storedReplayId: storedId || null,
+      storedEventTime,
+      policy,
+      reason,
+    });
     if (this.available > 0) {
       this.available--;
       this.ctx.emit([marker]);
