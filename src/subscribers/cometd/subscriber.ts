@@ -140,8 +140,9 @@ export class CometdSubscriber implements Subscriber {
     try {
       tok = await this.tokens.getToken();
     } catch (err) {
-      if (err instanceof BridgeError && !err.retriable) return this.ctx.fail(err);
-      return this.scheduleRebuild(`token: ${errorMessage(err)}`);
+      if (err instanceof BridgeError && !err.retriable) this.ctx.fail(err);
+      else this.scheduleRebuild(`token: ${errorMessage(err)}`);
+      return;
     }
     if (gen !== this.generation || this.stopped) return;
     this.token = tok.accessToken;
@@ -238,7 +239,10 @@ export class CometdSubscriber implements Subscriber {
       );
       return;
     }
-    if (message.startsWith('401')) return this.onAuthFailure(message);
+    if (message.startsWith('401')) {
+      this.onAuthFailure(message);
+      return;
+    }
     this.teardown();
     this.scheduleRebuild(`subscribe failed: ${message}`);
   }
