@@ -9,6 +9,9 @@ import type { TokenProvider } from './auth/types.js';
 import type { Logger } from './log.js';
 import type { OrgServices } from './orgs.js';
 import { FileReplayStore, fileStoreConfigSchema } from './replay/file/file-store.js';
+import { KafkaReplayStore, kafkaStoreConfigSchema } from './replay/kafka/kafka-store.js';
+import { PostgresReplayStore, postgresStoreConfigSchema } from './replay/postgres/postgres-store.js';
+import { RedisReplayStore, redisStoreConfigSchema } from './replay/redis/redis-store.js';
 import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import type { Sink } from './sinks/types.js';
@@ -62,6 +65,18 @@ export const replayStoreTypes: Record<string, Registration<ReplayStore>> = {
   file: {
     schema: fileStoreConfigSchema,
     create: (c) => new FileReplayStore(c),
+  },
+  redis: {
+    schema: redisStoreConfigSchema,
+    create: (c) => new RedisReplayStore(c),
+  },
+  postgres: {
+    schema: postgresStoreConfigSchema,
+    create: (c) => new PostgresReplayStore(c),
+  },
+  kafka: {
+    schema: kafkaStoreConfigSchema,
+    create: (c) => new KafkaReplayStore(c),
   },
 };
 

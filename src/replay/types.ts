@@ -20,8 +20,11 @@ export interface ReplayStore {
   /** Connect / read state. Throws a clear error when the store is unreachable or corrupt. */
   open(): Promise<void>;
   load(key: string): Promise<StoredPosition | undefined>;
-  /** Atomically replace the position of `key`; resolves once durable. */
-  commit(key: string, position: CommitRequest): Promise<StoredPosition>;
+  /**
+   * Atomically replace the position of `key`; resolves once durable. With a lease (HA mode), the
+   * store rejects the commit (FencedError) unless that lease is still the current one.
+   */
+  commit(key: string, position: CommitRequest, lease?: import('./lease.js').Lease): Promise<StoredPosition>;
   list(): Promise<StoredPosition[]>;
   /** Forget `key`; true when something was removed. */
   delete(key: string): Promise<boolean>;
