@@ -66,6 +66,9 @@ export function routeKey(route: RouteConfig): string {
 
 function checkSemantics(config: BridgeConfig): string[] {
   const out: string[] = [];
+  if (config.ha?.enabled && config.replayStore.type !== 'redis' && config.replayStore.type !== 'postgres') {
+    out.push(`ha.enabled: needs replayStore.type redis or postgres (leases live there), not ${config.replayStore.type}`);
+  }
   const seen = new Map<string, number>();
   config.routes.forEach((r, i) => {
     const key = routeKey(r);

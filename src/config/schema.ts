@@ -121,6 +121,16 @@ export const configSchema = z.strictObject({
   orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),
   replayStore: unionOf(replayStoreTypes).default({ type: 'file', path: './data/replay.json', fsync: true }),
   pipeline: pipelineSchema.default(pipelineSchema.parse({})),
+  /** Several instances on one Redis / PostgreSQL replay store: one owner per subscription. */
+  ha: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Stable name of this instance (default: host-pid-random). */
+      instanceId: z.string().min(1).optional(),
+      /** A standby takes over within this long after the owner dies. */
+      leaseTtlMs: z.number().int().min(300).default(15_000),
+    })
+    .optional(),
   routes: z.array(routeSchema).min(1, 'at least one route is needed'),
 });
 

@@ -1,21 +1,25 @@
 /**
  * Builds everything a config describes (replay store, routes with their subscribers and sinks),
- * starts it, reports status, and stops it gracefully.
+ * starts it, reports status, and stops it gracefully. With `ha.enabled`, routes run only while
+ * this instance holds their lease (see ha.ts); otherwise every route runs.
  */
 import { routeKey } from '../config/load.js';
-import type { BridgeConfig } from '../config/schema.js';
+import type { BridgeConfig, RouteConfig } from '../config/schema.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
+import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
+import { HaCoordinator } from './ha.js';
 import { Route, type RouteState, type RouteStatus } from './route.js';
 
 export interface BridgeStatus {
   state: 'starting' | 'running' | 'stopping' | 'stopped';
   replayStore: string;
+  instance?: string;
   routes: RouteStatus[];
 }
 
@@ -23,12 +27,23 @@ export function createReplayStore(config: BridgeConfig, log: Logger): ReplayStor
   return lookup(replayStoreTypes, config.replayStore.type).create(config.replayStore, { route: '', log });
 }
 
+interface Running {
+  route: Route;
+  sinks: Sink[];
+}
+
 export class Bridge {
   readonly store: ReplayStore;
-  readonly routes: Route[] = [];
-  private readonly sinks: Sink[] = [];
-  private state: BridgeStatus['state'] = 'starting';
   readonly orgs: OrgServices;
+  private readonly specs = new Map<string, RouteConfig>();
+  private readonly running = new Map<string, Running>();
+  private state: BridgeStatus['state'] = 'starting';
+  private ha: HaCoordinator | null = null;
+  private stopping: Promise<boolean> | null = null;
+  private stopped!: () => void;
+  private readonly stoppedPromise = new Promise<void>((r) => {
+    this.stopped = r;
+  });
 
   constructor(
     private readonly config: BridgeConfig,
@@ -36,44 +51,45 @@ export class Bridge {
   ) {
     this.store = createReplayStore(config, log);
     this.orgs = new OrgServices(config.orgs, log);
-    for (const rc of config.routes) {
-      const key = routeKey(rc);
-      const rlog = log.child({ route: key });
-      const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
-      const sinks = rc.sinks.map((sc, i) => {
-        const sink = lookup(sinkTypes, sc.type).create(sc, { route: key, log: rlog });
-        this.sinks.push(sink);
-        return { name: `${sc.type}#${i}`, sink };
-      });
-      this.routes.push(
-        new Route({
-          key,
-          subscriber,
-          sinks,
-          store: this.store,
-          maxInFlight: rc.maxInFlight ?? config.pipeline.maxInFlight,
-          maxBatchEvents: config.pipeline.maxBatchEvents,
-          commitIntervalMs: config.pipeline.commitIntervalMs,
-          commitMaxEvents: config.pipeline.commitMaxEvents,
-          log: rlog,
-        }),
-      );
-    }
+    for (const rc of config.routes) this.specs.set(routeKey(rc), rc);
+    if (!config.ha?.enabled) for (const key of this.specs.keys()) this.running.set(key, this.build(key));
   }
 
-  /** Open the store and sinks, then start every route. Throws a clear error if anything can't open. */
+  /** Routes currently running in this instance. */
+  get routes(): Route[] {
+    return [...this.running.values()].map((r) => r.route);
+  }
+
+  private build(key: string, lease?: Lease, mayWrite?: () => boolean): Running {
+    const rc = this.specs.get(key) as RouteConfig;
+    const rlog = this.log.child({ route: key });
+    const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
+    const sinks = rc.sinks.map((sc, i) => ({
+      name: `${sc.type}#${i}`,
+      sink: lookup(sinkTypes, sc.type).create(sc, { route: key, log: rlog }),
+    }));
+    const route = new Route({
+      key,
+      subscriber,
+      sinks,
+      store: this.store,
+      lease,
+      mayWrite,
+      maxInFlight: rc.maxInFlight ?? this.config.pipeline.maxInFlight,
+      maxBatchEvents: this.config.pipeline.maxBatchEvents,
+      commitIntervalMs: this.config.pipeline.commitIntervalMs,
+      commitMaxEvents: this.config.pipeline.commitMaxEvents,
+      log: rlog,
+    });
+    return { route, sinks: sinks.map((s) => s.sink) };
+  }
+
+  /** Open the store and sinks, then start the routes. Throws a clear error if anything can't open. */
   async start(): Promise<void> {
     try {
       await this.store.open();
     } catch (err) {
       throw asStartupError(`replay store (${this.store.describe()})`, err);
-    }
-    for (const s of this.sinks) {
-      try {
-        await s.open();
-      } catch (err) {
-        throw asStartupError(`sink ${s.describe()}`, err);
-      }
     }
     for (const [name, org] of Object.entries(this.config.orgs)) {
       if (org.pushTopics.length === 0) continue;
@@ -84,18 +100,74 @@ export class Bridge {
         throw asStartupError(`orgs.${name}.pushTopics`, err);
       }
     }
-    for (const r of this.routes) await r.start();
+    const ha = this.config.ha;
+    if (ha?.enabled) {
+      if (!isLeaseStore(this.store))
+        throw new BridgeError(
+          'CONFIG',
+          `ha.enabled needs a replay store that holds leases (redis or postgres), not ${this.config.replayStore.type}`,
+        );
+      this.ha = new HaCoordinator(this.store, [...this.specs.keys()], ha, this.log, {
+        start: (key, lease, mayWrite) => this.startRoute(key, lease, mayWrite),
+        stop: (key, drain) => this.stopRoute(key, drain),
+      });
+      this.state = 'running';
+      await this.ha.start();
+      this.log.info(
+        { instance: this.ha.instanceId, routes: [...this.specs.keys()] },
+        'bridge running in HA mode; routes start on this instance when it holds their lease',
+      );
+      return;
+    }
+    for (const r of this.running.values()) await this.openAndStart(r);
     this.state = 'running';
-    this.log.info({ routes: this.routes.map((r) => r.key), replayStore: this.store.describe() }, 'bridge running');
+    this.log.info({ routes: [...this.running.keys()], replayStore: this.store.describe() }, 'bridge running');
+  }
+
+  private async openAndStart(r: Running): Promise<void> {
+    for (const s of r.sinks) {
+      try {
+        await s.open();
+      } catch (err) {
+        throw asStartupError(`sink ${s.describe()}`, err);
+      }
+    }
+    await r.route.start();
+  }
+
+  private async startRoute(key: string, lease: Lease, mayWrite: () => boolean): Promise<Route> {
+    const r = this.build(key, lease, mayWrite);
+    this.running.set(key, r);
+    try {
+      await this.openAndStart(r);
+    } catch (err) {
+      this.running.delete(key);
+      await this.closeSinks(r);
+      throw err;
+    }
+    return r.route;
+  }
+
+  private async stopRoute(key: string, drain: boolean): Promise<void> {
+    const r = this.running.get(key);
+    if (!r) return;
+    await r.route.stop(drain ? this.config.pipeline.drainTimeoutMs : 0);
+    await this.closeSinks(r);
+    this.running.delete(key);
   }
 
   /** Resolves when every route has ended (finite sources) or failed, or stop() was called. */
   async whenDone(): Promise<RouteState[]> {
+    if (this.ha) {
+      await this.stoppedPromise;
+      return this.routes.map((r) => r.status().state);
+    }
     return Promise.all(this.routes.map((r) => r.done));
   }
 
   status(): BridgeStatus {
-    return { state: this.state, replayStore: this.store.describe(), routes: this.routes.map((r) => r.status()) };
+    const routes = [...this.specs.keys()].map((key) => this.running.get(key)?.route.status() ?? standbyStatus(key));
+    return { state: this.state, replayStore: this.store.describe(), instance: this.ha?.instanceId, routes };
   }
 
   /** Graceful: stop fetching, drain in-flight events, commit, close. True when fully drained. */
@@ -104,20 +176,45 @@ export class Bridge {
     return this.stopping;
   }
 
-  private stopping: Promise<boolean> | null = null;
-
   private async doStop(timeoutMs: number): Promise<boolean> {
     this.state = 'stopping';
-    const results = await Promise.all(this.routes.map((r) => r.stop(timeoutMs)));
-    for (const s of this.sinks) {
-      await s.drain().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink drain failed'));
-      await s.close().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
-    }
+    await this.ha?.stopLoop();
+    const results = await Promise.all([...this.running.values()].map((r) => r.route.stop(timeoutMs)));
+    for (const r of this.running.values()) await this.closeSinks(r);
+    await this.ha?.releaseAll();
     await this.store.close().catch((err) => this.log.warn({ error: errorMessage(err) }, 'replay store close failed'));
     this.orgs.close();
     this.state = 'stopped';
+    this.stopped();
     return results.every(Boolean);
   }
+
+  private async closeSinks(r: Running): Promise<void> {
+    for (const s of r.sinks) {
+      await s.drain().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink drain failed'));
+      await s.close().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
+    }
+  }
+}
+
+function standbyStatus(key: string): RouteStatus {
+  return {
+    key,
+    state: 'standby',
+    source: '',
+    sourceStats: {},
+    eventsReceived: 0,
+    eventsAcked: 0,
+    eventsCommitted: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    maxInFlightSeen: 0,
+    creditViolations: 0,
+    committed: null,
+    commitFailures: 0,
+    error: null,
+    sinks: [],
+  };
 }
 
 function asStartupError(what: string, err: unknown): BridgeError {

@@ -7,8 +7,9 @@
  * - group-commits positions (every `commitIntervalMs` or `commitMaxEvents`, whichever comes first).
  */
 import type { Envelope } from '../envelope.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Lease } from '../replay/lease.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../replay/types.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../retry.js';
 import type { Sink } from '../sinks/types.js';
@@ -20,6 +21,10 @@ export interface RouteOptions {
   subscriber: Subscriber;
   sinks: Array<{ name: string; sink: Sink; concurrency?: number }>;
   store: ReplayStore;
+  /** HA: the lease this route runs under; commits carry it so a stale owner is fenced off. */
+  lease?: Lease;
+  /** HA: false once this instance may no longer deliver (lease not renewed in time). */
+  mayWrite?: () => boolean;
   maxInFlight: number;
   maxBatchEvents: number;
   commitIntervalMs: number;
@@ -27,7 +32,7 @@ export interface RouteOptions {
   log: Logger;
 }
 
-export type RouteState = 'idle' | 'running' | 'draining' | 'stopped' | 'ended' | 'failed';
+export type RouteState = 'idle' | 'running' | 'draining' | 'stopped' | 'ended' | 'failed' | 'standby';
 
 export interface RouteStatus {
   key: string;
@@ -96,7 +101,7 @@ export class Route {
       (s) =>
         new SinkWriter(
           s.sink,
-          { name: s.name, maxBatchEvents: opts.maxBatchEvents, concurrency: s.concurrency ?? 1 },
+          { name: s.name, maxBatchEvents: opts.maxBatchEvents, concurrency: s.concurrency ?? 1, mayWrite: opts.mayWrite },
           (seq) => this.onSinkAck(seq),
           (err) => this.failRoute(err),
           opts.log,
@@ -283,7 +288,7 @@ export class Route {
     this.eventsSinceCommit = 0;
     this.committing = (async () => {
       try {
-        this.committed = await this.opts.store.commit(this.key, target);
+        this.committed = await this.opts.store.commit(this.key, target, this.opts.lease);
         this.lastWritten = target;
         this.opts.subscriber.onCommitted?.(this.committed);
         this.committedEvents += events;
@@ -297,6 +302,11 @@ export class Route {
         this.commitFailures = 0;
       } catch (err) {
         this.eventsSinceCommit += events;
+        if (!isRetriable(err)) {
+          // Fenced (another instance owns the subscription now) or otherwise permanent: stop.
+          this.failRoute(err);
+          return;
+        }
         this.commitFailures++;
         this.storeDown = true;
         const delay = backoffDelay(this.commitFailures, DEFAULT_BACKOFF);

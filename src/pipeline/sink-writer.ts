@@ -5,7 +5,7 @@
  * same events again, before anything later is written — so a sink never sees a gap.
  */
 import type { Envelope } from '../envelope.js';
-import { errorMessage, isRetriable } from '../errors.js';
+import { BridgeError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
 import type { Sink } from '../sinks/types.js';
@@ -22,6 +22,8 @@ export interface SinkWriterOptions {
   /** Writes in flight at once; above 1, acknowledgements may arrive out of order. */
   concurrency: number;
   backoff?: BackoffOptions;
+  /** HA: checked before every write; false means this instance may no longer deliver. */
+  mayWrite?: () => boolean;
 }
 
 export interface SinkStatus {
@@ -109,6 +111,10 @@ export class SinkWriter {
   private async deliver(take: QueuedBatch[]): Promise<void> {
     const events = take.length === 1 ? (take[0] as QueuedBatch).events : take.flatMap((b) => b.events);
     for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
+      if (this.opts.mayWrite && !this.opts.mayWrite()) {
+        this.onFatal(new BridgeError('FENCED', 'this instance no longer holds the lease of the route; not writing'));
+        return;
+      }
       try {
         await this.sink.write(events);
         if (this.consecutiveFailures > 0) {

@@ -24,6 +24,10 @@ export function isLeaseStore(x: unknown): x is LeaseStore {
 /** A commit from an instance that no longer owns the subscription: never retried. */
 export class FencedError extends BridgeError {
   constructor(key: string, lease?: Lease) {
-    super('FENCED', `commit of "${key}" rejected: this instance (${lease?.owner ?? '?'}, fencing ${lease?.fencing ?? '?'}) no longer owns the subscription`, { retriable: false });
+    super(
+      'FENCED',
+      `commit of "${key}" rejected: this instance (${lease?.owner ?? '?'}, fencing ${lease?.fencing ?? '?'}) no longer owns the subscription`,
+      { retriable: false },
+    );
   }
 }

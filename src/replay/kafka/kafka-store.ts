@@ -5,15 +5,18 @@
  * writes inside its transactions.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, type Producer, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { z } from 'zod';
-import { BridgeError, RetriableError, errorMessage } from '../../errors.js';
+import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 export const kafkaStoreConfigSchema = z.strictObject({
   type: z.literal('kafka'),
   brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).min(1),
-  topic: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('sfbridge.replay'),
+  topic: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only')
+    .default('sfbridge.replay'),
   namespace: z.string().min(1).default('default'),
   clientId: z.string().default('sfbridge'),
 });
@@ -73,7 +76,10 @@ export class KafkaReplayStore implements ReplayStore {
     await consumer.subscribe({ topic: this.config.topic, fromBeginning: true });
     const prefix = `${this.config.namespace}:`;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: timed out reading stored positions`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: timed out reading stored positions`)),
+        60_000,
+      );
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
@@ -111,8 +117,19 @@ export class KafkaReplayStore implements ReplayStore {
 
   /** The record a commit writes (the exactly-once sink adds it to its transaction). */
   record(key: string, position: CommitRequest): { stored: StoredPosition; message: { key: string; value: string } } {
-    const stored: StoredPosition = { key, replayId: position.replayId, eventTime: position.eventTime, committedAt: new Date().toISOString() };
-    return { stored, message: { key: this.recordKey(key), value: JSON.stringify({ replayId: stored.replayId, eventTime: stored.eventTime, committedAt: stored.committedAt }) } };
+    const stored: StoredPosition = {
+      key,
+      replayId: position.replayId,
+      eventTime: position.eventTime,
+      committedAt: new Date().toISOString(),
+    };
+    return {
+      stored,
+      message: {
+        key: this.recordKey(key),
+        value: JSON.stringify({ replayId: stored.replayId, eventTime: stored.eventTime, committedAt: stored.committedAt }),
+      },
+    };
   }
 
   /** Remember a position that was written elsewhere (inside a sink transaction). */

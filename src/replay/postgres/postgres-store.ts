@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { z } from 'zod';
-import { BridgeError, RetriableError, errorMessage } from '../../errors.js';
+import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import { FencedError, type Lease, type LeaseStore } from '../lease.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
@@ -14,7 +14,10 @@ export const postgresStoreConfigSchema = z.strictObject({
   url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   namespace: z.string().min(1).default('default'),
   /** Table name prefix; tables `<prefix>_positions`, `<prefix>_leases`, `<prefix>_instances`. */
-  tablePrefix: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _').default('sfbridge'),
+  tablePrefix: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _')
+    .default('sfbridge'),
 });
 export type PostgresStoreConfig = z.infer<typeof postgresStoreConfigSchema>;
 
@@ -49,8 +52,7 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
   }
 
   private async migrate(pool: pg.Pool): Promise<void> {
-    {
-      await pool.query(`
+    await pool.query(`
         CREATE TABLE IF NOT EXISTS ${this.t.positions} (
           namespace text NOT NULL, key text NOT NULL, replay_id text NOT NULL,
           event_time timestamptz, committed_at timestamptz NOT NULL, PRIMARY KEY (namespace, key));
@@ -60,7 +62,6 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
         CREATE TABLE IF NOT EXISTS ${this.t.instances} (
           namespace text NOT NULL, owner text NOT NULL, seen_at timestamptz NOT NULL, PRIMARY KEY (namespace, owner));
         CREATE SEQUENCE IF NOT EXISTS ${this.t.leases}_fencing;`);
-    }
   }
 
   private async q<T extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<T>> {
@@ -73,12 +74,18 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
   }
 
   async load(key: string): Promise<StoredPosition | undefined> {
-    const r = await this.q<Row>(`SELECT key, replay_id, event_time, committed_at FROM ${this.t.positions} WHERE namespace = $1 AND key = $2`, [this.config.namespace, key]);
+    const r = await this.q<Row>(
+      `SELECT key, replay_id, event_time, committed_at FROM ${this.t.positions} WHERE namespace = $1 AND key = $2`,
+      [this.config.namespace, key],
+    );
     return r.rows[0] ? toPosition(r.rows[0]) : undefined;
   }
 
   async list(): Promise<StoredPosition[]> {
-    const r = await this.q<Row>(`SELECT key, replay_id, event_time, committed_at FROM ${this.t.positions} WHERE namespace = $1 ORDER BY key`, [this.config.namespace]);
+    const r = await this.q<Row>(
+      `SELECT key, replay_id, event_time, committed_at FROM ${this.t.positions} WHERE namespace = $1 ORDER BY key`,
+      [this.config.namespace],
+    );
     return r.rows.map(toPosition);
   }
 
@@ -86,9 +93,13 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
     const committedAt = new Date().toISOString();
     const values = [this.config.namespace, key, position.replayId, position.eventTime, committedAt];
     const upsert = `INSERT INTO ${this.t.positions} (namespace, key, replay_id, event_time, committed_at) `;
-    const conflict = ' ON CONFLICT (namespace, key) DO UPDATE SET replay_id = EXCLUDED.replay_id, event_time = EXCLUDED.event_time, committed_at = EXCLUDED.committed_at';
+    const conflict =
+      ' ON CONFLICT (namespace, key) DO UPDATE SET replay_id = EXCLUDED.replay_id, event_time = EXCLUDED.event_time, committed_at = EXCLUDED.committed_at';
     const r = lease
-      ? await this.q(`${upsert} SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ${this.t.leases} WHERE namespace = $1 AND key = $2 AND owner = $6 AND fencing = $7)${conflict}`, [...values, lease.owner, lease.fencing])
+      ? await this.q(
+          `${upsert} SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ${this.t.leases} WHERE namespace = $1 AND key = $2 AND owner = $6 AND fencing = $7)${conflict}`,
+          [...values, lease.owner, lease.fencing],
+        )
       : await this.q(`${upsert} VALUES ($1, $2, $3, $4, $5)${conflict}`, values);
     if (r.rowCount !== 1) throw new FencedError(key, lease);
     return { key, replayId: position.replayId, eventTime: position.eventTime, committedAt };
@@ -132,12 +143,23 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
   }
 
   async release(lease: Lease): Promise<void> {
-    await this.q(`DELETE FROM ${this.t.leases} WHERE namespace = $1 AND key = $2 AND owner = $3 AND fencing = $4`, [this.config.namespace, lease.key, lease.owner, lease.fencing]);
+    await this.q(`DELETE FROM ${this.t.leases} WHERE namespace = $1 AND key = $2 AND owner = $3 AND fencing = $4`, [
+      this.config.namespace,
+      lease.key,
+      lease.owner,
+      lease.fencing,
+    ]);
   }
 
   async heartbeat(owner: string, ttlMs: number): Promise<number> {
-    await this.q(`INSERT INTO ${this.t.instances} (namespace, owner, seen_at) VALUES ($1, $2, now()) ON CONFLICT (namespace, owner) DO UPDATE SET seen_at = now()`, [this.config.namespace, owner]);
-    const r = await this.q<{ n: string }>(`SELECT count(*) AS n FROM ${this.t.instances} WHERE namespace = $1 AND seen_at > now() - ($2 || ' milliseconds')::interval`, [this.config.namespace, String(ttlMs)]);
+    await this.q(
+      `INSERT INTO ${this.t.instances} (namespace, owner, seen_at) VALUES ($1, $2, now()) ON CONFLICT (namespace, owner) DO UPDATE SET seen_at = now()`,
+      [this.config.namespace, owner],
+    );
+    const r = await this.q<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.t.instances} WHERE namespace = $1 AND seen_at > now() - ($2 || ' milliseconds')::interval`,
+      [this.config.namespace, String(ttlMs)],
+    );
     return Number(r.rows[0]?.n ?? 1);
   }
 }
@@ -150,5 +172,10 @@ interface Row {
 }
 
 function toPosition(r: Row): StoredPosition {
-  return { key: r.key, replayId: r.replay_id, eventTime: r.event_time ? r.event_time.toISOString() : null, committedAt: r.committed_at.toISOString() };
+  return {
+    key: r.key,
+    replayId: r.replay_id,
+    eventTime: r.event_time ? r.event_time.toISOString() : null,
+    committedAt: r.committed_at.toISOString(),
+  };
 }

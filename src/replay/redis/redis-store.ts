@@ -5,14 +5,17 @@
  */
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { BridgeError, RetriableError, errorMessage } from '../../errors.js';
+import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { Lease, LeaseStore } from '../lease.js';
 import { FencedError } from '../lease.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 export const redisStoreConfigSchema = z.strictObject({
   type: z.literal('redis'),
-  url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  url: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
   /** Separates bridges that share one Redis. */
   namespace: z.string().min(1).default('default'),
   keyPrefix: z.string().min(1).default('sfbridge'),
@@ -75,7 +78,13 @@ export class RedisReplayStore implements ReplayStore, LeaseStore {
   }
 
   async open(): Promise<void> {
-    const r = new Redis(this.config.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false, connectTimeout: 5000, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    const r = new Redis(this.config.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: false,
+      connectTimeout: 5000,
+      retryStrategy: (n) => Math.min(n * 200, 2000),
+    });
     r.on('error', () => undefined); // surfaced through failing commands
     try {
       await r.connect();
@@ -102,7 +111,9 @@ export class RedisReplayStore implements ReplayStore, LeaseStore {
   async commit(key: string, position: CommitRequest, lease?: Lease): Promise<StoredPosition> {
     const stored: StoredPosition = { key, ...position, committedAt: new Date().toISOString() };
     const json = JSON.stringify({ replayId: stored.replayId, eventTime: stored.eventTime, committedAt: stored.committedAt });
-    const ok = await this.call(() => this.r.eval(COMMIT_LUA, 2, this.hash, this.leaseKey(key), key, json, lease ? String(lease.fencing) : ''));
+    const ok = await this.call(() =>
+      this.r.eval(COMMIT_LUA, 2, this.hash, this.leaseKey(key), key, json, lease ? String(lease.fencing) : ''),
+    );
     if (ok !== 1) throw new FencedError(key, lease);
     return stored;
   }
@@ -119,12 +130,16 @@ export class RedisReplayStore implements ReplayStore, LeaseStore {
   // ---- leases ----
 
   async acquire(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
-    const f = await this.call(() => this.r.eval(ACQUIRE_LUA, 1, this.leaseKey(key), owner, String(ttlMs), `${this.config.keyPrefix}:fencing:${this.config.namespace}`));
+    const f = await this.call(() =>
+      this.r.eval(ACQUIRE_LUA, 1, this.leaseKey(key), owner, String(ttlMs), `${this.config.keyPrefix}:fencing:${this.config.namespace}`),
+    );
     return f === null ? null : { key, owner, fencing: Number(f) };
   }
 
   async renew(lease: Lease, ttlMs: number): Promise<boolean> {
-    return (await this.call(() => this.r.eval(RENEW_LUA, 1, this.leaseKey(lease.key), lease.owner, String(lease.fencing), String(ttlMs)))) === 1;
+    return (
+      (await this.call(() => this.r.eval(RENEW_LUA, 1, this.leaseKey(lease.key), lease.owner, String(lease.fencing), String(ttlMs)))) === 1
+    );
   }
 
   async release(lease: Lease): Promise<void> {
@@ -153,6 +168,9 @@ function parse(key: string, v: string): StoredPosition {
     const o = JSON.parse(v) as { replayId: string; eventTime: string | null; committedAt: string };
     return { key, replayId: o.replayId, eventTime: o.eventTime ?? null, committedAt: o.committedAt };
   } catch {
-    throw new BridgeError('REPLAY_STORE_CORRUPT', `replay store: the position of "${key}" is not valid JSON; fix it with \`sfbridge replay set\``);
+    throw new BridgeError(
+      'REPLAY_STORE_CORRUPT',
+      `replay store: the position of "${key}" is not valid JSON; fix it with \`sfbridge replay set\``,
+    );
   }
 }

@@ -1,0 +1,152 @@
+/**
+ * High availability over a shared Redis or PostgreSQL replay store: each subscription is owned by
+ * one instance at a time through a lease with a fencing token. The owner renews every ttl/3; it
+ * stops a route itself once it could not renew for 2/3 of the TTL (so it has stopped delivering
+ * before a standby can take the expired lease), and the store rejects commits carrying an old
+ * fencing token. Instances spread the subscriptions: each aims at ceil(routes / live instances).
+ */
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Lease, LeaseStore } from '../replay/lease.js';
+import type { Route } from './route.js';
+
+export interface HaConfig {
+  enabled: boolean;
+  instanceId?: string;
+  leaseTtlMs: number;
+}
+
+interface Owned {
+  lease: Lease;
+  route: Route;
+  lastRenewOk: number;
+}
+
+export interface RouteControl {
+  start(key: string, lease: Lease, mayWrite: () => boolean): Promise<Route>;
+  stop(key: string, drain: boolean): Promise<void>;
+}
+
+export class HaCoordinator {
+  readonly instanceId: string;
+  private readonly owned = new Map<string, Owned>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly keys: string[],
+    private readonly config: HaConfig,
+    private readonly log: Logger,
+    private readonly control: RouteControl,
+  ) {
+    this.instanceId = config.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(
+      () => {
+        this.ticking ??= this.tick().finally(() => {
+          this.ticking = null;
+        });
+      },
+      Math.max(50, Math.floor(this.config.leaseTtlMs / 3)),
+    );
+  }
+
+  async stopLoop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const o of this.owned.values()) await this.store.release(o.lease).catch(() => undefined);
+    this.owned.clear();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const ttl = this.config.leaseTtlMs;
+    const now = Date.now();
+    // 1. Keep (or give up) what we own.
+    for (const [key, o] of [...this.owned]) {
+      const st = o.route.status().state;
+      if (st === 'failed' || st === 'ended' || st === 'stopped') {
+        this.log.warn({ route: key, state: st, instance: this.instanceId }, 'route stopped under this lease; releasing it');
+        await this.drop(key, false, true);
+        continue;
+      }
+      const ok = await this.store.renew(o.lease, ttl).catch((err) => {
+        this.log.warn({ route: key, error: errorMessage(err) }, 'lease renewal failed');
+        return null;
+      });
+      if (ok) o.lastRenewOk = Date.now();
+      else if (ok === false || now - o.lastRenewOk > (ttl * 2) / 3) {
+        this.log.error(
+          { route: key, instance: this.instanceId, fencing: o.lease.fencing },
+          'lost the lease: stopping the route now (another instance may take over)',
+        );
+        await this.drop(key, false, false);
+      }
+    }
+    if (this.stopped) return;
+    // 2. Take a fair share of the rest.
+    let live = 1;
+    try {
+      live = Math.max(1, await this.store.heartbeat(this.instanceId, ttl * 2));
+    } catch (err) {
+      this.log.warn({ error: errorMessage(err) }, 'HA heartbeat failed');
+      return;
+    }
+    const target = Math.ceil(this.keys.length / live);
+    for (const key of this.order()) {
+      if (this.owned.size >= target || this.stopped) break;
+      if (this.owned.has(key)) continue;
+      const lease = await this.store.acquire(key, this.instanceId, ttl).catch(() => null);
+      if (!lease) continue;
+      const acquiredAt = Date.now();
+      const mayWrite = () => {
+        const o = this.owned.get(key);
+        const last = o && o.lease.fencing === lease.fencing ? o.lastRenewOk : acquiredAt;
+        return Date.now() - last < (ttl * 2) / 3;
+      };
+      try {
+        const route = await this.control.start(key, lease, mayWrite);
+        this.owned.set(key, { lease, route, lastRenewOk: acquiredAt });
+        this.log.info(
+          { route: key, instance: this.instanceId, fencing: lease.fencing },
+          'acquired the lease; route started on this instance',
+        );
+      } catch (err) {
+        this.log.error({ route: key, error: errorMessage(err) }, 'could not start the route; releasing its lease');
+        await this.store.release(lease).catch(() => undefined);
+      }
+    }
+    // 3. Hand back extras when more instances joined (graceful: drain, commit, release).
+    while (this.owned.size > target && !this.stopped) {
+      const [key] = [...this.owned.keys()].slice(-1);
+      if (!key) break;
+      this.log.info({ route: key, instance: this.instanceId, target }, 'rebalancing: handing the route to another instance');
+      await this.drop(key, true, true);
+    }
+  }
+
+  private async drop(key: string, drain: boolean, release: boolean): Promise<void> {
+    const o = this.owned.get(key);
+    this.owned.delete(key);
+    await this.control.stop(key, drain);
+    if (o && release) await this.store.release(o.lease).catch(() => undefined);
+  }
+
+  /** A per-instance order of keys, so instances reach for different routes first. */
+  private order(): string[] {
+    const h = (s: string) => [...s].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
+    return [...this.keys].sort((a, b) => h(this.instanceId + a) - h(this.instanceId + b));
+  }
+}
