@@ -12,7 +12,6 @@ import { PostgresReplayStore } from '../../src/replay/postgres/postgres-store.js
 import { RedisReplayStore } from '../../src/replay/redis/redis-store.js';
 import type { ReplayStore } from '../../src/replay/types.js';
 import { service } from '../helpers/services.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const redis = service('redis');
 const postgres = service('postgres');
