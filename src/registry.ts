@@ -14,6 +14,8 @@ import { PostgresReplayStore, postgresStoreConfigSchema } from './replay/postgre
 import { RedisReplayStore, redisStoreConfigSchema } from './replay/redis/redis-store.js';
 import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
+import { kafkaSinkConfigSchema } from './sinks/kafka/config.js';
+import { KafkaSink } from './sinks/kafka/kafka-sink.js';
 import type { Sink } from './sinks/types.js';
 import { cometdSubscriberConfigSchema } from './subscribers/cometd/config.js';
 import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
@@ -28,6 +30,8 @@ export interface BuildContext {
   log: Logger;
   /** Per-org token providers and connections (subscribers that talk to Salesforce). */
   orgs?: OrgServices;
+  /** The replay store (for sinks that checkpoint in their own transactions). */
+  replayStore?: ReplayStore;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.
@@ -58,6 +62,10 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
   file: {
     schema: fileSinkConfigSchema,
     create: (c, ctx) => new FileSink(c, ctx),
+  },
+  kafka: {
+    schema: kafkaSinkConfigSchema,
+    create: (c, ctx) => new KafkaSink(c, ctx),
   },
 };
 

@@ -66,7 +66,7 @@ export class Bridge {
     const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
     const sinks = rc.sinks.map((sc, i) => ({
       name: `${sc.type}#${i}`,
-      sink: lookup(sinkTypes, sc.type).create(sc, { route: key, log: rlog }),
+      sink: lookup(sinkTypes, sc.type).create(sc, { route: key, log: rlog, replayStore: this.store }),
     }));
     const route = new Route({
       key,
@@ -75,6 +75,7 @@ export class Bridge {
       store: this.store,
       lease,
       mayWrite,
+      checkpointedBySink: sinks.some((s) => s.sink.commitsPositions),
       maxInFlight: rc.maxInFlight ?? this.config.pipeline.maxInFlight,
       maxBatchEvents: this.config.pipeline.maxBatchEvents,
       commitIntervalMs: this.config.pipeline.commitIntervalMs,

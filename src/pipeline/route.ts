@@ -23,6 +23,8 @@ export interface RouteOptions {
   store: ReplayStore;
   /** HA: the lease this route runs under; commits carry it so a stale owner is fenced off. */
   lease?: Lease;
+  /** The (only) sink writes the replay checkpoint in its own transaction: no separate commit. */
+  checkpointedBySink?: boolean;
   /** HA: false once this instance may no longer deliver (lease not renewed in time). */
   mayWrite?: () => boolean;
   maxInFlight: number;
@@ -288,7 +290,9 @@ export class Route {
     this.eventsSinceCommit = 0;
     this.committing = (async () => {
       try {
-        this.committed = await this.opts.store.commit(this.key, target, this.opts.lease);
+        this.committed = this.opts.checkpointedBySink
+          ? { key: this.key, replayId: target.replayId, eventTime: target.eventTime, committedAt: new Date().toISOString() }
+          : await this.opts.store.commit(this.key, target, this.opts.lease);
         this.lastWritten = target;
         this.opts.subscriber.onCommitted?.(this.committed);
         this.committedEvents += events;

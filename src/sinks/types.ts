@@ -12,10 +12,14 @@ export interface Sink {
   drain(): Promise<void>;
   close(): Promise<void>;
   describe(): string;
+  /** True when the sink writes the route's replay checkpoint itself (Kafka exactly-once). */
+  readonly commitsPositions?: boolean;
 }
 
 export interface SinkContext {
   /** The route (subscription key) this sink instance serves. */
   route: string;
   log: import('../log.js').Logger;
+  /** The bridge's replay store (the exactly-once Kafka sink writes checkpoints into it). */
+  replayStore?: import('../replay/types.js').ReplayStore;
 }

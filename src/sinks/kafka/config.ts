@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+export const kafkaSinkConfigSchema = z.strictObject({
+  type: z.literal('kafka'),
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).min(1),
+  clientId: z.string().default('sfbridge'),
+  /** Topic template: {org}, {channel} (made topic-safe: data.AccountChangeEvent), {route}, {kind}. */
+  topic: z.string().min(1).default('salesforce.{org}.{channel}'),
+  /** auto: first record id for CDC, the event id (EventUuid) otherwise. */
+  key: z.enum(['auto', 'recordId', 'eventId', 'replayId', 'none']).default('auto'),
+  compression: z.enum(['none', 'gzip']).default('none'),
+  /** Create missing topics with this many partitions (else rely on the broker's auto-creation). */
+  createTopics: z.strictObject({ partitions: z.number().int().positive().default(1), replicationFactor: z.number().int().default(-1) }).optional(),
+  /**
+   * Exactly-once: each batch and its replay checkpoint are written in one Kafka transaction.
+   * Needs `replayStore.type: kafka` and this sink as the route's only sink.
+   */
+  exactlyOnce: z.boolean().default(false),
+  ssl: z.boolean().default(false),
+  sasl: z
+    .strictObject({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string().min(1), password: z.string().min(1) })
+    .optional(),
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+});
+export type KafkaSinkConfig = z.infer<typeof kafkaSinkConfigSchema>;

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+
+/** Read every message of `topic` (read_committed by default) until `count` arrived or `timeoutMs`. */
+export async function consumeAll(brokers: string, topic: string, count: number, opts: { readUncommitted?: boolean; timeoutMs?: number } = {}) {
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'sfbridge-test-reader', logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted: opts.readUncommitted ?? false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const got: Array<{ key: string | null; value: any; headers: Record<string, string>; partition: number; offset: string }> = [];
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, opts.timeoutMs ?? 20_000);
+    void consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        got.push({ key: message.key?.toString() ?? null, value: message.value ? JSON.parse(message.value.toString()) : null, headers, partition, offset: message.offset });
+        if (got.length >= count) {
+          clearTimeout(timer);
+          // give the consumer a moment to see anything beyond `count` (duplicates)
+          setTimeout(resolve, 1500);
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return got;
+}
+
+export function replaySeq(b64: string): bigint {
+  return Buffer.from(b64, 'base64').readBigUInt64BE();
+}
