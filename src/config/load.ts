@@ -80,8 +80,14 @@ function checkSemantics(config: BridgeConfig): string[] {
     }
     r.sinks.forEach((sk, j) => {
       if (sk.type === 'kafka' && (sk as { exactlyOnce?: boolean }).exactlyOnce) {
-        if (config.replayStore.type !== 'kafka') out.push(`routes[${i}].sinks[${j}].exactlyOnce: needs replayStore.type kafka (the checkpoint is written in the same Kafka transaction)`);
-        if (r.sinks.length > 1) out.push(`routes[${i}].sinks[${j}].exactlyOnce: the exactly-once Kafka sink must be the route's only sink (its checkpoint must not run ahead of other sinks)`);
+        if (config.replayStore.type !== 'kafka')
+          out.push(
+            `routes[${i}].sinks[${j}].exactlyOnce: needs replayStore.type kafka (the checkpoint is written in the same Kafka transaction)`,
+          );
+        if (r.sinks.length > 1)
+          out.push(
+            `routes[${i}].sinks[${j}].exactlyOnce: the exactly-once Kafka sink must be the route's only sink (its checkpoint must not run ahead of other sinks)`,
+          );
       }
     });
     const org = (r.source as { org?: string }).org;

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 
 /** Read every message of `topic` (read_committed by default) until `count` arrived or `timeoutMs`. */
-export async function consumeAll(brokers: string, topic: string, count: number, opts: { readUncommitted?: boolean; timeoutMs?: number } = {}) {
+export async function consumeAll(
+  brokers: string,
+  topic: string,
+  count: number,
+  opts: { readUncommitted?: boolean; timeoutMs?: number } = {},
+) {
   const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'sfbridge-test-reader', logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted: opts.readUncommitted ?? false });
   await consumer.connect();
@@ -14,7 +19,13 @@ export async function consumeAll(brokers: string, topic: string, count: number, 
       eachMessage: async ({ message, partition }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        got.push({ key: message.key?.toString() ?? null, value: message.value ? JSON.parse(message.value.toString()) : null, headers, partition, offset: message.offset });
+        got.push({
+          key: message.key?.toString() ?? null,
+          value: message.value ? JSON.parse(message.value.toString()) : null,
+          headers,
+          partition,
+          offset: message.offset,
+        });
         if (got.length >= count) {
           clearTimeout(timer);
           // give the consumer a moment to see anything beyond `count` (duplicates)

@@ -71,7 +71,18 @@ export class KafkaReplayStore implements ReplayStore {
   private async readAll(ends: Array<{ partition: number; high: number }>): Promise<void> {
     const pending = new Set(ends.filter((e) => e.high > 0).map((e) => e.partition));
     if (pending.size === 0) return;
-    const consumer = this.kafka.consumer({ groupId: `sfbridge-replay-reader-${randomUUID()}` });
+    const consumer = this.kafka.consumer({ groupId: `sfbridge-replay-reader-${randomUUID()}`, maxWaitTimeInMs: 200 });
+    // Transactional checkpoints (exactly-once mode) leave commit markers that a read_committed
+    // consumer never sees, so the high watermark can be unreachable: also stop once fetches come
+    // back empty a few times in a row (caught up).
+    let emptyFetches = 0;
+    let sawMessage = false;
+    let finish: () => void = () => undefined;
+    consumer.on(consumer.events.FETCH, () => {
+      if (!sawMessage) emptyFetches++;
+      sawMessage = false;
+      if (emptyFetches >= 3) finish();
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: this.config.topic, fromBeginning: true });
     const prefix = `${this.config.namespace}:`;
@@ -80,9 +91,15 @@ export class KafkaReplayStore implements ReplayStore {
         () => reject(new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: timed out reading stored positions`)),
         60_000,
       );
+      finish = () => {
+        clearTimeout(timer);
+        resolve();
+      };
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
+            sawMessage = true;
+            emptyFetches = 0;
             const k = message.key?.toString() ?? '';
             if (k.startsWith(prefix)) {
               const key = k.slice(prefix.length);

@@ -10,7 +10,9 @@ export const kafkaSinkConfigSchema = z.strictObject({
   key: z.enum(['auto', 'recordId', 'eventId', 'replayId', 'none']).default('auto'),
   compression: z.enum(['none', 'gzip']).default('none'),
   /** Create missing topics with this many partitions (else rely on the broker's auto-creation). */
-  createTopics: z.strictObject({ partitions: z.number().int().positive().default(1), replicationFactor: z.number().int().default(-1) }).optional(),
+  createTopics: z
+    .strictObject({ partitions: z.number().int().positive().default(1), replicationFactor: z.number().int().default(-1) })
+    .optional(),
   /**
    * Exactly-once: each batch and its replay checkpoint are written in one Kafka transaction.
    * Needs `replayStore.type: kafka` and this sink as the route's only sink.
@@ -18,7 +20,11 @@ export const kafkaSinkConfigSchema = z.strictObject({
   exactlyOnce: z.boolean().default(false),
   ssl: z.boolean().default(false),
   sasl: z
-    .strictObject({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string().min(1), password: z.string().min(1) })
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: z.string().min(1),
+    })
     .optional(),
   requestTimeoutMs: z.number().int().positive().default(30_000),
 });

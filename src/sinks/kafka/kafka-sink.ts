@@ -7,15 +7,18 @@
  * transactional id stable per route, so a restarted bridge fences its previous incarnation and a
  * read_committed consumer sees every event exactly once.
  */
-import { CompressionTypes, Kafka, type Message, type Producer, type SASLOptions, logLevel } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import type { Envelope } from '../../envelope.js';
-import { BridgeError, RetriableError, errorMessage } from '../../errors.js';
+import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { KafkaReplayStore } from '../../replay/kafka/kafka-store.js';
 import type { Sink, SinkContext } from '../types.js';
 import type { KafkaSinkConfig } from './config.js';
 
 export function topicSafe(s: string): string {
-  return s.replace(/^\/+/, '').replace(/\//g, '.').replace(/[^A-Za-z0-9._-]/g, '_');
+  return s
+    .replace(/^\/+/, '')
+    .replace(/\//g, '.')
+    .replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 export function topicFor(template: string, e: Envelope, route: string): string {
@@ -58,8 +61,18 @@ export class KafkaSink implements Sink {
     private readonly config: KafkaSinkConfig,
     private readonly ctx: SinkContext & { replayStore?: unknown },
   ) {
-    const sasl = config.sasl ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions) : undefined;
-    this.kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, ssl: config.ssl, sasl, logLevel: logLevel.NOTHING, requestTimeout: config.requestTimeoutMs, retry: { retries: 5 } });
+    const sasl = config.sasl
+      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions)
+      : undefined;
+    this.kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      ssl: config.ssl,
+      sasl,
+      logLevel: logLevel.NOTHING,
+      requestTimeout: config.requestTimeoutMs,
+      retry: { retries: 5 },
+    });
   }
 
   describe(): string {
@@ -74,7 +87,10 @@ export class KafkaSink implements Sink {
   private get store(): KafkaReplayStore {
     const s = this.ctx.replayStore as KafkaReplayStore | undefined;
     if (!s || typeof (s as KafkaReplayStore).record !== 'function') {
-      throw new BridgeError('CONFIG', `kafka sink exactlyOnce needs replayStore.type kafka (the checkpoint is written in the same transaction)`);
+      throw new BridgeError(
+        'CONFIG',
+        `kafka sink exactlyOnce needs replayStore.type kafka (the checkpoint is written in the same transaction)`,
+      );
     }
     return s;
   }
@@ -108,7 +124,11 @@ export class KafkaSink implements Sink {
         if (create.length > 0) {
           await admin.createTopics({
             waitForLeaders: true,
-            topics: create.map((topic) => ({ topic, numPartitions: this.config.createTopics?.partitions ?? 1, replicationFactor: this.config.createTopics?.replicationFactor ?? -1 })),
+            topics: create.map((topic) => ({
+              topic,
+              numPartitions: this.config.createTopics?.partitions ?? 1,
+              replicationFactor: this.config.createTopics?.replicationFactor ?? -1,
+            })),
           });
         }
       } finally {
@@ -157,7 +177,11 @@ export class KafkaSink implements Sink {
     } catch (err) {
       const e = err as { retriable?: boolean; type?: string };
       // kafkajs marks broker-side permanent errors (e.g. a too-large record) as not retriable.
-      if (e.retriable === false && e.type && !/NOT_LEADER|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE|COORDINATOR|REQUEST_TIMED_OUT|NETWORK/.test(e.type)) {
+      if (
+        e.retriable === false &&
+        e.type &&
+        !/NOT_LEADER|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE|COORDINATOR|REQUEST_TIMED_OUT|NETWORK/.test(e.type)
+      ) {
         throw new BridgeError('KAFKA_REJECTED', `kafka sink: broker rejected the batch (${e.type}): ${errorMessage(err)}`);
       }
       throw new RetriableError('KAFKA_UNAVAILABLE', `kafka sink: ${errorMessage(err)}`, err);
