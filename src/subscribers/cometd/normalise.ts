@@ -1,5 +1,6 @@
 /** Salesforce CometD payloads (PushTopic, generic, CDC JSON, platform event JSON) -> the shared envelope. */
-import { type ChangeHeader, ENVELOPE_VERSION, type Envelope, type EventKind } from '../../envelope.js';
+import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
+import { changeKind, toChangeHeader } from '../change-header.js';
 
 type Obj = Record<string, unknown>;
 
@@ -38,23 +39,9 @@ export function normaliseCometd(channel: string, data: Obj, org: string, receive
   const h = payload.ChangeEventHeader as Obj | undefined;
   if (h) {
     delete payload.ChangeEventHeader;
-    const changeType = String(h.changeType ?? '');
-    const header: ChangeHeader = {
-      entity: String(h.entityName ?? ''),
-      recordIds: (h.recordIds as string[]) ?? [],
-      changeType,
-      changeOrigin: String(h.changeOrigin ?? ''),
-      transactionKey: String(h.transactionKey ?? ''),
-      sequenceNumber: Number(h.sequenceNumber ?? 0),
-      commitTimestamp: Number(h.commitTimestamp ?? 0),
-      commitNumber: h.commitNumber === undefined || h.commitNumber === null ? undefined : String(h.commitNumber),
-      commitUser: String(h.commitUser ?? ''),
-      changedFields: (h.changedFields as string[]) ?? [],
-      nulledFields: (h.nulledFields as string[]) ?? [],
-      diffFields: (h.diffFields as string[]) ?? [],
-    };
+    const header = toChangeHeader(h, (list) => list ?? []);
     for (const n of header.nulledFields) if (!n.includes('.') && !(n in payload)) payload[n] = null;
-    const kind: EventKind = changeType === 'GAP_OVERFLOW' ? 'overflow' : changeType.startsWith('GAP_') ? 'gap' : 'cdc';
+    const kind = changeKind(header.changeType);
     return {
       ...base,
       eventId: `${channel}:${replayId}`,

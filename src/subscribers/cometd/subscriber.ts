@@ -12,10 +12,11 @@ import { readFileSync } from 'node:fs';
 import type { Client as FayeClient, Message } from 'faye';
 import Faye from 'faye';
 import type { TokenProvider } from '../../auth/types.js';
-import { type Envelope, replayGapEnvelope } from '../../envelope.js';
+import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
+import { applyInvalidReplayPolicy } from '../replay-policy.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import type { CometdSubscriberConfig } from './config.js';
 import { normaliseCometd } from './normalise.js';
@@ -326,34 +327,29 @@ export class CometdSubscriber implements Subscriber {
   }
 
   private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
-    const policy = this.config.onInvalidReplay;
     this.counters.replayGaps++;
-    const age = storedEventTime ? `${((Date.now() - Date.parse(storedEventTime)) / 3600_000).toFixed(1)} h` : 'unknown';
-    this.ctx.log.error(
-      { channel: this.config.channel, storedReplayId: storedId, storedEventTime, age, policy },
-      `replay position cannot be used: ${reason}; policy "${policy}"${policy === 'fail' ? ': stopping the route' : ` resumes at ${policy}; events between may be missing (replay-gap marker sent downstream)`}`,
-    );
-    if (policy === 'fail') {
+    const r = applyInvalidReplayPolicy({
+      ctx: this.ctx,
+      logFields: { channel: this.config.channel },
+      channel: this.config.channel,
+      orgId: this.orgId,
+      storedId,
+      storedEventTime,
+      reason,
+      policy: this.config.onInvalidReplay,
+    });
+    if ('fail' in r) {
       this.stopped = true;
       this.teardown();
-      this.ctx.fail(
-        new BridgeError(
-          'REPLAY_INVALID',
-          `${this.config.channel}: ${reason}; onInvalidReplay is "fail" — set a new position with \`sfbridge replay set\` or \`replay reset\`, or change the policy`,
-        ),
-      );
+      this.ctx.fail(r.fail);
       return;
     }
-    this.replayFrom = policy === 'earliest' ? -2 : -1;
-    const marker = replayGapEnvelope({
-      org: this.orgId,
-      channel: this.config.channel,
-      replayId: '',
-      storedReplayId: storedId || null,
-      storedEventTime,
-      policy,
-      reason,
-    });
+    this.replayFrom = this.config.onInvalidReplay === 'earliest' ? -2 : -1;
+    this.emitMarker(r.marker);
+  }
+
+  /** A marker takes one event of credit; without credit it waits for the next request(). */
+  private emitMarker(marker: Envelope): void {
     if (this.available > 0) {
       this.available--;
       this.ctx.emit([marker]);

@@ -1,5 +1,6 @@
 /** Turn a Pub/Sub ConsumerEvent into the shared envelope (CDC bitmaps decoded, nulls dropped). */
-import { type ChangeHeader, ENVELOPE_VERSION, type Envelope, type EventKind } from '../../envelope.js';
+import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
+import { changeKind, toChangeHeader } from '../change-header.js';
 import { decodeBitmapFields, type ParsedSchema } from './avro.js';
 
 export interface RawConsumerEvent {
@@ -38,24 +39,9 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
   const record = schema.type.fromBuffer(Buffer.from(raw.event.payload)) as Record<string, unknown>;
   const h = record.ChangeEventHeader as Record<string, unknown> | undefined;
   if (h) {
-    const changeType = String(h.changeType);
-    const nulledFields = decodeBitmapFields(schema, h.nulledFields as string[]);
-    const header: ChangeHeader = {
-      entity: String(h.entityName),
-      recordIds: (h.recordIds as string[]) ?? [],
-      changeType,
-      changeOrigin: String(h.changeOrigin ?? ''),
-      transactionKey: String(h.transactionKey ?? ''),
-      sequenceNumber: Number(h.sequenceNumber ?? 0),
-      commitTimestamp: Number(h.commitTimestamp ?? 0),
-      commitNumber: h.commitNumber === undefined || h.commitNumber === null ? undefined : String(h.commitNumber),
-      commitUser: String(h.commitUser ?? ''),
-      changedFields: decodeBitmapFields(schema, h.changedFields as string[]),
-      nulledFields,
-      diffFields: decodeBitmapFields(schema, h.diffFields as string[]),
-    };
+    const header = toChangeHeader(h, (list) => decodeBitmapFields(schema, list));
     const { ChangeEventHeader: _h, ...fields } = record;
-    const kind: EventKind = changeType === 'GAP_OVERFLOW' ? 'overflow' : changeType.startsWith('GAP_') ? 'gap' : 'cdc';
+    const kind = changeKind(header.changeType);
     return {
       v: ENVELOPE_VERSION,
       org,
@@ -67,7 +53,7 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
       receivedAt,
       kind,
       changeHeader: header,
-      payload: compact(fields, new Set(nulledFields)),
+      payload: compact(fields, new Set(header.nulledFields)),
     };
   }
   const uuid = typeof record.EventUuid === 'string' ? record.EventUuid : null;

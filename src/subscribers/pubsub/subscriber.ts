@@ -10,11 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { TokenProvider } from '../../auth/types.js';
-import { type Envelope, replayGapEnvelope } from '../../envelope.js';
+import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../replay/types.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
+import { applyInvalidReplayPolicy } from '../replay-policy.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
@@ -347,34 +348,29 @@ export class PubSubSubscriber implements Subscriber {
 
   /** The invalid-replay policy: loud, counted, a marker downstream, then earliest / latest / fail. */
   private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
-    const policy = this.config.onInvalidReplay;
     this.counters.replayGaps++;
-    const age = storedEventTime ? hours(Date.now() - Date.parse(storedEventTime)) : 'unknown';
-    this.ctx.log.error(
-      { topic: this.config.topic, storedReplayId: storedId, storedEventTime, age, policy },
-      `replay position cannot be used: ${reason}; policy "${policy}"${policy === 'fail' ? ': stopping the route' : ` resumes at ${policy}; events between may be missing (replay-gap marker sent downstream)`}`,
-    );
-    if (policy === 'fail') {
-      this.ctx.fail(
-        new BridgeError(
-          'REPLAY_INVALID',
-          `${this.config.topic}: ${reason}; onInvalidReplay is "fail" — set a new position with \`sfbridge replay set\` or \`replay reset\`, or change the policy`,
-        ),
-      );
+    const r = applyInvalidReplayPolicy({
+      ctx: this.ctx,
+      logFields: { topic: this.config.topic },
+      channel: this.config.topic,
+      orgId: this.orgId,
+      storedId,
+      storedEventTime,
+      reason,
+      policy: this.config.onInvalidReplay,
+    });
+    if ('fail' in r) {
+      this.ctx.fail(r.fail);
       this.stopped = true;
       return;
     }
     this.position = null;
-    this.nextPreset = policy === 'earliest' ? 'EARLIEST' : 'LATEST';
-    const marker = replayGapEnvelope({
-      org: this.orgId,
-      channel: this.config.topic,
-      replayId: '',
-      storedReplayId: storedId || null,
-      storedEventTime,
-      policy,
-      reason,
-    });
+    this.nextPreset = this.config.onInvalidReplay === 'earliest' ? 'EARLIEST' : 'LATEST';
+    this.emitMarker(r.marker);
+  }
+
+  /** A marker takes one event of credit; without credit it waits for the next request(). */
+  private emitMarker(marker: Envelope): void {
     if (this.available > 0) {
       this.available--;
       this.ctx.emit([marker]);
