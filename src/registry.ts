@@ -6,17 +6,23 @@
 import type { z } from 'zod';
 import { OAuthTokenProvider, type ProviderContext } from './auth/oauth.js';
 import type { TokenProvider } from './auth/types.js';
+import { FileDeadLetterStore, fileDeadLetterConfigSchema } from './deadletter/file-store.js';
+import type { DeadLetterStore } from './deadletter/types.js';
 import type { Logger } from './log.js';
 import type { OrgServices } from './orgs.js';
 import { FileReplayStore, fileStoreConfigSchema } from './replay/file/file-store.js';
 import { KafkaReplayStore, kafkaStoreConfigSchema } from './replay/kafka/kafka-store.js';
+import { MemoryReplayStore, memoryStoreConfigSchema } from './replay/memory/memory-store.js';
 import { PostgresReplayStore, postgresStoreConfigSchema } from './replay/postgres/postgres-store.js';
 import { RedisReplayStore, redisStoreConfigSchema } from './replay/redis/redis-store.js';
 import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import { kafkaSinkConfigSchema } from './sinks/kafka/config.js';
 import { KafkaSink } from './sinks/kafka/kafka-sink.js';
+import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
 import type { Sink } from './sinks/types.js';
+import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
+import { WebhookSink } from './sinks/webhook/webhook-sink.js';
 import { cometdSubscriberConfigSchema } from './subscribers/cometd/config.js';
 import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
 import { FileSubscriber, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
@@ -32,6 +38,10 @@ export interface BuildContext {
   orgs?: OrgServices;
   /** The replay store (for sinks that checkpoint in their own transactions). */
   replayStore?: ReplayStore;
+  /** Sinks: their name, the dead-letter store and the route's outage policy. */
+  sinkName?: string;
+  deadLetters?: DeadLetterStore;
+  outage?: import('./sinks/types.js').OutagePolicy;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.
@@ -67,6 +77,22 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
     schema: kafkaSinkConfigSchema,
     create: (c, ctx) => new KafkaSink(c, ctx),
   },
+  webhook: {
+    schema: webhookSinkConfigSchema,
+    create: (c, ctx) => new WebhookSink(c, ctx),
+  },
+  stdout: {
+    schema: stdoutSinkConfigSchema,
+    create: (c) => new StdoutSink(c),
+  },
+};
+
+/** Where undeliverable events are kept (config `deadLetter`). */
+export const deadLetterStoreTypes: Record<string, Registration<DeadLetterStore>> = {
+  file: {
+    schema: fileDeadLetterConfigSchema,
+    create: (c) => new FileDeadLetterStore(c),
+  },
 };
 
 export const replayStoreTypes: Record<string, Registration<ReplayStore>> = {
@@ -85,6 +111,10 @@ export const replayStoreTypes: Record<string, Registration<ReplayStore>> = {
   kafka: {
     schema: kafkaStoreConfigSchema,
     create: (c) => new KafkaReplayStore(c),
+  },
+  memory: {
+    schema: memoryStoreConfigSchema,
+    create: () => new MemoryReplayStore(),
   },
 };
 

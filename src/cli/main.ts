@@ -18,6 +18,8 @@ commands:
   check -c FILE                validate a config and print what it would do
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
+  dlq list|replay|purge        inspect, deliver again or drop dead-lettered events
+  tail -c FILE                 print a route's events to stdout (does not move its position)
   demo                         end-to-end demo on the embedded emulator, resumable
   emulator                     run the local Salesforce emulator (OAuth, REST, CometD, Pub/Sub)
   version                      print the version
@@ -66,10 +68,16 @@ export async function main(argv: string[]): Promise<number> {
         return await demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
+      case 'dlq':
+        return await (await import('./dlq.js')).dlqCommand(rest);
+      case 'tail':
+        return await (await import('./tail.js')).tailCommand(rest);
       case 'emulator':
         return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
-        throw new UsageError(`unknown command "${command}" (commands: run, check, replay, pushtopic, demo, emulator, version, help)`);
+        throw new UsageError(
+          `unknown command "${command}" (commands: run, check, replay, pushtopic, dlq, tail, demo, emulator, version, help)`,
+        );
     }
   } catch (err) {
     if (err instanceof ConfigError) {

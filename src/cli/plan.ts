@@ -1,9 +1,11 @@
 /** `sfbridge check`: what a config will do, in words. */
+
+import { formatDuration } from '../config/duration.js';
 import { routeKey } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
-import { createReplayStore } from '../pipeline/bridge.js';
+import { createDeadLetterStore, createReplayStore } from '../pipeline/bridge.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 
 export function describePlan(config: BridgeConfig, path: string): string {
@@ -13,6 +15,7 @@ export function describePlan(config: BridgeConfig, path: string): string {
   out.push(`orgs (${orgs.length}):`);
   for (const [name, org] of orgs) out.push(`  ${name}: ${org.loginUrl} via ${org.auth.flow}, API ${org.apiVersion}`);
   out.push(`replay store: ${createReplayStore(config, log).describe()}`);
+  out.push(`dead-letter store: ${createDeadLetterStore(config, log).describe()}`);
   const p = config.pipeline;
   out.push(
     `pipeline: up to ${p.maxInFlight} events in flight per route, sink writes up to ${p.maxBatchEvents} events, commit every ${p.commitIntervalMs} ms or ${p.commitMaxEvents} events, drain timeout ${p.drainTimeoutMs} ms`,
@@ -24,9 +27,14 @@ export function describePlan(config: BridgeConfig, path: string): string {
     out.push(`  ${key}`);
     out.push(`    source: ${lookup(subscriberTypes, rc.source.type).create(rc.source, ctx).describe()}`);
     rc.sinks.forEach((sc, i) => {
-      out.push(`    sink ${i + 1}: ${lookup(sinkTypes, sc.type).create(sc, ctx).describe()}`);
+      out.push(`    sink ${i + 1} (${sc.type}#${i}): ${lookup(sinkTypes, sc.type).create(sc, ctx).describe()}`);
     });
     if (rc.maxInFlight) out.push(`    max in flight: ${rc.maxInFlight}`);
+    out.push(
+      rc.sinkOutage.mode === 'block'
+        ? '    sink outage: block (hold the replay commit and retry; Salesforce retention is the buffer)'
+        : `    sink outage: dead-letter after ${formatDuration(rc.sinkOutage.after)}`,
+    );
   }
   if (config.health) out.push(`health endpoints: http://${config.health.host}:${config.health.port}/healthz, /readyz, /status, /metrics`);
   return out.join('\n');

@@ -1,6 +1,7 @@
 /** The configuration file's schema, assembled from the registry's per-type schemas. */
 import { z } from 'zod';
-import { type Registration, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
+import { deadLetterStoreTypes, type Registration, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
+import { duration } from './duration.js';
 
 /** A component's config as the bridge sees it; its own schema has checked the rest. */
 export type ComponentConfig = { type: string } & Record<string, unknown>;
@@ -103,6 +104,17 @@ export const routeSchema = z.strictObject({
   sinks: z.array(unionOf(sinkTypes)).min(1, 'a route needs at least one sink'),
   /** Overrides of the pipeline settings for this route. */
   maxInFlight: z.number().int().positive().optional(),
+  /**
+   * When a sink keeps failing. block (default): hold the replay commit and keep retrying;
+   * Salesforce's retention is the buffer. dead-letter: after `after`, set the failing events aside
+   * in the dead-letter store and move on (`sfbridge dlq replay` delivers them later).
+   */
+  sinkOutage: z
+    .strictObject({
+      mode: z.enum(['block', 'dead-letter']).default('block'),
+      after: duration.default(3_600_000),
+    })
+    .default({ mode: 'block', after: 3_600_000 }),
 });
 
 export const configSchema = z.strictObject({
@@ -120,6 +132,8 @@ export const configSchema = z.strictObject({
     .optional(),
   orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),
   replayStore: unionOf(replayStoreTypes).default({ type: 'file', path: './data/replay.json', fsync: true }),
+  /** Dead letters: events a sink rejected or (sinkOutage.mode: dead-letter) could not deliver in time. */
+  deadLetter: unionOf(deadLetterStoreTypes).default({ type: 'file', dir: './data/dead-letters', fsync: true }),
   pipeline: pipelineSchema.default(pipelineSchema.parse({})),
   /** Several instances on one Redis / PostgreSQL replay store: one owner per subscription. */
   ha: z

@@ -5,10 +5,11 @@
  */
 import { routeKey } from '../config/load.js';
 import type { BridgeConfig, RouteConfig } from '../config/schema.js';
+import type { DeadLetterStore } from '../deadletter/types.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
-import { lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
+import { deadLetterStoreTypes, lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
 import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
@@ -27,6 +28,10 @@ export function createReplayStore(config: BridgeConfig, log: Logger): ReplayStor
   return lookup(replayStoreTypes, config.replayStore.type).create(config.replayStore, { route: '', log });
 }
 
+export function createDeadLetterStore(config: BridgeConfig, log: Logger): DeadLetterStore {
+  return lookup(deadLetterStoreTypes, config.deadLetter.type).create(config.deadLetter, { route: '', log });
+}
+
 interface Running {
   route: Route;
   sinks: Sink[];
@@ -34,6 +39,7 @@ interface Running {
 
 export class Bridge {
   readonly store: ReplayStore;
+  readonly deadLetters: DeadLetterStore;
   readonly orgs: OrgServices;
   private readonly specs = new Map<string, RouteConfig>();
   private readonly running = new Map<string, Running>();
@@ -50,6 +56,7 @@ export class Bridge {
     private readonly log: Logger,
   ) {
     this.store = createReplayStore(config, log);
+    this.deadLetters = createDeadLetterStore(config, log);
     this.orgs = new OrgServices(config.orgs, log);
     for (const rc of config.routes) this.specs.set(routeKey(rc), rc);
     if (!config.ha?.enabled) for (const key of this.specs.keys()) this.running.set(key, this.build(key));
@@ -64,10 +71,12 @@ export class Bridge {
     const rc = this.specs.get(key) as RouteConfig;
     const rlog = this.log.child({ route: key });
     const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
-    const sinks = rc.sinks.map((sc, i) => ({
-      name: `${sc.type}#${i}`,
-      sink: lookup(sinkTypes, sc.type).create(sc, { route: key, log: rlog, replayStore: this.store }),
-    }));
+    const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
+    const sinks = rc.sinks.map((sc, i) => {
+      const name = `${sc.type}#${i}`;
+      const ctx = { route: key, log: rlog, replayStore: this.store, sinkName: name, deadLetters: this.deadLetters, outage };
+      return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx) };
+    });
     const route = new Route({
       key,
       subscriber,
@@ -76,6 +85,8 @@ export class Bridge {
       lease,
       mayWrite,
       checkpointedBySink: sinks.some((s) => s.sink.commitsPositions),
+      deadLetters: this.deadLetters,
+      outage,
       maxInFlight: rc.maxInFlight ?? this.config.pipeline.maxInFlight,
       maxBatchEvents: this.config.pipeline.maxBatchEvents,
       commitIntervalMs: this.config.pipeline.commitIntervalMs,
@@ -91,6 +102,11 @@ export class Bridge {
       await this.store.open();
     } catch (err) {
       throw asStartupError(`replay store (${this.store.describe()})`, err);
+    }
+    try {
+      await this.deadLetters.open();
+    } catch (err) {
+      throw asStartupError(`dead-letter store (${this.deadLetters.describe()})`, err);
     }
     for (const [name, org] of Object.entries(this.config.orgs)) {
       if (org.pushTopics.length === 0) continue;
@@ -184,6 +200,7 @@ export class Bridge {
     for (const r of this.running.values()) await this.closeSinks(r);
     await this.ha?.releaseAll();
     await this.store.close().catch((err) => this.log.warn({ error: errorMessage(err) }, 'replay store close failed'));
+    await this.deadLetters.close().catch(() => {});
     this.orgs.close();
     this.state = 'stopped';
     this.stopped();

@@ -6,13 +6,15 @@
  * - bounds memory with credits: the subscriber may hold at most `maxInFlight` unacknowledged events;
  * - group-commits positions (every `commitIntervalMs` or `commitMaxEvents`, whichever comes first).
  */
+
+import type { DeadLetterStore } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
 import { errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lease } from '../replay/lease.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../replay/types.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../retry.js';
-import type { Sink } from '../sinks/types.js';
+import type { OutagePolicy, Sink } from '../sinks/types.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
 import { type SinkStatus, SinkWriter } from './sink-writer.js';
 
@@ -27,6 +29,9 @@ export interface RouteOptions {
   checkpointedBySink?: boolean;
   /** HA: false once this instance may no longer deliver (lease not renewed in time). */
   mayWrite?: () => boolean;
+  /** Where a dead-letter route sets aside what a sink could not take in time. */
+  deadLetters?: DeadLetterStore;
+  outage?: OutagePolicy;
   maxInFlight: number;
   maxBatchEvents: number;
   commitIntervalMs: number;
@@ -103,7 +108,15 @@ export class Route {
       (s) =>
         new SinkWriter(
           s.sink,
-          { name: s.name, maxBatchEvents: opts.maxBatchEvents, concurrency: s.concurrency ?? 1, mayWrite: opts.mayWrite },
+          {
+            name: s.name,
+            route: opts.key,
+            maxBatchEvents: opts.maxBatchEvents,
+            concurrency: s.concurrency ?? 1,
+            mayWrite: opts.mayWrite,
+            deadLetters: opts.deadLetters,
+            outage: opts.outage,
+          },
           (seq) => this.onSinkAck(seq),
           (err) => this.failRoute(err),
           opts.log,

@@ -4,11 +4,13 @@
  * one Kafka request covers many subscriber batches). A failed write is retried with backoff, the
  * same events again, before anything later is written — so a sink never sees a gap.
  */
+
+import type { DeadLetterStore } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
 import { BridgeError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
-import type { Sink } from '../sinks/types.js';
+import type { OutagePolicy, Sink } from '../sinks/types.js';
 
 export interface QueuedBatch {
   seq: number;
@@ -24,6 +26,10 @@ export interface SinkWriterOptions {
   backoff?: BackoffOptions;
   /** HA: checked before every write; false means this instance may no longer deliver. */
   mayWrite?: () => boolean;
+  route?: string;
+  /** dead-letter outage mode: a write failing for longer than `afterMs` is dead-lettered and acknowledged. */
+  deadLetters?: DeadLetterStore;
+  outage?: OutagePolicy;
 }
 
 export interface SinkStatus {
@@ -35,6 +41,8 @@ export interface SinkStatus {
   consecutiveFailures: number;
   lastError: string | null;
   eventsWritten: number;
+  eventsDeadLettered: number;
+  stats?: Record<string, number | string | boolean>;
 }
 
 export class SinkWriter {
@@ -44,6 +52,7 @@ export class SinkWriter {
   private consecutiveFailures = 0;
   private lastError: string | null = null;
   private eventsWritten = 0;
+  private eventsDeadLettered = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -85,6 +94,8 @@ export class SinkWriter {
       consecutiveFailures: this.consecutiveFailures,
       lastError: this.lastError,
       eventsWritten: this.eventsWritten,
+      eventsDeadLettered: this.eventsDeadLettered,
+      ...(this.sink.stats ? { stats: this.sink.stats() } : {}),
     };
   }
 
@@ -110,6 +121,7 @@ export class SinkWriter {
 
   private async deliver(take: QueuedBatch[]): Promise<void> {
     const events = take.length === 1 ? (take[0] as QueuedBatch).events : take.flatMap((b) => b.events);
+    const firstFailure = { at: 0 };
     for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
       if (this.opts.mayWrite && !this.opts.mayWrite()) {
         this.onFatal(new BridgeError('FENCED', 'this instance no longer holds the lease of the route; not writing'));
@@ -127,10 +139,18 @@ export class SinkWriter {
       } catch (err) {
         this.consecutiveFailures++;
         this.lastError = errorMessage(err);
+        firstFailure.at ||= Date.now();
         if (!isRetriable(err)) {
           this.log.error({ sink: this.opts.name, err }, 'sink failed permanently; stopping route');
           this.onFatal(err);
           return;
+        }
+        const outage = this.opts.outage;
+        if (outage?.mode === 'dead-letter' && this.opts.deadLetters && Date.now() - firstFailure.at >= outage.afterMs) {
+          if (await this.deadLetter(events, attempt, firstFailure.at)) {
+            for (const b of take) this.onAck(b.seq);
+            return;
+          }
         }
         const delay = backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF);
         this.log.warn(
@@ -140,6 +160,31 @@ export class SinkWriter {
         await sleep(delay, this.abort.signal);
       }
     }
+  }
+
+  /** Dead-letter a batch the sink could not take for `outage.afterMs`; false if the store failed too. */
+  private async deadLetter(events: Envelope[], attempts: number, firstFailedAt: number): Promise<boolean> {
+    try {
+      await (this.opts.deadLetters as DeadLetterStore).add(
+        events.map((envelope) => ({
+          route: this.opts.route ?? '',
+          sink: this.opts.name,
+          envelope,
+          error: `sink down for longer than sinkOutage.after; last error: ${this.lastError}`,
+          attempts,
+          firstFailedAt: new Date(firstFailedAt).toISOString(),
+        })),
+      );
+    } catch (err) {
+      this.log.error({ sink: this.opts.name, error: errorMessage(err) }, 'dead-letter store write failed; still holding the events');
+      return false;
+    }
+    this.eventsDeadLettered += events.length;
+    this.log.error(
+      { sink: this.opts.name, events: events.length, attempts },
+      'sink down for longer than sinkOutage.after: events dead-lettered (sfbridge dlq replay delivers them later)',
+    );
+    return true;
   }
 
   private notifyIdle(): void {

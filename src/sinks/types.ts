@@ -14,6 +14,16 @@ export interface Sink {
   describe(): string;
   /** True when the sink writes the route's replay checkpoint itself (Kafka exactly-once). */
   readonly commitsPositions?: boolean;
+  /** Counters for /status (delivered, retries, dead-lettered…). */
+  stats?(): Record<string, number | string | boolean>;
+}
+
+/** What a route does when a sink stays down (config `routes[].sinkOutage`). */
+export interface OutagePolicy {
+  /** block: hold the replay commit and keep retrying (Salesforce retention is the buffer); dead-letter: set events aside. */
+  mode: 'block' | 'dead-letter';
+  /** dead-letter mode: how long a write may keep failing before its events are dead-lettered. */
+  afterMs: number;
 }
 
 export interface SinkContext {
@@ -22,4 +32,9 @@ export interface SinkContext {
   log: import('../log.js').Logger;
   /** The bridge's replay store (the exactly-once Kafka sink writes checkpoints into it). */
   replayStore?: import('../replay/types.js').ReplayStore;
+  /** The sink's name in status, logs and dead letters (`webhook#0`). */
+  sinkName?: string;
+  /** Where undeliverable events go (every bridge has one; file by default). */
+  deadLetters?: import('../deadletter/types.js').DeadLetterStore;
+  outage?: OutagePolicy;
 }

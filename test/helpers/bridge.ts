@@ -48,6 +48,7 @@ export function makeBridge(t: TestEmulator, dir: string, routes: unknown[], extr
   const config = configSchema.parse({
     orgs: { emu: emulatorOrg(t) },
     replayStore: { type: 'file', path: join(dir, 'replay.json') },
+    deadLetter: { type: 'file', dir: join(dir, 'dead-letters') },
     pipeline: { commitIntervalMs: 50 },
     routes,
     ...extra,

@@ -138,7 +138,7 @@ describe('sfbridge CLI', () => {
       expect(r.stdout).toMatch(/replay store: /);
       expect(r.stdout).toMatch(/routes \(\d+\):/);
       expect(r.stdout).toMatch(/source: /);
-      expect(r.stdout).toMatch(/sink 1: /);
+      expect(r.stdout).toMatch(/sink 1 \(\w+#0\): /);
     }
   });
 

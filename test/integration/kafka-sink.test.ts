@@ -33,6 +33,7 @@ describe.skipIf(!kafka.url)(`Kafka sink ${kafka.reason ?? ''}`, () => {
     const config = configSchema.parse({
       orgs: { emu: emulatorOrg(t) },
       replayStore: { type: 'file', path: join(dir, 'replay.json') },
+      deadLetter: { type: 'file', dir: join(dir, 'dead-letters') },
       pipeline: { commitIntervalMs: 50 },
       routes,
       ...extra,

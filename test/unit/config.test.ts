@@ -65,7 +65,7 @@ routes:
     expect(p).toEqual([
       '/cfg.yaml: pipeline.maxInFlight: must be a number, got string "lots"',
       '/cfg.yaml: routes[0].sinks[0].splitBy: must be one of: route, channel, got string "hour"',
-      '/cfg.yaml: routes[0].sinks[1].type: unknown type "s3"; must be one of: file, kafka',
+      '/cfg.yaml: routes[0].sinks[1].type: unknown type "s3"; must be one of: file, kafka, webhook, stdout',
       '/cfg.yaml: rotues: unknown key (did you mean "routes"?)',
     ]);
   });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { FileDeadLetterStore } from '../../src/deadletter/file-store.js';
+import { RetriableError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { Route, type RouteOptions } from '../../src/pipeline/route.js';
 import { ManualSink, MemoryStore, ScriptedSubscriber, tick, until } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function makeRoute(over: Partial<RouteOptions> & { sinks: RouteOptions['sinks']; subscriber: RouteOptions['subscriber'] }) {
   const store = (over.store as MemoryStore) ?? new MemoryStore();
@@ -215,5 +218,53 @@ describe('route pipeline', () => {
     const last = sink.written[sink.written.length - 1]?.replayId;
     expect(store.positions.get('k')?.replayId).toBe(last);
     expect(route.status().inFlight).toBe(0);
+  });
+
+  it('sinkOutage dead-letter: a sink failing for longer than `after` has its events dead-lettered and the route commits past them', async () => {
+    const dlq = new FileDeadLetterStore({ type: 'file', dir: tempDir(), fsync: true });
+    const down = {
+      async open() {},
+      async write() {
+        throw new RetriableError('DOWN', 'receiver down');
+      },
+      async drain() {},
+      async close() {},
+      describe: () => 'down',
+    };
+    const sub = new ScriptedSubscriber(30, 10, true);
+    const { route, store } = makeRoute({
+      subscriber: sub,
+      sinks: [{ name: 'down#0', sink: down }],
+      deadLetters: dlq,
+      outage: { mode: 'dead-letter', afterMs: 100 },
+    });
+    await route.start();
+    expect(await route.done).toBe('ended');
+    const dl = await dlq.list();
+    expect(dl.map((d) => d.envelope?.eventId)).toEqual(Array.from({ length: 30 }, (_, i) => `e${i}`));
+    expect(dl[0]).toMatchObject({ route: 'k', sink: 'down#0' });
+    expect(dl[0]?.error).toMatch(/receiver down/);
+    expect(store.positions.get('k')?.replayId).toBe('r29');
+    expect(route.status().sinks[0]?.eventsDeadLettered).toBe(30);
+  });
+
+  it('sinkOutage block (default): a failing sink holds the commit, nothing is dead-lettered', async () => {
+    let fail = true;
+    const flaky = {
+      async open() {},
+      async write() {
+        if (fail) throw new RetriableError('DOWN', 'receiver down');
+      },
+      async drain() {},
+      async close() {},
+      describe: () => 'flaky',
+    };
+    const { route, store } = makeRoute({ subscriber: new ScriptedSubscriber(10, 10, true), sinks: [{ name: 'flaky#0', sink: flaky }] });
+    await route.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(store.positions.get('k')).toBeUndefined();
+    fail = false;
+    expect(await route.done).toBe('ended');
+    expect(store.positions.get('k')?.replayId).toBe('r9');
   });
 });

@@ -11,6 +11,7 @@ import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SA
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { KafkaReplayStore } from '../../replay/kafka/kafka-store.js';
+import { recordKey } from '../record-key.js';
 import type { Sink, SinkContext } from '../types.js';
 import type { KafkaSinkConfig } from './config.js';
 
@@ -30,26 +31,11 @@ export function topicFor(template: string, e: Envelope, route: string): string {
     .slice(0, 249);
 }
 
-export function keyFor(mode: KafkaSinkConfig['key'], e: Envelope): string | null {
-  switch (mode) {
-    case 'none':
-      return null;
-    case 'replayId':
-      return e.replayId;
-    case 'eventId':
-      return e.eventId;
-    case 'recordId':
-      return e.changeHeader?.recordIds[0] ?? e.eventId;
-    case 'auto':
-      return e.changeHeader?.recordIds[0] ?? e.eventId;
-  }
-}
-
 function toMessage(e: Envelope, mode: KafkaSinkConfig['key']): Message {
   const headers: Record<string, string> = { 'replay-id': e.replayId, channel: e.channel, 'event-id': e.eventId, kind: e.kind };
   if (e.schemaId) headers['schema-id'] = e.schemaId;
   if (e.changeHeader) headers['change-type'] = e.changeHeader.changeType;
-  return { key: keyFor(mode, e), value: JSON.stringify(e), headers };
+  return { key: recordKey(mode, e), value: JSON.stringify(e), headers };
 }
 
 export class KafkaSink implements Sink {

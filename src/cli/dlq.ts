@@ -1,0 +1,178 @@
+/** `sfbridge dlq list|replay|purge`: inspect dead letters, deliver them again, or drop them. */
+import { loadConfigFile, routeKey } from '../config/load.js';
+import type { BridgeConfig } from '../config/schema.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterInput, DeadLetterStore } from '../deadletter/types.js';
+import { errorMessage, UsageError } from '../errors.js';
+import { type Logger, silentLogger } from '../log.js';
+import { createDeadLetterStore } from '../pipeline/bridge.js';
+import { lookup, sinkTypes } from '../registry.js';
+import type { Sink } from '../sinks/types.js';
+import { parse, requireConfigPath } from './args.js';
+
+export const DLQ_HELP = `usage: sfbridge dlq list   -c FILE [--route KEY] [--sink NAME] [--json]
+       sfbridge dlq replay -c FILE [--route KEY] [--sink NAME] [--id ID]...
+       sfbridge dlq purge  -c FILE [--route KEY] [--sink NAME] [--id ID]... --yes
+
+Dead letters are events a sink rejected (a webhook's 4xx), or could not take for longer than
+routes[].sinkOutage.after on a dead-letter route. Each keeps the envelope, the last error and
+the attempt count. NAME is the sink as status shows it: <type>#<index in the route's sinks>.
+replay sends each dead letter again to the sink it came from (as configured now), one attempt
+each, and removes those delivered; the others stay, with the error printed. Exit 1 if any stayed.
+purge removes them for good (asks for --yes). Safe to run while the bridge is running.`;
+
+export async function dlqCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('dlq', argv, {
+    config: { type: 'string', short: 'c' },
+    route: { type: 'string' },
+    sink: { type: 'string' },
+    id: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    yes: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const [action, ...extra] = positionals;
+  if (values.help || !action) {
+    process.stdout.write(`${DLQ_HELP}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (extra.length > 0) throw new UsageError(`dlq ${action}: unexpected argument "${extra[0]}"`);
+  const { config } = loadConfigFile(requireConfigPath('dlq', values.config));
+  const store = createDeadLetterStore(config, silentLogger());
+  await store.open();
+  const filter: DeadLetterFilter = { route: values.route, sink: values.sink, ids: values.id };
+  const selected = await store.list(filter);
+  switch (action) {
+    case 'list':
+      if (values.json) process.stdout.write(`${JSON.stringify(selected, null, 2)}\n`);
+      else if (selected.length === 0) process.stdout.write(`no dead letters${describeFilter(filter)} in ${store.describe()}\n`);
+      else printTable(selected);
+      return 0;
+    case 'purge': {
+      if (!values.yes) {
+        process.stderr.write(
+          `sfbridge: dlq purge would remove ${selected.length} dead letter(s)${describeFilter(filter)} for good; add --yes to do it\n`,
+        );
+        return 2;
+      }
+      const n = await store.remove(selected.map((d) => d.id));
+      process.stdout.write(`removed ${n} dead letter(s)${describeFilter(filter)}\n`);
+      return 0;
+    }
+    case 'replay':
+      return replay(config, store, selected);
+    default:
+      throw new UsageError(`dlq: unknown action "${action}" (list, replay, purge)`);
+  }
+}
+
+/** Captures what a sink would dead-letter during a replay attempt (the original entry then stays). */
+class Capture implements DeadLetterStore {
+  failures: DeadLetterInput[] = [];
+  async open() {}
+  async add(entries: DeadLetterInput[]) {
+    this.failures.push(...entries);
+    return [];
+  }
+  async list() {
+    return [];
+  }
+  async remove() {
+    return 0;
+  }
+  async close() {}
+  describe() {
+    return 'replay capture';
+  }
+}
+
+async function replay(config: BridgeConfig, store: DeadLetterStore, selected: DeadLetter[]): Promise<number> {
+  const log = silentLogger(); // each outcome is printed below
+  const sinks = new Map<string, { sink: Sink; capture: Capture } | null>();
+  let delivered = 0;
+  let stayed = 0;
+  try {
+    for (const d of selected.sort((a, b) => a.deadLetteredAt.localeCompare(b.deadLetteredAt))) {
+      const why = (msg: string) => {
+        stayed++;
+        process.stdout.write(`stayed  ${d.id}  ${msg}\n`);
+      };
+      if (!d.envelope) {
+        why('no decoded envelope to send (raw input only); inspect it with dlq list --json');
+        continue;
+      }
+      const target = `${d.route}\u0000${d.sink}`;
+      if (!sinks.has(target)) sinks.set(target, await openSink(config, d, log));
+      const s = sinks.get(target);
+      if (!s) {
+        why(`route "${d.route}" has no sink ${d.sink} in this config any more`);
+        continue;
+      }
+      s.capture.failures = [];
+      try {
+        await s.sink.write([d.envelope]);
+      } catch (err) {
+        why(errorMessage(err));
+        continue;
+      }
+      if (s.capture.failures.length > 0) {
+        why((s.capture.failures[0] as DeadLetterInput).error);
+        continue;
+      }
+      await store.remove([d.id]);
+      delivered++;
+      process.stdout.write(`sent    ${d.id}  ${d.envelope.channel} #${d.envelope.replayId}\n`);
+    }
+  } finally {
+    for (const s of sinks.values()) {
+      await s?.sink.drain().catch(() => {});
+      await s?.sink.close().catch(() => {});
+    }
+  }
+  process.stdout.write(`replayed ${delivered}, still dead-lettered ${stayed}\n`);
+  return stayed === 0 ? 0 : 1;
+}
+
+async function openSink(config: BridgeConfig, d: DeadLetter, log: Logger) {
+  const rc = config.routes.find((r) => routeKey(r) === d.route);
+  const m = /^(\w+)#(\d+)$/.exec(d.sink);
+  const sc = m && rc ? rc.sinks[Number(m[2])] : undefined;
+  if (!sc || sc.type !== m?.[1]) return null;
+  const capture = new Capture();
+  // One attempt per dead letter: any failure is captured instead of retried for hours.
+  const sink = lookup(sinkTypes, sc.type).create(sc, {
+    route: d.route,
+    log,
+    sinkName: d.sink,
+    deadLetters: capture,
+    outage: { mode: 'dead-letter', afterMs: 0 },
+  });
+  await sink.open();
+  return { sink, capture };
+}
+
+function describeFilter(f: DeadLetterFilter): string {
+  const parts = [f.route && `route ${f.route}`, f.sink && `sink ${f.sink}`, f.ids && `ids ${f.ids.join(',')}`].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+function printTable(list: DeadLetter[]): void {
+  const rows = list.map((d) => [
+    d.id,
+    d.route,
+    d.sink,
+    d.envelope ? `${d.envelope.channel} #${d.envelope.replayId}` : '(raw input)',
+    String(d.attempts),
+    d.deadLetteredAt,
+    d.error.length > 80 ? `${d.error.slice(0, 77)}...` : d.error,
+  ]);
+  const head = ['ID', 'ROUTE', 'SINK', 'EVENT', 'ATTEMPTS', 'DEAD-LETTERED', 'ERROR'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  for (const r of [head, ...rows])
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i] as number))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  process.stdout.write(`${list.length} dead letter(s)\n`);
+}
