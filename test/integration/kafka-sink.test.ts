@@ -1,5 +1,6 @@
 /** The Kafka sink on a real broker: topics, keys, headers, per-record order under retries, exactly-once across SIGKILLs. */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, orgSchema } from '../../src/config/schema.js';
@@ -13,6 +14,7 @@ import { KafkaSink } from '../../src/sinks/kafka/kafka-sink.js';
 import { pubsubSubscriberConfigSchema } from '../../src/subscribers/pubsub/config.js';
 import { PubSubSubscriber } from '../../src/subscribers/pubsub/subscriber.js';
 import { captureLogger, emulatorOrg } from '../helpers/bridge.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { consumeAll, replaySeq } from '../helpers/kafka.js';
@@ -130,4 +132,67 @@ describe.skipIf(!kafka.url)(`Kafka sink ${kafka.reason ?? ''}`, () => {
     for (const m of got) byKey.set(m.key as string, [...(byKey.get(m.key as string) ?? []), replaySeq(m.value.replayId)]);
     for (const seqs of byKey.values()) expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)));
   });
+
+  it('exactly-once mode: SIGKILL at random moments, a read_committed consumer sees every event exactly once', async () => {
+    const dir = tempDir();
+    const ns = `eos-${randomUUID().slice(0, 8)}`;
+    const topic = `${ns}.events`;
+    const org = emulatorOrg(t);
+    const cfg = join(dir, 'bridge.yaml');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        orgs: { emu: org },
+        replayStore: { type: 'kafka', brokers, topic: `${ns}.replay`, namespace: ns },
+        deadLetter: { type: 'file', dir: join(dir, 'dlq') },
+        pipeline: { maxInFlight: 500, maxBatchEvents: 200 },
+        routes: [
+          {
+            name: 'opps',
+            source: { type: 'pubsub', org: 'emu', topic: '/data/OpportunityChangeEvent', initial: 'earliest' },
+            sinks: [{ type: 'kafka', brokers, topic, exactlyOnce: true, createTopics: { partitions: 2 } }],
+          },
+        ],
+      }),
+    );
+    const emitted = await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 10_000 });
+    await t.admin('throttle', { eventsPerSecond: 3000 });
+    const kills = Number(process.env.EOS_KILLS ?? 5);
+    const t0 = Date.now();
+    try {
+      for (let k = 0; k < kills; k++) {
+        const run = startCli(['run', '-c', cfg], { env: { SFBRIDGE_LOG_LEVEL: 'info' } });
+        let started = false;
+        run.child.stderr?.on('data', (d) => {
+          if (String(d).includes('route starting')) started = true;
+        });
+        await until(() => started || run.child.exitCode !== null, 30_000, 'bridge start');
+        expect(run.child.exitCode).toBeNull();
+        await new Promise((r) => setTimeout(r, 400 + Math.random() * 800));
+        run.child.kill('SIGKILL');
+        await run.result;
+      }
+    } finally {
+      await t.admin('throttle', { eventsPerSecond: 0 });
+    }
+    const killedAt = Date.now();
+    // The killed runs made progress: a checkpoint was committed inside a transaction.
+    const stored = await runCli(['replay', 'get', '-c', cfg, 'opps', '--json']);
+    expect(stored.code).toBe(0);
+    const final = startCli(['run', '-c', cfg], { env: { SFBRIDGE_LOG_LEVEL: 'warn' } });
+    const got = await consumeAll(kafka.url as string, topic, 10_000, { timeoutMs: 90_000 });
+    final.child.kill('SIGTERM');
+    const fin = await final.result;
+    const seqs = got.map((m) => replaySeq(m.value.replayId));
+    const first = BigInt(emitted.firstReplayId);
+    const mine = seqs.filter((s) => s >= first && s < first + 10_000n);
+    const unique = new Set(mine.map(String));
+    const missing = 10_000 - unique.size;
+    console.log(
+      `exactly-once: ${kills} SIGKILLs in ${killedAt - t0} ms, then ${got.length} events read_committed in ${Date.now() - killedAt} ms: ${missing} missing, ${mine.length - unique.size} duplicates`,
+    );
+    expect(fin.stderr).not.toMatch(/"level":(50|60)/);
+    expect(missing).toBe(0);
+    expect(mine.length - unique.size).toBe(0);
+  }, 240_000);
 });

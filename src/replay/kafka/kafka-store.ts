@@ -124,8 +124,28 @@ export class KafkaReplayStore implements ReplayStore {
     await consumer.disconnect();
   }
 
+  /**
+   * Re-reads the topic first: a route starts after its sinks opened, and an exactly-once sink's
+   * producer has by then fenced and aborted any transaction its killed predecessor left open, so
+   * checkpoints committed behind that transaction are visible now (they were not at open()).
+   */
   async load(key: string): Promise<StoredPosition | undefined> {
+    await this.refresh();
     return this.positions.get(key);
+  }
+
+  private async refresh(): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(this.config.topic);
+      await this.readAll(offsets.map((o) => ({ partition: o.partition, high: Number(o.high) })));
+    } catch (err) {
+      if (err instanceof BridgeError) throw err;
+      throw new RetriableError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: ${errorMessage(err)}`, err);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   async list(): Promise<StoredPosition[]> {
