@@ -168,12 +168,17 @@ export async function startBroker({ port = 19092 } = {}) {
   execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  return launch({ port, dir, propsFile, jvm, cp });
+}
+
+/** Start the JVM on an already formatted data dir and wait until the client port answers. */
+async function launch({ port, dir, propsFile, jvm, cp }) {
   const logFile = join(dir, 'broker.log');
   const out = openSync(logFile, 'a');
   const child = spawn('java', [...jvm, '-cp', cp, 'kafka.Kafka', propsFile], { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
-  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile }));
+  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile, propsFile, jvm, cp }));
   const started = Date.now();
   let exited = null;
   child.once('exit', (code) => {
@@ -196,6 +201,28 @@ export async function startBroker({ port = 19092 } = {}) {
   return { brokers: `127.0.0.1:${port}`, stop: () => stopBroker({ port }), reused: false };
 }
 
+/**
+ * Outage drill for reliability tests: stop the broker's JVM (SIGTERM, data kept), stay down for
+ * `downMs`, then start it again on the same data and ports.
+ */
+export async function restartBroker({ port = 19092, downMs = 30_000 } = {}) {
+  const st = readState(port);
+  if (!st?.propsFile) throw new Error(`no broker started by this script on port ${port}`);
+  await killAndWait(st.pid);
+  await new Promise((r) => setTimeout(r, downMs));
+  return launch({ port, dir: st.dir, propsFile: st.propsFile, jvm: st.jvm, cp: st.cp });
+}
+
+async function killAndWait(pid) {
+  if (!alive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {}
+  const deadline = Date.now() + 20_000;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
 function readState(port) {
   try {
     return JSON.parse(readFileSync(stateFile(port), 'utf8'));
@@ -215,14 +242,7 @@ function tail(file) {
 export async function stopBroker({ port = 19092 } = {}) {
   const st = readState(port);
   if (!st) return false;
-  if (alive(st.pid)) {
-    try {
-      process.kill(st.pid, 'SIGTERM');
-    } catch {}
-    const deadline = Date.now() + 20_000;
-    while (alive(st.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    if (alive(st.pid)) process.kill(st.pid, 'SIGKILL');
-  }
+  await killAndWait(st.pid);
   rmSync(st.dir, { recursive: true, force: true });
   rmSync(stateFile(port), { force: true });
   say(`stopped the broker on 127.0.0.1:${port}`);

@@ -43,6 +43,29 @@ export interface RunHooks {
 export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHooks = {}): Promise<number> {
   const bridge = new Bridge(config, log);
   let health: Server | undefined;
+  // Signal handlers go in before starting, so a SIGTERM during startup still drains cleanly.
+  let signals = 0;
+  let starting = true;
+  let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
+  let markStarted: () => void = () => undefined;
+  const startedPromise = new Promise<void>((r) => {
+    markStarted = r;
+  });
+  const stopped = new Promise<number>((resolve) => {
+    onSignal = (sig) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, 'second signal: exiting now; uncommitted events will be replayed on next start');
+        process.exit(130);
+      }
+      log.info({ signal: sig }, 'stopping: draining in-flight events (send the signal again to exit at once)');
+      const stop = () => void bridge.stop().then(() => resolve(0));
+      if (starting) startedPromise.then(stop, stop);
+      else stop();
+    };
+  });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     await bridge.start();
     if (config.health) {
@@ -56,25 +79,15 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     log.error({ error: msg }, 'bridge could not start');
     process.stderr.write(`sfbridge: cannot start: ${msg}\n`);
     await bridge.stop(0).catch(() => undefined);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     return 1;
+  } finally {
+    starting = false;
+    markStarted();
   }
   hooks.onStarted?.(bridge);
 
-  let signals = 0;
-  let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
-  const stopped = new Promise<number>((resolve) => {
-    onSignal = (sig) => {
-      signals++;
-      if (signals > 1) {
-        log.warn({ signal: sig }, 'second signal: exiting now; uncommitted events will be replayed on next start');
-        process.exit(130);
-      }
-      log.info({ signal: sig }, 'stopping: draining in-flight events (send the signal again to exit at once)');
-      void bridge.stop().then(() => resolve(0));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
   const finished = bridge.whenDone().then(async (states) => {
     await bridge.stop();
     return states.includes('failed') ? 1 : 0;

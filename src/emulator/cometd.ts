@@ -217,6 +217,10 @@ export class CometdServer {
         },
       ];
     };
+    // Under an admin throttle, wait for budget rather than answer empty and be asked again at once.
+    for (let i = 0; i < 20 && this.faults.throttle > 0 && this.faults.throttleEmpty() && this.hasPending(client); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     if (this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
     // Hold the connect until an event arrives, the timeout passes, or the session is dropped.
     client.held?.resolve();
@@ -239,8 +243,10 @@ export class CometdServer {
 
   private take(client: Client): Msg[] {
     const out: Msg[] = [];
+    const budget = this.faults.takeThrottle(this.opts.maxBatch);
     for (const [ch, sub] of client.subs) {
-      const evs = this.bus.read(ch, sub.cls, sub.cursor, this.opts.maxBatch - out.length);
+      if (out.length >= budget) break;
+      const evs = this.bus.read(ch, sub.cls, sub.cursor, budget - out.length);
       for (const ev of evs) out.push({ channel: ch, data: this.data(ev) });
       const last = evs[evs.length - 1];
       if (last) sub.cursor = last.seq;

@@ -2,7 +2,7 @@
 export class Faults {
   /** Delay before each response / delivery. */
   delayMs = 0;
-  /** Events per second across all Pub/Sub streams; 0 = unlimited. */
+  /** Events per second across all Pub/Sub streams and CometD sessions; 0 = unlimited. */
   private throttlePerSec = 0;
   private bucket = 0;
   private bucketAt = Date.now();
@@ -26,5 +26,12 @@ export class Faults {
     const n = Math.min(want, Math.floor(this.bucket));
     this.bucket -= n;
     return n;
+  }
+
+  /** True when the throttle has no whole event left to give right now. */
+  throttleEmpty(): boolean {
+    if (this.throttlePerSec === 0) return false;
+    const refill = ((Date.now() - this.bucketAt) / 1000) * this.throttlePerSec;
+    return Math.min(this.throttlePerSec, this.bucket + refill) < 1;
   }
 }
