@@ -31,12 +31,12 @@ export interface TestEmulator {
 
 export async function startEmulator(
   config: Partial<EmulatorConfig> = {},
-  opts: { dataDir?: string; port?: number } = {},
+  opts: { dataDir?: string; port?: number; grpcPort?: number } = {},
 ): Promise<TestEmulator> {
   // Owned by the emulator handle (tests often share one emulator across a file).
   const ownDir = opts.dataDir ? null : mkdtempSync(join(tmpdir(), 'sfbridge-emu-'));
   const dataDir = opts.dataDir ?? (ownDir as string);
-  const emu = await Emulator.start({ port: opts.port ?? 0, dataDir, config });
+  const emu = await Emulator.start({ port: opts.port ?? 0, grpcPort: opts.grpcPort, dataDir, config });
   const ca = emu.info.caCertPath ? readFileSync(emu.info.caCertPath, 'utf8') : null;
   let cached: string | null = null;
   const t: TestEmulator = {

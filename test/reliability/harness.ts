@@ -175,7 +175,7 @@ export class BridgeProcess {
 
   /** Log lines at error level or above (JSON logs). */
   errors(): string[] {
-    return this.stderr.split('\n').filter((l) => /"level":(50|60)/.test(l));
+    return this.stderr.split('\n').filter((l) => /"level":("error"|"fatal"|50|60)/.test(l));
   }
 }
 

@@ -96,8 +96,15 @@ export class FileSink implements Sink {
       const file = await this.fileFor(stream, Buffer.byteLength(data));
       const before = file.size;
       try {
-        await file.fh.write(data, before, 'utf8');
-        file.size = before + Buffer.byteLength(data);
+        // A write can be short (the disk filled up mid-way): loop, and treat anything less than
+        // the whole buffer as a failure — acknowledging a short write would lose the tail.
+        const buf = Buffer.from(data, 'utf8');
+        for (let off = 0; off < buf.length; ) {
+          const { bytesWritten } = await file.fh.write(buf, off, buf.length - off, before + off);
+          if (bytesWritten <= 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' });
+          off += bytesWritten;
+        }
+        file.size = before + buf.length;
       } catch (err) {
         await file.fh.truncate(before).catch(() => undefined);
         throw writeError(file.path, err);
