@@ -74,7 +74,9 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       case 'unrecognized_keys':
         for (const key of issue.keys) {
           const hint = knownKeys ? closest(key, knownKeys(path)) : undefined;
-          lines.push(`${formatPath([...path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+          // A key another variant of the union accepts (e.g. `initial` on a file source) is not a typo.
+          const why = hint === key ? ' (not a setting of this type)' : hint ? ` (did you mean "${hint}"?)` : '';
+          lines.push(`${formatPath([...path, key])}: unknown key${why}`);
         }
         break;
       case 'invalid_union': {

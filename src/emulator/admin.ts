@@ -39,6 +39,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/events/emit {"spec": "cdc:Account", "count": 1000}',
   'POST /admin/events/gap {"object": "Account", "changeType": "GAP_UPDATE"}',
   'POST /admin/events/overflow {"object": "Account"}',
+  'POST /admin/events/corrupt {"object": "Account"}',
   'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
   'POST /admin/clock {"advanceMs": 259200000}',
   'POST /admin/managed {"developerName": "Sub1", "topic": "/data/AccountChangeEvent", "start": "EARLIEST"}',
@@ -120,6 +121,10 @@ export class AdminApi {
           input.recordIds as string[] | undefined,
         );
         return sendJson(res, 200, { replayId: ev.seq, recordIds: ev.recordIds, changeType: ev.changeType });
+      }
+      case 'POST /admin/events/corrupt': {
+        const ev = d.generator.corrupt(String(input.object ?? 'Account'));
+        return sendJson(res, 200, { replayId: ev.seq });
       }
       case 'POST /admin/events/overflow': {
         const ev = d.generator.overflow(String(input.object ?? 'Account'));

@@ -96,6 +96,13 @@ export class Generator {
     return this.org.emitChange(obj, changeType, recordIds ?? [newId(obj.keyPrefix)], [], [], {});
   }
 
+  /** Fault injection: a CDC event whose Avro payload does not decode with its schema. */
+  corrupt(object: string): BusEvent {
+    const obj = this.org.object(object);
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    return this.org.emitChange(obj, 'UPDATE', [newId(obj.keyPrefix)], [], [], {}, undefined, garbage);
+  }
+
   /** Fault injection: GAP_OVERFLOW (a transaction changed more than 100,000 records). */
   overflow(object: string): BusEvent {
     return this.org.emitChange(this.org.object(object), 'GAP_OVERFLOW', [], [], [], {});

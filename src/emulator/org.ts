@@ -290,6 +290,8 @@ export class EmulatedOrg {
     nulled: string[],
     values: Record<string, unknown>,
     time?: number,
+    /** Fault injection: serve these bytes instead of the encoded record (a malformed payload). */
+    rawPayload?: Buffer,
   ): BusEvent {
     const schema = this.schemaOf('cdc', obj.name);
     const now = time ?? this.clock.now();
@@ -320,7 +322,7 @@ export class EmulatedOrg {
       cls: 'cdc',
       eventId: randomUUID(),
       schemaId: schema.id,
-      payload: schema.type.toBuffer(record),
+      payload: rawPayload ?? schema.type.toBuffer(record),
       data: null,
       recordIds,
       changeType,

@@ -139,6 +139,11 @@ export class Route {
       checkpoint: (replayId, eventTime) => this.onCheckpoint(replayId, eventTime),
       end: () => this.onEnd(),
       fail: (err) => this.failRoute(err),
+      deadLetter: this.opts.deadLetters
+        ? async (entries) => {
+            await (this.opts.deadLetters as DeadLetterStore).add(entries);
+          }
+        : undefined,
       log: this.opts.log,
     };
     await this.opts.subscriber.start(ctx);

@@ -20,6 +20,11 @@ export interface SubscriberContext {
   checkpoint(replayId: string, eventTime: string | null): void;
   /** The source is finished (finite sources only): the route drains and completes. */
   end(): void;
+  /**
+   * Keep input the subscriber could not decode (raw bytes) in the dead-letter store; resolves once
+   * durable. The subscriber still emits a marker envelope in its place, so positions stay in order.
+   */
+  deadLetter?(entries: import('../deadletter/types.js').DeadLetterInput[]): Promise<void>;
   /** Unrecoverable: the route stops without committing past what sinks acknowledged. */
   fail(err: Error): void;
   log: Logger;

@@ -127,7 +127,7 @@ export function writeConfig(
       replayStore: { type: 'file', path: join(dir, 'replay.json') },
       deadLetter: { type: 'file', dir: join(dir, 'dlq') },
       pipeline: { maxInFlight: 500, maxBatchEvents: 500, commitIntervalMs: 100, commitMaxEvents: 500 },
-      routes: [{ name: 'r', source: { initial: 'earliest', ...source }, sinks }],
+      routes: [{ name: 'r', source: source.type === 'file' ? source : { initial: 'earliest', ...source }, sinks }],
       ...extra,
     }),
   );

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { TokenProvider } from '../../auth/types.js';
+import type { DeadLetterInput } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
@@ -230,6 +231,7 @@ export class PubSubSubscriber implements Subscriber {
     const cache = schemaCaches.get(this.client) as SchemaCache;
     const receivedAt = new Date().toISOString();
     const out: Envelope[] = [];
+    const undecodable: DeadLetterInput[] = [];
     for (const raw of events) {
       const schema = cache.get(raw.event.schema_id) ?? (await cache.load(raw.event.schema_id));
       try {
@@ -242,7 +244,7 @@ export class PubSubSubscriber implements Subscriber {
           { topic: this.config.topic, replayId, error: errorMessage(err) },
           'cannot decode event payload; passing it on undecoded',
         );
-        out.push({
+        const marker: Envelope = {
           v: 1,
           org: this.orgId,
           channel: this.config.topic,
@@ -253,9 +255,21 @@ export class PubSubSubscriber implements Subscriber {
           receivedAt,
           kind: this.config.topic.startsWith('/event/') ? 'platform' : 'cdc',
           payload: { decodeError: errorMessage(err), rawPayloadBase64: Buffer.from(raw.event.payload).toString('base64') },
+        };
+        out.push(marker);
+        undecodable.push({
+          route: this.ctx.key,
+          sink: 'decode',
+          envelope: null,
+          raw: Buffer.from(raw.event.payload).toString('base64'),
+          error: `cannot decode the Avro payload of ${this.config.topic} event ${marker.eventId} (replay id ${replayId}, schema ${raw.event.schema_id}): ${errorMessage(err)}`,
+          attempts: 1,
+          firstFailedAt: receivedAt,
         });
       }
     }
+    // The raw bytes are kept durably before anything after them can be committed.
+    if (undecodable.length > 0 && this.ctx.deadLetter) await this.ctx.deadLetter(undecodable);
     if (this.stopped || call !== this.call) return;
     this.position = Buffer.from((events[events.length - 1] as RawConsumerEvent).replay_id);
     this.nextPreset = 'CUSTOM';
