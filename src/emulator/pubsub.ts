@@ -266,7 +266,14 @@ export class PubSubServer {
 
   async close(): Promise<void> {
     for (const s of [...this.streams]) s.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    // A graceful shutdown waits for every client session to go away; don't wait forever.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     this.server.forceShutdown();
   }
 

@@ -65,12 +65,15 @@ export function readSink(dir: string): any[] {
   } catch {
     return [];
   }
-  return names.flatMap((f) =>
-    readFileSync(join(dir, f), 'utf8')
+  return names.flatMap((f) => {
+    // A file still being written may end in a partial line (no newline yet): leave it for later.
+    const text = readFileSync(join(dir, f), 'utf8');
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    return complete
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l)),
-  );
+      .map((l) => JSON.parse(l));
+  });
 }
 
 export function b64(seq: number): string {
