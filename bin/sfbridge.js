@@ -10,6 +10,8 @@ if (!existsSync(fileURLToPath(entry))) {
 }
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));
-// A client library may leave a timer behind after everything was stopped and committed (seen
-// with the CometD client after a stop mid-handshake): exit shortly after, rather than hang.
+// Safety net: a client library may keep a request open after everything was stopped and
+// committed (seen with the faye CometD client when a route is stopped before its first
+// handshake answered; src/subscribers/cometd/subscriber.ts disconnects such a client once it
+// connects, but a handshake still in flight can hold its socket): exit shortly after, not hang.
 setTimeout(() => process.exit(), 1000).unref();

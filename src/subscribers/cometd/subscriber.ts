@@ -163,6 +163,11 @@ export class CometdSubscriber implements Subscriber {
       },
       incoming: (m, cb) => {
         if (gen === this.generation) this.onMeta(m);
+        else if (m.successful && (m.channel === '/meta/handshake' || m.channel === '/meta/connect')) {
+          // Torn down before its handshake finished: faye ignores disconnect() until connected,
+          // so the stale client would keep polling (and keep the process alive). Disconnect now.
+          setImmediate(() => client.disconnect());
+        }
         cb(m);
       },
     });
