@@ -45,7 +45,6 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
   let health: Server | undefined;
   // Signal handlers go in before starting, so a SIGTERM during startup still drains cleanly.
   let signals = 0;
-  let starting = true;
   let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
   let markStarted: () => void = () => undefined;
   const startedPromise = new Promise<void>((r) => {
@@ -60,8 +59,8 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
       }
       log.info({ signal: sig }, 'stopping: draining in-flight events (send the signal again to exit at once)');
       const stop = () => void bridge.stop().then(() => resolve(0));
-      if (starting) startedPromise.then(stop, stop);
-      else stop();
+      // During startup, stop once start settles (afterwards this runs on the next tick).
+      startedPromise.then(stop, stop);
     };
   });
   process.on('SIGTERM', onSignal);
@@ -83,7 +82,6 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     process.off('SIGINT', onSignal);
     return 1;
   } finally {
-    starting = false;
     markStarted();
   }
   hooks.onStarted?.(bridge);

@@ -74,7 +74,8 @@ export class FileDeadLetterStore implements DeadLetterStore {
       // Compact when the log is mostly removed entries: rewrite live entries, rename over.
       const live = before.entries.size - present.length;
       if (before.records > 64 && live * 4 < before.records) {
-        const keep = [...before.entries.values()].filter((d) => !present.includes(d.id));
+        const gone = new Set(present);
+        const keep = [...before.entries.values()].filter((d) => !gone.has(d.id));
         const tmp = `${this.path}.tmp`;
         await writeRecords(
           tmp,

@@ -48,3 +48,15 @@ export function matches(d: DeadLetter, f: DeadLetterFilter | undefined): boolean
   if (f.ids !== undefined && !f.ids.includes(d.id)) return false;
   return true;
 }
+
+/** Dead-letter inputs for envelopes one sink could not deliver. */
+export function deadLettersFor(
+  route: string,
+  sink: string,
+  events: readonly Envelope[],
+  error: string,
+  attempts: number,
+  firstFailedAt: string,
+): DeadLetterInput[] {
+  return events.map((envelope) => ({ route, sink, envelope, error, attempts, firstFailedAt }));
+}

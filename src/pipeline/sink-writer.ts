@@ -5,7 +5,7 @@
  * same events again, before anything later is written — so a sink never sees a gap.
  */
 
-import type { DeadLetterStore } from '../deadletter/types.js';
+import { type DeadLetterStore, deadLettersFor } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
 import { BridgeError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -166,14 +166,14 @@ export class SinkWriter {
   private async deadLetter(events: Envelope[], attempts: number, firstFailedAt: number): Promise<boolean> {
     try {
       await (this.opts.deadLetters as DeadLetterStore).add(
-        events.map((envelope) => ({
-          route: this.opts.route ?? '',
-          sink: this.opts.name,
-          envelope,
-          error: `sink down for longer than sinkOutage.after; last error: ${this.lastError}`,
+        deadLettersFor(
+          this.opts.route ?? '',
+          this.opts.name,
+          events,
+          `sink down for longer than sinkOutage.after; last error: ${this.lastError}`,
           attempts,
-          firstFailedAt: new Date(firstFailedAt).toISOString(),
-        })),
+          new Date(firstFailedAt).toISOString(),
+        ),
       );
     } catch (err) {
       this.log.error({ sink: this.opts.name, error: errorMessage(err) }, 'dead-letter store write failed; still holding the events');

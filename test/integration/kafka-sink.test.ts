@@ -3,17 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema, orgSchema } from '../../src/config/schema.js';
+import { orgSchema } from '../../src/config/schema.js';
 import type { Envelope } from '../../src/envelope.js';
 import { OrgServices } from '../../src/orgs.js';
-import { Bridge } from '../../src/pipeline/bridge.js';
 import { Route } from '../../src/pipeline/route.js';
 import { FileReplayStore } from '../../src/replay/file/file-store.js';
 import { kafkaSinkConfigSchema } from '../../src/sinks/kafka/config.js';
 import { KafkaSink } from '../../src/sinks/kafka/kafka-sink.js';
 import { pubsubSubscriberConfigSchema } from '../../src/subscribers/pubsub/config.js';
 import { PubSubSubscriber } from '../../src/subscribers/pubsub/subscriber.js';
-import { captureLogger, emulatorOrg } from '../helpers/bridge.js';
+import { captureLogger, emulatorOrg, makeBridge } from '../helpers/bridge.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
@@ -31,17 +30,7 @@ describe.skipIf(!kafka.url)(`Kafka sink ${kafka.reason ?? ''}`, () => {
   });
   afterAll(async () => t?.stop());
 
-  function bridge(dir: string, routes: unknown[], extra: Record<string, unknown> = {}) {
-    const config = configSchema.parse({
-      orgs: { emu: emulatorOrg(t) },
-      replayStore: { type: 'file', path: join(dir, 'replay.json') },
-      deadLetter: { type: 'file', dir: join(dir, 'dead-letters') },
-      pipeline: { commitIntervalMs: 50 },
-      routes,
-      ...extra,
-    });
-    return new Bridge(config, captureLogger('warn').log);
-  }
+  const bridge = (dir: string, routes: unknown[], extra: Record<string, unknown> = {}) => makeBridge(t, dir, routes, extra, 'warn').bridge;
 
   it('writes envelopes to templated topics with record keys and headers, acked only when Kafka acks', async () => {
     const dir = tempDir();

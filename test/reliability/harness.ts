@@ -77,6 +77,11 @@ export interface ResultRow {
   notes: string;
 }
 
+/** Record a scenario's tally (see `record`). */
+export function recordTally(scenario: string, path: string, t: Tally, recoveryMs: number | null, notes = ''): void {
+  record({ scenario, path, events: t.expected, lost: t.lost, duplicated: t.duplicated, outOfOrder: t.outOfOrder, recoveryMs, notes });
+}
+
 /** Append a row to reports/reliability-<profile>.ndjson (rendered into docs/reliability.md). */
 export function record(row: ResultRow): void {
   const dir = join(ROOT, 'reports');

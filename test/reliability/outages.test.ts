@@ -11,7 +11,7 @@ import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { consumeAll } from '../helpers/kafka.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-import { BridgeProcess, CuttableProxy, readFiles, record, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
+import { BridgeProcess, CuttableProxy, readFiles, recordTally, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
 
 const kafka = service('kafka');
 const redis = service('redis');
@@ -65,16 +65,7 @@ describe('reliability: sink and store outages', () => {
           s.ledger,
           got.map((m) => m.value),
         );
-        record({
-          scenario: `Kafka broker down ${SIZE.outageMs / 1000} s`,
-          path: 'pubsub',
-          events: r.expected,
-          lost: r.lost,
-          duplicated: r.duplicated,
-          outOfOrder: r.outOfOrder,
-          recoveryMs,
-          notes: 'idempotent producer, acks=all',
-        });
+        recordTally(`Kafka broker down ${SIZE.outageMs / 1000} s`, 'pubsub', r, recoveryMs, 'idempotent producer, acks=all');
         expect(r.lost, `lost e.g. ${r.lostSample}`).toBe(0);
         expect(r.duplicated).toBeLessThanOrEqual(WINDOW);
       } finally {
@@ -115,16 +106,7 @@ describe('reliability: sink and store outages', () => {
           const recoveryMs = Date.now() - back;
           await bridge.kill('SIGTERM');
           const r = tally(s.ledger, readFiles(out));
-          record({
-            scenario: `${which} store down ${SIZE.outageMs / 1000} s`,
-            path: 'pubsub',
-            events: r.expected,
-            lost: r.lost,
-            duplicated: r.duplicated,
-            outOfOrder: r.outOfOrder,
-            recoveryMs,
-            notes: 'fetching pauses while commits fail',
-          });
+          recordTally(`${which} store down ${SIZE.outageMs / 1000} s`, 'pubsub', r, recoveryMs, 'fetching pauses while commits fail');
           expect(r.lost).toBe(0);
           expect(r.duplicated).toBe(0);
           // Restart: it resumes from a position at the end, so nothing is delivered twice.
@@ -169,16 +151,7 @@ describe('reliability: sink and store outages', () => {
       const recoveryMs = Date.now() - back;
       await bridge.kill('SIGTERM');
       const r = tally(s.ledger, readFiles(out));
-      record({
-        scenario: 'disk full (1 MB tmpfs), then space returns',
-        path: 'pubsub',
-        events: r.expected,
-        lost: r.lost,
-        duplicated: r.duplicated,
-        outOfOrder: r.outOfOrder,
-        recoveryMs,
-        notes: `held at ${heldAt} events while full`,
-      });
+      recordTally('disk full (1 MB tmpfs), then space returns', 'pubsub', r, recoveryMs, `held at ${heldAt} events while full`);
       expect(r.lost).toBe(0);
       expect(r.duplicated).toBe(0);
       expect(bridge.stderr).toMatch(/sink write failed; holding the replay commit and retrying/);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { tempDir } from '../helpers/tmp.js';
-import { BridgeProcess, readFiles, record, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
+import { BridgeProcess, readFiles, recordTally, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
 
 describe('reliability: SIGKILL during a stream', () => {
   let t: TestEmulator;
@@ -60,16 +60,7 @@ describe('reliability: SIGKILL during a stream', () => {
       const fin = await bridge.kill('SIGTERM');
       expect(fin.code, fin.stderr.slice(-1500)).toBe(0);
       const r = tally(ledger, readFiles(out));
-      record({
-        scenario: `SIGKILL x${SIZE.kills}`,
-        path: p.path,
-        events: r.expected,
-        lost: r.lost,
-        duplicated: r.duplicated,
-        outOfOrder: r.outOfOrder,
-        recoveryMs,
-        notes: `${killedMidStream} kills landed mid-stream`,
-      });
+      recordTally(`SIGKILL x${SIZE.kills}`, p.path, r, recoveryMs, `${killedMidStream} kills landed mid-stream`);
       expect(r.lost, `lost, e.g. ${r.lostSample}`).toBe(0);
       expect(r.duplicated).toBeLessThanOrEqual(WINDOW * SIZE.kills);
       expect(r.outOfOrder).toBe(0);

@@ -55,8 +55,7 @@ export class KafkaReplayStore implements ReplayStore {
           topics: [{ topic: this.config.topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
         });
       }
-      const offsets = await admin.fetchTopicOffsets(this.config.topic);
-      await this.readAll(offsets.map((o) => ({ partition: o.partition, high: Number(o.high) })));
+      await this.refresh();
       this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
       await this.producer.connect();
     } catch (err) {

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { DeadLetterInput, DeadLetterStore } from '../../deadletter/types.js';
+import { type DeadLetterStore, deadLettersFor } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -87,15 +87,14 @@ export class WebhookSink implements Sink {
   }
 
   async write(batch: readonly Envelope[]): Promise<void> {
-    const events = batch;
     if (this.config.body === 'batch') {
-      for (let i = 0; i < events.length; i += this.config.maxBatchEvents) {
-        const chunk = events.slice(i, i + this.config.maxBatchEvents);
+      for (let i = 0; i < batch.length; i += this.config.maxBatchEvents) {
+        const chunk = batch.slice(i, i + this.config.maxBatchEvents);
         await this.deliver(this.batchDelivery(chunk));
       }
       return;
     }
-    await this.deliverLanes(this.lanes(events));
+    await this.deliverLanes(this.lanes(batch));
   }
 
   async drain(): Promise<void> {}
@@ -137,19 +136,19 @@ export class WebhookSink implements Sink {
     if (failure !== null) throw failure;
   }
 
-  private batchDelivery(events: Envelope[]): Delivery {
+  private batchDelivery(events: readonly Envelope[]): Delivery {
     const digest = createHash('sha256');
     for (const e of events) digest.update(e.eventId).update('\n');
-    return { id: `batch_${digest.digest('hex').slice(0, 32)}`, body: JSON.stringify({ events }), events };
+    return { id: `batch_${digest.digest('hex').slice(0, 32)}`, body: JSON.stringify({ events }), events: [...events] };
   }
 
   /** Deliver one request until it is delivered or dead-lettered; throws only when the route must stop. */
   private async deliver(d: Delivery): Promise<Outcome> {
-    const firstFailedAt = { at: '' };
+    let firstFailedAt = '';
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       if (this.abort.signal.aborted) throw new RetriableError('SINK_CLOSING', 'webhook sink closed before delivery');
-      if (this.disabledReason) return this.onDisabled(d, attempt - 1, firstFailedAt.at);
+      if (this.disabledReason) return this.onDisabled(d, attempt - 1, firstFailedAt);
       const r = await this.attempt(d);
       if (r.status >= 200 && r.status < 300) {
         this.counters.delivered += d.events.length;
@@ -157,7 +156,7 @@ export class WebhookSink implements Sink {
         return 'delivered';
       }
       if (this.abort.signal.aborted) throw new RetriableError('SINK_CLOSING', 'webhook sink closed before delivery');
-      firstFailedAt.at ||= new Date().toISOString();
+      firstFailedAt ||= new Date().toISOString();
       this.lastError = r.detail;
       if (r.status === 410) {
         this.disabledReason = `${this.config.url} answered 410 Gone (${r.detail})`;
@@ -165,21 +164,21 @@ export class WebhookSink implements Sink {
           { sink: this.name, url: this.config.url },
           'webhook endpoint answered 410 Gone: endpoint disabled, no further requests will be sent to it',
         );
-        return this.onDisabled(d, attempt, firstFailedAt.at);
+        return this.onDisabled(d, attempt, firstFailedAt);
       }
       if (r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
         this.log.warn(
           { sink: this.name, webhookId: d.id, status: r.status, detail: r.detail },
           'webhook rejected the event; dead-lettering it',
         );
-        return this.deadLetter(d, `rejected by the receiver: ${r.detail}`, attempt, firstFailedAt.at);
+        return this.deadLetter(d, `rejected by the receiver: ${r.detail}`, attempt, firstFailedAt);
       }
       const schedule = this.config.retrySchedule;
       if (attempt > schedule.length && this.outage.mode === 'dead-letter') {
-        return this.deadLetter(d, `not delivered after ${attempt} attempts; last: ${r.detail}`, attempt, firstFailedAt.at);
+        return this.deadLetter(d, `not delivered after ${attempt} attempts; last: ${r.detail}`, attempt, firstFailedAt);
       }
       if (this.outage.mode === 'dead-letter' && Date.now() - started >= this.outage.afterMs) {
-        return this.deadLetter(d, `receiver down for longer than sinkOutage.after; last: ${r.detail}`, attempt, firstFailedAt.at);
+        return this.deadLetter(d, `receiver down for longer than sinkOutage.after; last: ${r.detail}`, attempt, firstFailedAt);
       }
       const delay = this.retryDelay(attempt, r);
       this.counters.retries++;
@@ -227,14 +226,7 @@ export class WebhookSink implements Sink {
   /** Durably dead-letter; retried until it sticks, because acknowledging without it would lose the event. */
   private async deadLetter(d: Delivery, error: string, attempts: number, firstFailedAt: string): Promise<Outcome> {
     const store = this.ctx.deadLetters as DeadLetterStore;
-    const entries: DeadLetterInput[] = d.events.map((envelope) => ({
-      route: this.ctx.route,
-      sink: this.name,
-      envelope,
-      error,
-      attempts,
-      firstFailedAt: firstFailedAt || new Date().toISOString(),
-    }));
+    const entries = deadLettersFor(this.ctx.route, this.name, d.events, error, attempts, firstFailedAt || new Date().toISOString());
     for (let i = 1; ; i++) {
       try {
         await store.add(entries);
