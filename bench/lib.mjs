@@ -100,3 +100,122 @@ export function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : def;
 }
+
+/** Events/s one raw Subscribe stream of the emulator serves (receive only): its ceiling. */
+export async function serveRate(emu, topic, events, firstReplayId) {
+  const { authMetadata, createPubSubClient } = await import('../dist/subscribers/pubsub/grpc-client.js');
+  const replay = Buffer.alloc(8);
+  replay.writeBigUInt64BE(BigInt(firstReplayId - 1));
+  const client = createPubSubClient({ endpoint: emu.info.pubsubEndpoint, ca: emu.ca });
+  const md = authMetadata({ accessToken: await emu.token(), instanceUrl: emu.info.instanceUrl, orgId: emu.info.orgId });
+  let bytes = 0;
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const call = client.Subscribe(md);
+    let got = 0;
+    call.on('data', (r) => {
+      got += r.events.length;
+      for (const e of r.events) bytes += e.event.payload.length;
+      // Keep about 1,000 events of credit outstanding (10 requests of 100).
+      if (r.events.length > 0) call.write({ num_requested: r.events.length });
+      if (got >= events) {
+        call.cancel();
+        resolve();
+      }
+    });
+    call.on('error', (e) => (e.code === 1 ? resolve() : reject(e)));
+    call.write({ topic_name: topic, replay_preset: 'CUSTOM', replay_id: replay, num_requested: 100 });
+    for (let i = 0; i < 9; i++) call.write({ num_requested: 100 });
+  });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  client.close();
+  return { eventsPerSec: events / secs, avgPayloadBytes: bytes / events };
+}
+
+/** Resident set size of a process in MB (Linux), or null. */
+export function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux), or null. */
+export function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Run `sfbridge run` on a config (its health endpoint on `healthPort`) until `done(status)` is true;
+ * returns seconds from spawn, peak RSS (MB) and the last status. The bridge is then stopped (SIGTERM).
+ */
+export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000 } = {}) {
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, join(ROOT, 'bin/sfbridge.js'), 'run', '-c', configPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SFBRIDGE_LOG_LEVEL: 'warn' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const t0 = process.hrtime.bigint();
+  let peakRss = 0;
+  let status = null;
+  const rssSeries = [];
+  for (;;) {
+    await new Promise((r) => setTimeout(r, sampleMs));
+    if (child.exitCode !== null) throw new Error(`bridge exited (${child.exitCode}): ${stderr.slice(-2000)}`);
+    const rss = rssMb(child.pid);
+    if (rss) {
+      peakRss = Math.max(peakRss, rss);
+      rssSeries.push(Math.round(rss));
+    }
+    status = await getJson(`http://127.0.0.1:${healthPort}/status`).catch(() => null);
+    if (status && done(status)) break;
+    if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs) throw new Error(`bridge run timed out; last status ${JSON.stringify(status)}`);
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSeconds(child.pid);
+  await new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+  return { secs, peakRss, status, cpu, rssSeries, stderr };
+}
+
+export function getJson(url) {
+  return new Promise((resolve, reject) => {
+    const r = httpRequest(url, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(text));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/** A free TCP port. */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}

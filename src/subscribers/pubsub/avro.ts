@@ -36,6 +36,8 @@ export interface ParsedSchema {
   fieldNames: string[];
   /** For record-valued fields (compound fields such as BillingAddress): their sub-field names. */
   nested: Map<number, string[]>;
+  /** Field names per bitmap string: CDC streams repeat the same few change sets, so decode each once. */
+  bitmaps: Map<string, readonly string[]>;
 }
 
 export function parseSchema(id: string, json: string): ParsedSchema {
@@ -55,7 +57,7 @@ export function parseSchema(id: string, json: string): ParsedSchema {
         (t as avro.types.RecordType).fields.map((x) => x.name),
       );
   });
-  return { id, type, fieldNames: fields.map((f) => f.name), nested };
+  return { id, type, fieldNames: fields.map((f) => f.name), nested, bitmaps: new Map() };
 }
 
 /** Cache of parsed schemas with single-flight fetches. */
@@ -93,19 +95,27 @@ export class SchemaCache {
 export function decodeBitmapFields(schema: ParsedSchema, values: readonly string[] | null | undefined): string[] {
   const out: string[] = [];
   for (const item of values ?? []) {
-    const m = /^(?:(\d+)-)?0x([0-9a-fA-F]+)$/.exec(item);
-    if (!m) {
-      // Already a field name (CometD-style payloads, or a future format): keep it.
-      out.push(item);
-      continue;
+    let names = schema.bitmaps.get(item);
+    if (!names) {
+      names = decodeBitmap(schema, item);
+      if (schema.bitmaps.size < 10_000) schema.bitmaps.set(item, names);
     }
-    const parentIdx = m[1] === undefined ? null : Number(m[1]);
-    const names = parentIdx === null ? schema.fieldNames : (schema.nested.get(parentIdx) ?? []);
-    const prefix = parentIdx === null ? '' : `${schema.fieldNames[parentIdx] ?? `field${parentIdx}`}.`;
-    let bits = BigInt(`0x${m[2]}`);
-    for (let i = 0; bits > 0n; i++, bits >>= 1n) {
-      if (bits & 1n) out.push(prefix + (names[i] ?? `#${i}`));
-    }
+    for (const n of names) out.push(n);
+  }
+  return out;
+}
+
+function decodeBitmap(schema: ParsedSchema, item: string): string[] {
+  const m = /^(?:(\d+)-)?0x([0-9a-fA-F]+)$/.exec(item);
+  // Already a field name (CometD-style payloads, or a future format): keep it.
+  if (!m) return [item];
+  const parentIdx = m[1] === undefined ? null : Number(m[1]);
+  const names = parentIdx === null ? schema.fieldNames : (schema.nested.get(parentIdx) ?? []);
+  const prefix = parentIdx === null ? '' : `${schema.fieldNames[parentIdx] ?? `field${parentIdx}`}.`;
+  const out: string[] = [];
+  let bits = BigInt(`0x${m[2]}`);
+  for (let i = 0; bits > 0n; i++, bits >>= 1n) {
+    if (bits & 1n) out.push(prefix + (names[i] ?? `#${i}`));
   }
   return out;
 }

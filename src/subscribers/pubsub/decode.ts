@@ -13,34 +13,45 @@ function iso(ms: unknown): string | null {
   return typeof n === 'number' && Number.isFinite(n) ? new Date(n).toISOString() : null;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Drop null fields (CDC sends only changed values) but keep explicitly nulled ones as null. */
-function compact(rec: Record<string, unknown>, nulled: Set<string>): Record<string, unknown> {
+function compact(rec: Record<string, unknown>, nulled: ReadonlySet<string>, skip?: string): Record<string, unknown> {
+  // Object.keys, not entries: no per-field pair arrays on the hot path (and not for…in: avsc
+  // records carry enumerable methods on their prototype).
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rec)) {
+  for (const k of Object.keys(rec)) {
+    if (k === skip) continue;
+    const v = rec[k];
     if (v === null || v === undefined) {
       if (nulled.has(k)) out[k] = null;
       continue;
     }
-    if (typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v)) {
+    if (typeof v !== 'object') out[k] = v;
+    else if (Buffer.isBuffer(v)) out[k] = v.toString('base64');
+    else if (Array.isArray(v)) out[k] = v;
+    else {
       const inner: Record<string, unknown> = {};
-      for (const [ik, iv] of Object.entries(v as Record<string, unknown>)) {
+      const o = v as Record<string, unknown>;
+      for (const ik of Object.keys(o)) {
+        const iv = o[ik];
         if (iv !== null && iv !== undefined) inner[ik] = iv;
-        else if (nulled.has(`${k}.${ik}`)) inner[ik] = null;
+        else if (nulled.size > 0 && nulled.has(`${k}.${ik}`)) inner[ik] = null;
       }
       out[k] = inner;
-    } else if (Buffer.isBuffer(v)) out[k] = v.toString('base64');
-    else out[k] = v;
+    }
   }
   return out;
 }
 
 export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel: string, org: string, receivedAt: string): Envelope {
   const replayId = Buffer.from(raw.replay_id).toString('base64');
-  const record = schema.type.fromBuffer(Buffer.from(raw.event.payload)) as Record<string, unknown>;
+  // gRPC hands us Buffers already; copy only when given another byte array.
+  const payload = Buffer.isBuffer(raw.event.payload) ? raw.event.payload : Buffer.from(raw.event.payload);
+  const record = schema.type.fromBuffer(payload) as Record<string, unknown>;
   const h = record.ChangeEventHeader as Record<string, unknown> | undefined;
   if (h) {
     const header = toChangeHeader(h, (list) => decodeBitmapFields(schema, list));
-    const { ChangeEventHeader: _h, ...fields } = record;
     const kind = changeKind(header.changeType);
     return {
       v: ENVELOPE_VERSION,
@@ -53,7 +64,7 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
       receivedAt,
       kind,
       changeHeader: header,
-      payload: compact(fields, new Set(header.nulledFields)),
+      payload: compact(record, header.nulledFields.length > 0 ? new Set(header.nulledFields) : NONE, 'ChangeEventHeader'),
     };
   }
   const uuid = typeof record.EventUuid === 'string' ? record.EventUuid : null;
@@ -67,6 +78,6 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
     eventTime: iso(record.CreatedDate),
     receivedAt,
     kind: 'platform',
-    payload: compact(record, new Set()),
+    payload: compact(record, NONE),
   };
 }

@@ -1,0 +1,142 @@
+// Catch-up from a retained backlog, side by side in one run on one emulator (separate process):
+//   1. the emulator's own serving rate (one raw Subscribe stream, receive only): the ceiling;
+//   2. sfbridge: Pub/Sub -> decode -> envelope -> sink (file with fsync'd group commits, and/or
+//      Kafka acks=all idempotent, and/or Kafka exactly-once) -> replay commit, until the last
+//      event is committed; peak RSS of the bridge process;
+//   3. the public salesforce-pubsub-api-client (unmodified devDependency) doing receive + decode.
+//
+//   node bench/catchup.mjs [--events 1000000] [--runs 3] [--sinks file,kafka,kafka-eos] [--kafka 127.0.0.1:19092]
+//                          [--pipeline '{"maxInFlight":5000}']
+// Kafka sinks need a broker (`node scripts/kafka-broker.mjs start` prints one).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import PubSubApiClient from 'salesforce-pubsub-api-client';
+import { arg, freePort, median, preload, report, runBridge, serveRate, startEmulatorProcess } from './lib.mjs';
+
+const EVENTS = Number(arg('events', 1_000_000));
+const RUNS = Number(arg('runs', 3));
+const SINKS = arg('sinks', 'file').split(',');
+const KAFKA = arg('kafka', process.env.KAFKA_BROKERS ?? '127.0.0.1:19092');
+const TOPIC = '/data/AccountChangeEvent';
+// Pipeline settings for the bridge under test (defaults: the bridge's own defaults).
+const PIPELINE = JSON.parse(arg('pipeline', '{}'));
+
+const emu = await startEmulatorProcess();
+const work = mkdtempSync(join(tmpdir(), 'sfbridge-bench-'));
+const rows = [];
+try {
+  // The emulator's Account has 38 fields; two custom ones make the 40-field schema of the issue.
+  for (const name of ['Tier__c', 'Region__c']) await emu.admin('schema/change', { target: 'Account', field: { name, type: 'string' } });
+  process.stdout.write(`preloading ${EVENTS} Account change events... `);
+  const first = await preload(emu, 'cdc:Account', EVENTS);
+  process.stdout.write('done\n');
+
+  const serve = [];
+  let payload = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const r = await serveRate(emu, TOPIC, EVENTS, first);
+    serve.push(r.eventsPerSec);
+    payload = r.avgPayloadBytes;
+  }
+  rows.push(row('emulator serving (raw stream, receive only)', serve, { avgPayloadBytes: Math.round(payload) }));
+
+  for (const sink of SINKS) {
+    const rates = [];
+    const rss = [];
+    const cpu = [];
+    for (let i = 0; i < RUNS; i++) {
+      const dir = join(work, `${sink}-${i}`);
+      const port = await freePort();
+      const ns = `bench${Date.now()}${i}`;
+      const sinkCfg =
+        sink === 'file'
+          ? { type: 'file', dir: join(dir, 'out'), fsync: true }
+          : { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.{channel}`, exactlyOnce: sink === 'kafka-eos', createTopics: { partitions: 3 } };
+      const store =
+        sink === 'kafka-eos'
+          ? { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.replay`, namespace: ns }
+          : { type: 'file', path: join(dir, 'replay.json'), fsync: true };
+      const cfg = join(work, `${sink}-${i}.json`);
+      writeFileSync(
+        cfg,
+        JSON.stringify({
+          log: { level: 'warn', format: 'json' },
+          health: { host: '127.0.0.1', port },
+          orgs: {
+            emu: {
+              loginUrl: emu.info.loginUrl,
+              caCertFile: emu.info.caCertPath,
+              pubsubEndpoint: emu.info.pubsubEndpoint,
+              auth: { flow: 'client_credentials', clientId: emu.info.clientId, clientSecret: emu.info.clientSecret },
+            },
+          },
+          replayStore: store,
+          pipeline: PIPELINE,
+          deadLetter: { type: 'file', dir: join(dir, 'dlq') },
+          routes: [{ name: 'accounts', source: { type: 'pubsub', org: 'emu', topic: TOPIC, initial: 'earliest' }, sinks: [sinkCfg] }],
+        }),
+      );
+      const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS || (s.routes[0]?.eventsAcked ?? 0) >= EVENTS + 1);
+      rates.push(EVENTS / r.secs);
+      rss.push(r.peakRss);
+      cpu.push(r.cpu);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    rows.push(
+      row(`sfbridge -> ${sink === 'file' ? 'file (fsync)' : sink === 'kafka' ? 'Kafka acks=all idempotent' : 'Kafka exactly-once'}, committed`, rates, {
+        peakRssMb: Math.round(Math.max(...rss)),
+        cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
+      }),
+    );
+  }
+
+  const pub = [];
+  for (let i = 0; i < RUNS; i++) pub.push(await publicClientRate());
+  rows.push(row('salesforce-pubsub-api-client 5.5.2, receive + decode only', pub));
+
+  const ours = rows.find((r) => r.scenario.startsWith('sfbridge -> file'));
+  const theirs = rows.at(-1);
+  const ratio = ours && theirs ? ours.medianEventsPerSec / theirs.medianEventsPerSec : null;
+  report(`catchup-${EVENTS}`, rows, { events: EVENTS, runs: RUNS, ratioFileVsPublicClient: ratio && Number(ratio.toFixed(2)) });
+  if (ratio) console.log(`sfbridge (file, full pipeline) / public client (receive + decode): ${ratio.toFixed(2)}x`);
+} finally {
+  await emu.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+function row(scenario, rates, extra = {}) {
+  return { scenario, medianEventsPerSec: Math.round(median(rates)), runs: rates.map(Math.round).join(' / '), ...extra };
+}
+
+async function publicClientRate() {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const client = new PubSubApiClient(
+    {
+      authType: 'user-supplied',
+      accessToken: await emu.token(),
+      instanceUrl: emu.info.instanceUrl,
+      pubSubEndpoint: emu.info.pubsubEndpoint,
+      rejectUnauthorizedSsl: false,
+    },
+    quiet,
+  );
+  await client.connect();
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    let got = 0;
+    client.subscribeFromEarliestEvent(
+      TOPIC,
+      (_sub, type, data) => {
+        if (type === 'event') {
+          got++;
+          if (got >= EVENTS) resolve();
+        } else if (type === 'error') reject(data);
+      },
+      null,
+    );
+  });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  client.close();
+  return EVENTS / secs;
+}
