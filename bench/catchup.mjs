@@ -52,7 +52,13 @@ try {
       const sinkCfg =
         sink === 'file'
           ? { type: 'file', dir: join(dir, 'out'), fsync: true }
-          : { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.{channel}`, exactlyOnce: sink === 'kafka-eos', createTopics: { partitions: 3 } };
+          : {
+              type: 'kafka',
+              brokers: KAFKA.split(','),
+              topic: `${ns}.{channel}`,
+              exactlyOnce: sink === 'kafka-eos',
+              createTopics: { partitions: 3 },
+            };
       const store =
         sink === 'kafka-eos'
           ? { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.replay`, namespace: ns }
@@ -77,17 +83,25 @@ try {
           routes: [{ name: 'accounts', source: { type: 'pubsub', org: 'emu', topic: TOPIC, initial: 'earliest' }, sinks: [sinkCfg] }],
         }),
       );
-      const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS || (s.routes[0]?.eventsAcked ?? 0) >= EVENTS + 1);
+      const r = await runBridge(
+        cfg,
+        port,
+        (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS || (s.routes[0]?.eventsAcked ?? 0) >= EVENTS + 1,
+      );
       rates.push(EVENTS / r.secs);
       rss.push(r.peakRss);
       cpu.push(r.cpu);
       rmSync(dir, { recursive: true, force: true });
     }
     rows.push(
-      row(`sfbridge -> ${sink === 'file' ? 'file (fsync)' : sink === 'kafka' ? 'Kafka acks=all idempotent' : 'Kafka exactly-once'}, committed`, rates, {
-        peakRssMb: Math.round(Math.max(...rss)),
-        cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
-      }),
+      row(
+        `sfbridge -> ${sink === 'file' ? 'file (fsync)' : sink === 'kafka' ? 'Kafka acks=all idempotent' : 'Kafka exactly-once'}, committed`,
+        rates,
+        {
+          peakRssMb: Math.round(Math.max(...rss)),
+          cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
+        },
+      ),
     );
   }
 
@@ -106,7 +120,9 @@ try {
 }
 
 function row(scenario, rates, extra = {}) {
-  return { scenario, medianEventsPerSec: Math.round(median(rates)), runs: rates.map(Math.round).join(' / '), ...extra };
+  const r = { scenario, medianEventsPerSec: Math.round(median(rates)), runs: rates.map(Math.round).join(' / '), ...extra };
+  console.log(JSON.stringify(r)); // progress: each row as soon as it is measured
+  return r;
 }
 
 async function publicClientRate() {

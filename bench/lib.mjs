@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function startEmulatorProcess(args = []) {
+  // args: extra `sfbridge emulator` flags, e.g. ['--generate', 'cdc:Account:1000/s']
   const child = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -50,6 +51,22 @@ export async function startEmulatorProcess(args = []) {
     info,
     ca,
     admin: (path, body = {}) => call('POST', `/admin/${path}`, body),
+    /** A REST call with a fresh bearer token (JSON body). */
+    rest: async (method, path, body) => {
+      const tok = await token();
+      return new Promise((resolve, reject) => {
+        const url = new URL(path, info.instanceUrl);
+        const fn = url.protocol === 'https:' ? request : httpRequest;
+        const r = fn(url, { method, ca, headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null }));
+        });
+        r.on('error', reject);
+        if (body !== undefined) r.write(JSON.stringify(body));
+        r.end();
+      });
+    },
     token,
     stop: () =>
       new Promise((resolve) => {
@@ -179,7 +196,8 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
     }
     status = await getJson(`http://127.0.0.1:${healthPort}/status`).catch(() => null);
     if (status && done(status)) break;
-    if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs) throw new Error(`bridge run timed out; last status ${JSON.stringify(status)}`);
+    if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs)
+      throw new Error(`bridge run timed out; last status ${JSON.stringify(status)}`);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(child.pid);
@@ -218,4 +236,19 @@ export async function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** An org entry for a bridge config pointing at a benchmark emulator. */
+export function emulatorOrg(emu) {
+  return {
+    loginUrl: emu.info.loginUrl,
+    caCertFile: emu.info.caCertPath,
+    pubsubEndpoint: emu.info.pubsubEndpoint,
+    auth: { flow: 'client_credentials', clientId: emu.info.clientId, clientSecret: emu.info.clientSecret },
+  };
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

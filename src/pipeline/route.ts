@@ -306,7 +306,9 @@ export class Route {
     if (!target || target === this.lastWritten) return;
     const events = this.eventsSinceCommit;
     this.eventsSinceCommit = 0;
-    this.committing = (async () => {
+    // Not cleared inside the async body: when the sink checkpoints (exactly-once), that body runs
+    // to the end synchronously, before the assignment below, and `committing` would never clear.
+    const commit = (async () => {
       try {
         this.committed = this.opts.checkpointedBySink
           ? { key: this.key, replayId: target.replayId, eventTime: target.eventTime, committedAt: new Date().toISOString() }
@@ -343,11 +345,14 @@ export class Route {
           }, delay);
           this.commitTimer.unref?.();
         }
-      } finally {
-        this.committing = null;
       }
     })();
-    await this.committing;
+    this.committing = commit;
+    try {
+      await commit;
+    } finally {
+      if (this.committing === commit) this.committing = null;
+    }
     // A newer position may have become committable while writing.
     if (this.committable !== target && !this.storeDown) this.scheduleCommit();
   }

@@ -180,6 +180,7 @@ describe.skipIf(!kafka.url)(`Kafka sink ${kafka.reason ?? ''}`, () => {
     console.log(
       `exactly-once: ${kills} SIGKILLs in ${killedAt - t0} ms, then ${got.length} events read_committed in ${Date.now() - killedAt} ms: ${missing} missing, ${mine.length - unique.size} duplicates`,
     );
+    expect(fin.code, 'the final run drains and exits cleanly on SIGTERM').toBe(0);
     expect(fin.stderr).not.toMatch(/"level":("error"|"fatal"|50|60)/);
     expect(missing).toBe(0);
     expect(mine.length - unique.size).toBe(0);

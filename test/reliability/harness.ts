@@ -6,6 +6,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { emulatorOrg } from '../helpers/bridge.js';
 import { type CliResult, ROOT, startCli } from '../helpers/cli.js';
 import type { TestEmulator } from '../helpers/emulator.js';
@@ -142,6 +143,13 @@ export function writeConfig(
 /** The in-flight window: at most this many events can be re-delivered per crash or reconnect. */
 export const WINDOW = 500 + 500;
 
+/** Bridges still running when a test ends (it failed before stopping them) are killed. */
+const live = new Set<BridgeProcess>();
+afterEach(() => {
+  for (const b of live) b.child?.kill('SIGKILL');
+  live.clear();
+});
+
 export class BridgeProcess {
   child: ReturnType<typeof startCli>['child'] | null = null;
   result: Promise<CliResult> | null = null;
@@ -154,6 +162,8 @@ export class BridgeProcess {
     const r = startCli(['run', '-c', this.cfg], { env: { SFBRIDGE_LOG_LEVEL: 'info' } });
     this.child = r.child;
     this.result = r.result;
+    live.add(this);
+    void r.result.then(() => live.delete(this));
     this.starts++;
     let started = false;
     r.child.stderr?.on('data', (d) => {
