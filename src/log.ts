@@ -29,6 +29,46 @@ export function scrubString(s: string): string {
     .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED);
 }
 
+/**
+ * A URL fit to print or serve: userinfo and query values replaced, path kept. Anything that does
+ * not parse as a URL is returned scrubbed.
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return scrubString(url);
+  }
+  const auth = u.username || u.password ? `${REDACTED}@` : '';
+  const query = [...u.searchParams.keys()].map((k) => `${encodeURIComponent(k)}=${REDACTED}`).join('&');
+  return `${u.protocol}//${auth}${u.host}${u.pathname}${query ? `?${query}` : ''}`;
+}
+
+/** Register the secret parts of a URL (password, query values) so no log line can carry them. */
+export function registerUrlSecrets(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return;
+  }
+  registerSecret(u.password);
+  registerSecret(decodeURIComponent(u.password));
+  // Query values are secrets when their name says so (sig, token, key…) or they are long;
+  // registering short ordinary values ("json") would blank those words in every log line.
+  for (const [k, v] of u.searchParams) if (/(sig|token|secret|key|code|auth|pass|cred)/i.test(k) || v.length >= 16) registerSecret(v);
+  if (u.username && u.password) registerSecret(`${u.username}:${u.password}`);
+}
+
+/** Text a remote party sent (an HTTP error body): one line, printable, capped, scrubbed. */
+export function untrustedSnippet(text: string, max = 200): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  const cut = flat.length > max ? `${flat.slice(0, max)}…` : flat;
+  return scrubString(cut);
+}
+
 export function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubString(value);
   if (value === null || typeof value !== 'object' || depth > 8) return value;

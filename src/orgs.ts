@@ -21,7 +21,7 @@ export class OrgServices {
   ) {}
 
   config(name: string): OrgConfig {
-    const c = this.orgs[name];
+    const c = Object.hasOwn(this.orgs, name) ? this.orgs[name] : undefined;
     if (!c) throw new BridgeError('CONFIG', `unknown org "${name}" (defined: ${Object.keys(this.orgs).join(', ') || 'none'})`);
     return c;
   }

@@ -18,6 +18,8 @@ routes[].sinkOutage.after on a dead-letter route. Each keeps the envelope, the l
 the attempt count. NAME is the sink as status shows it: <type>#<index in the route's sinks>.
 replay sends each dead letter again to the sink it came from (as configured now), one attempt
 each, and removes those delivered; the others stay, with the error printed. Exit 1 if any stayed.
+Entries that fail their integrity check (altered or forged; see deadLetter.signingKey) are listed
+as TAMPERED and never replayed.
 purge removes them for good (asks for --yes). Safe to run while the bridge is running.`;
 
 export async function dlqCommand(argv: string[]): Promise<number> {
@@ -96,6 +98,12 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
         stayed++;
         process.stdout.write(`stayed  ${d.id}  ${msg}\n`);
       };
+      if (d.tampered) {
+        why(
+          'failed its integrity check (altered, forged, or written before dead letters were signed); not sent. Inspect it with dlq list --json, then purge it',
+        );
+        continue;
+      }
       if (!d.envelope) {
         why('no decoded envelope to send (raw input only); inspect it with dlq list --json');
         continue;
@@ -160,7 +168,7 @@ function printTable(list: DeadLetter[]): void {
     d.id,
     d.route,
     d.sink,
-    d.envelope ? `${d.envelope.channel} #${d.envelope.replayId}` : '(raw input)',
+    `${d.tampered ? '(TAMPERED) ' : ''}${d.envelope ? `${d.envelope.channel} #${d.envelope.replayId}` : '(raw input)'}`,
     String(d.attempts),
     d.deadLetteredAt,
     d.error.length > 80 ? `${d.error.slice(0, 77)}...` : d.error,

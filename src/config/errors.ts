@@ -56,11 +56,26 @@ function distance(a: string, b: string): number {
 /** Known keys of the object schema at an issue's path, for "did you mean" hints (best effort). */
 export type KnownKeys = (path: ReadonlyArray<PropertyKey>) => readonly string[];
 
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown, knownKeys?: KnownKeys): string[] {
+const NOT_SHOWN = 'a value from ${…} (not shown)';
+
+/**
+ * `hidden(path)` is true for values that came from `${ENV}` / `${file:}`: those are never echoed
+ * (a typo must not print a secret, nor a whole file named by mistake).
+ */
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  knownKeys?: KnownKeys,
+  hidden: (path: ReadonlyArray<PropertyKey>) => boolean = () => false,
+): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const path = issue.path as PropertyKey[];
     const at = formatPath(path);
+    if (hidden(path)) {
+      lines.push(hiddenLine(issue, at, valueAt(input, path)));
+      continue;
+    }
     switch (issue.code) {
       case 'invalid_type': {
         const got = valueAt(input, path);
@@ -111,6 +126,27 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
     }
   }
   return lines;
+}
+
+/** An issue about a substituted value: the expected form only, the value never. */
+function hiddenLine(issue: z.core.$ZodIssue, at: string, got: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `${at}: must be ${article(issue.expected)}, got ${NOT_SHOWN}`;
+    case 'invalid_value':
+      return `${at}: must be one of: ${issue.values.map((v) => String(v)).join(', ')}, got ${NOT_SHOWN}`;
+    case 'invalid_union': {
+      const u = issue as unknown as { discriminator?: string; options?: unknown[] };
+      if (u.discriminator && u.options) return `${at}: must be one of: ${u.options.map(String).join(', ')}, got ${NOT_SHOWN}`;
+      return `${at}: invalid, got ${NOT_SHOWN}`;
+    }
+    default: {
+      // Custom messages may quote the value (e.g. a duration): cut it out.
+      let msg = issue.message;
+      if (typeof got === 'string' && got.length >= 4) msg = msg.split(JSON.stringify(got)).join('(value)').split(got).join('(value)');
+      return `${at}: ${msg} (${NOT_SHOWN})`;
+    }
+  }
 }
 
 function article(t: string): string {

@@ -11,28 +11,33 @@ import { formatPath } from './errors.js';
 const SECRETISH = /(token|secret|password|key|credential)/i;
 const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
 
-export function interpolate(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  baseDir: string,
-  problems: string[],
-  path: PropertyKey[] = [],
-): unknown {
-  if (typeof value === 'string') return interpolateString(value, env, baseDir, problems, path);
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, baseDir, problems, [...path, i]));
+export interface Interpolation {
+  env: NodeJS.ProcessEnv;
+  baseDir: string;
+  problems: string[];
+  /** Paths (formatPath form) whose value came, wholly or partly, from `${…}`: never echoed in errors. */
+  substituted: Set<string>;
+}
+
+/** Returns a copy with every `${…}` replaced; objects are null-prototype (no inherited keys). */
+export function interpolate(value: unknown, ctx: Interpolation, path: PropertyKey[] = []): unknown {
+  if (typeof value === 'string') return interpolateString(value, ctx, path);
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, ctx, [...path, i]));
   if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, env, baseDir, problems, [...path, k]);
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, ctx, [...path, k]);
     return out;
   }
   return value;
 }
 
-function interpolateString(s: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[], path: PropertyKey[]): string {
+function interpolateString(s: string, ctx: Interpolation, path: PropertyKey[]): string {
   if (!s.includes('${')) return s;
+  const { env, baseDir, problems } = ctx;
   const key = String(path[path.length - 1] ?? '');
   return s.replace(PATTERN, (whole, expr: string | undefined) => {
     if (whole === '$${') return '${';
+    ctx.substituted.add(formatPath(path));
     const e = (expr ?? '').trim();
     if (e.startsWith('file:')) {
       const p = e.slice(5).trim();

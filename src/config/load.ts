@@ -1,12 +1,18 @@
 /** Read, interpolate and validate a config file; every problem becomes one line of a ConfigError. */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { formatIssues, type KnownKeys } from './errors.js';
+import { registerUrlSecrets } from '../log.js';
+import { formatIssues, formatPath, type KnownKeys } from './errors.js';
 import { interpolate } from './interpolate.js';
 import { type BridgeConfig, configSchema, type RouteConfig } from './schema.js';
+
+/** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Keys that would reach Object.prototype machinery instead of being settings. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface LoadedConfig {
   path: string;
@@ -17,8 +23,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   const full = resolve(path);
   let text: string;
   try {
-    text = readFileSync(full, 'utf8');
+    text = readCapped(full);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new ConfigError([`${path}: cannot read config file (${why})`]);
@@ -26,9 +33,29 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   return { path: full, config: parseConfig(text, full, env) };
 }
 
+/** Read at most MAX_CONFIG_BYTES (+1 to tell that there is more) without loading a huge file. */
+function readCapped(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, MAX_CONFIG_BYTES) + 1);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n > MAX_CONFIG_BYTES || size > MAX_CONFIG_BYTES) throw tooLarge(path, Math.max(size, n));
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(path: string, bytes: number): ConfigError {
+  return new ConfigError([`${path}: the config file is ${bytes} bytes; the limit is ${MAX_CONFIG_BYTES} (1 MiB). Is this the right file?`]);
+}
+
 export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(path, Buffer.byteLength(text));
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // uniqueKeys is checked below in one pass: the library's own check is quadratic in a mapping's keys.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const first = doc.errors[0];
   if (first) {
     // Report the first syntax error only: later ones are usually consequences of it.
@@ -38,23 +65,75 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
     const quoteHint = line.includes('${') ? ' (inside { } or [ ], quote values that use ${...})' : '';
     throw new ConfigError([`${where}: YAML syntax error: ${first.message.split('\n')[0]}${quoteHint}`]);
   }
-  const raw = doc.toJS();
+  const keyProblems = checkKeys(doc.contents, lineCounter, path);
+  if (keyProblems.length > 0) throw new ConfigError(keyProblems);
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds alias expansion (a "billion laughs" document).
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError([
+      `${path}: YAML aliases expand too much (${(err as Error).message.split('\n')[0]}); write the values out instead of nesting aliases`,
+    ]);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([`${path}: the config must be a YAML mapping (with at least \`routes:\`)`]);
   }
-  const problems: string[] = [];
-  const interpolated = interpolate(raw, env, dirname(path), problems);
-  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${path}: ${p}`));
+  const ctx = { env, baseDir: dirname(path), problems: [] as string[], substituted: new Set<string>() };
+  const interpolated = interpolate(raw, ctx);
+  if (ctx.problems.length > 0) throw new ConfigError(ctx.problems.map((p) => `${path}: ${p}`));
 
+  const hidden = (p: ReadonlyArray<PropertyKey>) => ctx.substituted.has(formatPath(p));
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
-    const lines = formatIssues(result.error.issues, interpolated, knownKeysAt);
+    const lines = formatIssues(result.error.issues, interpolated, knownKeysAt, hidden);
     throw new ConfigError(lines.map((l) => `${path}: ${l}`));
   }
   const config = result.data;
-  const semantic = checkSemantics(config);
+  const semantic = checkSemantics(config, hidden);
   if (semantic.length > 0) throw new ConfigError(semantic.map((l) => `${path}: ${l}`));
+  registerStringUrlSecrets(config);
   return config;
+}
+
+/**
+ * One pass over the YAML tree: duplicate keys in a mapping (linear, with a Set) and reserved keys
+ * (`__proto__` would become the object's prototype and slip past the unknown-key check).
+ */
+function checkKeys(root: Node | null, lines: LineCounter, path: string): string[] {
+  const out: string[] = [];
+  const where = (n: Node | null | undefined) => {
+    const pos = n?.range ? lines.linePos(n.range[0]) : undefined;
+    return pos ? `${path}:${pos.line}:${pos.col}` : path;
+  };
+  visit(root, {
+    Map(_key, map) {
+      if (!isMap(map)) return;
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (typeof k === 'string' && RESERVED_KEYS.has(k)) {
+          out.push(`${where(pair.key as Node)}: "${k}" is not allowed as a key (it is not a setting anywhere)`);
+        }
+        if (typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean' || k === null) {
+          if (seen.has(k))
+            out.push(`${where(pair.key as Node)}: YAML syntax error: Map keys must be unique ("${String(k)}" appears twice)`);
+          seen.add(k);
+        }
+      }
+    },
+  });
+  return out.slice(0, 20);
+}
+
+/** Passwords and secret query values written inline in any URL of the config are kept out of logs. */
+function registerStringUrlSecrets(value: unknown, depth = 0): void {
+  if (depth > 20) return;
+  if (typeof value === 'string') {
+    if (value.includes('://')) registerUrlSecrets(value);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) registerStringUrlSecrets(v, depth + 1);
+  }
 }
 
 /** The subscription key of a route: its name, else its source's channel or path. */
@@ -64,7 +143,8 @@ export function routeKey(route: RouteConfig): string {
   return String(s.topic ?? s.channel ?? s.path ?? route.source.type);
 }
 
-function checkSemantics(config: BridgeConfig): string[] {
+function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<PropertyKey>) => boolean): string[] {
+  const show = (p: ReadonlyArray<PropertyKey>, v: string) => (hidden(p) ? '(a value from ${…}, not shown)' : `"${v}"`);
   const out: string[] = [];
   if (config.ha?.enabled && config.replayStore.type !== 'redis' && config.replayStore.type !== 'postgres') {
     out.push(`ha.enabled: needs replayStore.type redis or postgres (leases live there), not ${config.replayStore.type}`);
@@ -74,7 +154,9 @@ function checkSemantics(config: BridgeConfig): string[] {
     const key = routeKey(r);
     const prev = seen.get(key);
     if (prev !== undefined) {
-      out.push(`routes[${i}].name: duplicate subscription key "${key}" (also routes[${prev}]); give each route a unique name`);
+      out.push(
+        `routes[${i}].name: duplicate subscription key ${show(['routes', i, 'name'], key)} (also routes[${prev}]); give each route a unique name`,
+      );
     } else {
       seen.set(key, i);
     }
@@ -91,10 +173,10 @@ function checkSemantics(config: BridgeConfig): string[] {
       }
     });
     const org = (r.source as { org?: string }).org;
-    if (org !== undefined && !(org in config.orgs)) {
+    if (org !== undefined && !Object.hasOwn(config.orgs, org)) {
       const known = Object.keys(config.orgs);
       out.push(
-        `routes[${i}].source.org: unknown org "${org}"; ${known.length ? `defined orgs: ${known.join(', ')}` : 'no orgs are defined under `orgs:`'}`,
+        `routes[${i}].source.org: unknown org ${show(['routes', i, 'source', 'org'], org)}; ${known.length ? `defined orgs: ${known.join(', ')}` : 'no orgs are defined under `orgs:`'}`,
       );
     }
   });

@@ -5,14 +5,21 @@
  * small: dead letters are the exception). `remove` compacts the log once most of it is removed.
  * A torn last line (crash mid-append) is ignored; any other unreadable line is refused with its
  * line number, because guessing would lose dead letters.
+ *
+ * Integrity: each entry carries an HMAC-SHA256 (`mac`) keyed by `signingKey` from the config, or
+ * by a random key the store creates once in `dead-letters.key` (0600). `list` marks entries whose
+ * MAC does not match as `tampered`, and `sfbridge dlq replay` refuses them: an entry appended or
+ * altered by someone who could write the file is not re-sent with a valid webhook signature.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { BridgeError, RetriableError } from '../errors.js';
+import { registerSecret } from '../log.js';
 import { sleep } from '../retry.js';
+import { ensureDir, O_CREATE_NEW, openNoFollow, symlinkRefused } from '../state-files.js';
 import { type DeadLetter, type DeadLetterFilter, type DeadLetterInput, type DeadLetterStore, matches } from './types.js';
 
 export const fileDeadLetterConfigSchema = z.strictObject({
@@ -20,6 +27,11 @@ export const fileDeadLetterConfigSchema = z.strictObject({
   /** Directory holding dead-letters.ndjson; created when missing. */
   dir: z.string().min(1).default('./data/dead-letters'),
   fsync: z.boolean().default(true),
+  /**
+   * Key for each entry's integrity MAC (e.g. "${file:/run/secrets/dlq-key}", 16+ characters).
+   * Default: a random key kept in <dir>/dead-letters.key, created on first use.
+   */
+  signingKey: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 export type FileDeadLetterConfig = z.infer<typeof fileDeadLetterConfigSchema>;
 
@@ -31,11 +43,14 @@ export class FileDeadLetterStore implements DeadLetterStore {
   readonly dir: string;
   readonly path: string;
   private readonly lockPath: string;
+  private key: Buffer | null = null;
+  private keyLoading: Promise<void> | null = null;
 
   constructor(private readonly config: FileDeadLetterConfig) {
     this.dir = resolve(config.dir);
     this.path = join(this.dir, 'dead-letters.ndjson');
     this.lockPath = join(this.dir, 'dead-letters.lock');
+    if (config.signingKey) registerSecret(config.signingKey);
   }
 
   describe(): string {
@@ -43,25 +58,76 @@ export class FileDeadLetterStore implements DeadLetterStore {
   }
 
   async open(): Promise<void> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (err) {
-      throw new BridgeError('DLQ_UNAVAILABLE', `dead-letter store: cannot create ${this.dir}: ${(err as Error).message}`);
-    }
+    await this.ensureKey();
     await this.readAll(); // refuse a corrupt log at start, not at the first failure
   }
 
   async add(inputs: DeadLetterInput[]): Promise<DeadLetter[]> {
     if (inputs.length === 0) return [];
+    await this.ensureKey();
     const now = new Date().toISOString();
-    const entries = inputs.map((e) => ({ ...e, id: `dl_${randomUUID()}`, deadLetteredAt: now }));
+    const entries: DeadLetter[] = inputs.map((e) => {
+      const entry: DeadLetter = { ...e, id: `dl_${randomUUID()}`, deadLetteredAt: now };
+      entry.mac = this.mac(entry);
+      return entry;
+    });
     await this.locked(() => this.append(entries.map((entry) => ({ op: 'add', entry }))));
     return entries;
   }
 
   async list(filter?: DeadLetterFilter): Promise<DeadLetter[]> {
+    await this.ensureKey();
     const all = await this.readAll();
-    return [...all.entries.values()].filter((d) => matches(d, filter));
+    return [...all.entries.values()].filter((d) => matches(d, filter)).map((d) => (this.verify(d) ? d : { ...d, tampered: true }));
+  }
+
+  private mac(entry: DeadLetter): string {
+    if (!this.key) throw new BridgeError('DLQ_UNAVAILABLE', 'dead-letter store used before open()');
+    const { mac: _mac, tampered: _t, ...signed } = entry;
+    return createHmac('sha256', this.key).update(JSON.stringify(signed)).digest('base64url');
+  }
+
+  private verify(entry: DeadLetter): boolean {
+    if (typeof entry.mac !== 'string') return false;
+    const want = Buffer.from(this.mac(entry));
+    const got = Buffer.from(entry.mac);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+
+  /** The directory (0700) and the MAC key, once. */
+  private ensureKey(): Promise<void> {
+    this.keyLoading ??= (async () => {
+      await ensureDir(this.dir, 'dead-letter store');
+      this.key = this.config.signingKey ? Buffer.from(this.config.signingKey, 'utf8') : await this.localKey();
+    })();
+    this.keyLoading.catch(() => {
+      this.keyLoading = null; // try again next time (e.g. the directory was not writable yet)
+    });
+    return this.keyLoading;
+  }
+
+  /** The store's own MAC key: created once (0600, never through a symlink), then read. */
+  private async localKey(): Promise<Buffer> {
+    const path = join(this.dir, 'dead-letters.key');
+    try {
+      const fh = await openNoFollow(path, O_CREATE_NEW, 'dead-letter store');
+      try {
+        await fh.writeFile(randomBytes(32).toString('hex'));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    try {
+      const text = await readFile(path, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+      if (!/^[0-9a-f]{64}$/.test(text.trim())) throw new Error('not a 64-digit hex key');
+      return Buffer.from(text.trim(), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw symlinkRefused(path, 'dead-letter store');
+      throw new BridgeError('DLQ_UNAVAILABLE', `dead-letter store: cannot read its key ${path}: ${(err as Error).message}`);
+    }
   }
 
   async remove(ids: string[]): Promise<number> {
@@ -77,6 +143,7 @@ export class FileDeadLetterStore implements DeadLetterStore {
         const gone = new Set(present);
         const keep = [...before.entries.values()].filter((d) => !gone.has(d.id));
         const tmp = `${this.path}.tmp`;
+        await unlink(tmp).catch(() => {}); // left by a crash mid-compaction
         await writeRecords(
           tmp,
           keep.map((entry) => ({ op: 'add', entry })),
@@ -95,6 +162,7 @@ export class FileDeadLetterStore implements DeadLetterStore {
     try {
       await writeRecords(this.path, records, this.config.fsync, 'a');
     } catch (err) {
+      if (err instanceof BridgeError) throw err;
       throw new RetriableError('DLQ_WRITE', `dead-letter store ${this.path}: ${(err as Error).message}`);
     }
   }
@@ -102,9 +170,10 @@ export class FileDeadLetterStore implements DeadLetterStore {
   private async readAll(): Promise<{ entries: Map<string, DeadLetter>; records: number }> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = await readFile(this.path, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: new Map(), records: 0 };
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw symlinkRefused(this.path, 'dead-letter store');
       throw new BridgeError('DLQ_UNAVAILABLE', `dead-letter store: cannot read ${this.path}: ${(err as Error).message}`);
     }
     const entries = new Map<string, DeadLetter>();
@@ -135,11 +204,12 @@ export class FileDeadLetterStore implements DeadLetterStore {
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const fh = await open(this.lockPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY);
+        const fh = await openNoFollow(this.lockPath, O_CREATE_NEW, 'dead-letter store');
         await fh.writeFile(String(process.pid));
         await fh.close();
         break;
       } catch (err) {
+        if (err instanceof BridgeError) throw err;
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
           throw new RetriableError('DLQ_WRITE', `dead-letter store: cannot lock ${this.lockPath}: ${(err as Error).message}`);
         }
@@ -160,7 +230,11 @@ export class FileDeadLetterStore implements DeadLetterStore {
 }
 
 async function writeRecords(path: string, records: LogRecord[], fsync: boolean, flags: 'a' | 'w'): Promise<void> {
-  const fh = await open(path, flags === 'a' ? 'a+' : 'w');
+  // Never through a symlink, always 0600: dead letters hold Salesforce data.
+  const fh =
+    flags === 'a'
+      ? await openNoFollow(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 'dead-letter store')
+      : await openNoFollow(path, O_CREATE_NEW, 'dead-letter store');
   try {
     // A torn last line (crash mid-append; never acknowledged) is cut off before appending.
     if (flags === 'a') {

@@ -22,6 +22,10 @@ export interface DeadLetterInput {
 export interface DeadLetter extends DeadLetterInput {
   id: string;
   deadLetteredAt: string;
+  /** Integrity MAC over the rest of the entry (see the file store). */
+  mac?: string;
+  /** Set by `list` when the MAC does not match: altered or forged; `dlq replay` refuses it. */
+  tampered?: boolean;
 }
 
 export interface DeadLetterFilter {

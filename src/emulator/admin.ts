@@ -32,7 +32,7 @@ export const ADMIN_ROUTES = [
   'GET  /admin/ledger[?channel=/data/AccountChangeEvent]',
   'POST /admin/tokens/expire',
   'POST /admin/tokens/issue',
-  'POST /admin/streams/drop',
+  'POST /admin/streams/drop {"refuseMs": 0}',
   'POST /admin/delay {"ms": 500}',
   'POST /admin/throttle {"eventsPerSecond": 100}',
   'POST /admin/replay/invalidate',
@@ -87,8 +87,12 @@ export class AdminApi {
         return sendJson(res, 200, { expired: d.oauth.expireAll() });
       case 'POST /admin/tokens/issue':
         return sendJson(res, 200, { accessToken: d.oauth.issue() });
-      case 'POST /admin/streams/drop':
-        return sendJson(res, 200, { grpcStreams: d.pubsub.dropAll(), cometdSessions: d.cometd.dropAll() });
+      case 'POST /admin/streams/drop': {
+        // refuseMs: also refuse new subscriptions / handshakes for that long (a service outage).
+        const refuseMs = input.refuseMs === undefined ? 0 : num(input.refuseMs, 'refuseMs');
+        d.faults.refuseUntil = refuseMs > 0 ? Date.now() + refuseMs : 0;
+        return sendJson(res, 200, { grpcStreams: d.pubsub.dropAll(), cometdSessions: d.cometd.dropAll(), refuseMs });
+      }
       case 'POST /admin/delay':
         d.faults.delayMs = num(input.ms, 'ms');
         return sendJson(res, 200, { delayMs: d.faults.delayMs });

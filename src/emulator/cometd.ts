@@ -61,7 +61,11 @@ export class CometdServer {
   }
 
   stats() {
-    return { clients: this.clients.size, delivered: this.delivered };
+    return {
+      clients: this.clients.size,
+      delivered: this.delivered,
+      channels: [...this.clients.values()].flatMap((c) => [...c.subs.keys()]),
+    };
   }
 
   close(): void {
@@ -105,6 +109,10 @@ export class CometdServer {
               }
             : { ...base, clientId: msg.clientId, successful: false, error: '401::Authentication invalid', advice: { reconnect: 'none' } },
         );
+        continue;
+      }
+      if (msg.channel === '/meta/handshake' && this.faults.refusing()) {
+        replies.push({ ...base, successful: false, error: '503::Server is too busy', advice: { reconnect: 'handshake', interval: 500 } });
         continue;
       }
       if (msg.channel === '/meta/handshake') {

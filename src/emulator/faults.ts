@@ -2,6 +2,12 @@
 export class Faults {
   /** Delay before each response / delivery. */
   delayMs = 0;
+  /** Until this epoch ms, new Pub/Sub subscriptions and CometD handshakes are refused as unavailable. */
+  refuseUntil = 0;
+
+  refusing(): boolean {
+    return Date.now() < this.refuseUntil;
+  }
   /** Events per second across all Pub/Sub streams and CometD sessions; 0 = unlimited. */
   private throttlePerSec = 0;
   private bucket = 0;

@@ -301,6 +301,8 @@ export class PubSubServer {
       }
       const authErr = this.auth(call.metadata);
       if (authErr) return void call.emit('error', authErr);
+      if (this.faults.refusing())
+        return void call.emit('error', sfError(grpc.status.UNAVAILABLE, 'The service is temporarily unavailable', ERROR_CODES.unavailable));
       const topic = String(req.topic_name ?? '');
       const ch = this.org.resolveChannel(topic);
       if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform')) {

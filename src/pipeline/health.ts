@@ -1,5 +1,6 @@
 /** Minimal HTTP endpoints for orchestrators: /healthz (alive, no route failed), /readyz, /status (JSON), /metrics (Prometheus). */
 import { createServer, type Server } from 'node:http';
+import { scrubString } from '../log.js';
 import type { BridgeStatus } from './bridge.js';
 
 export function startHealthServer(host: string, port: number, status: () => BridgeStatus): Promise<Server> {
@@ -13,7 +14,9 @@ export function startHealthServer(host: string, port: number, status: () => Brid
       const ready = s.state === 'running' && !failed;
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `${s.state}\n`);
     } else if (url === '/status') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(s, null, 2));
+      // /status is public: every string passes the secret scrubber on its way out.
+      const body = JSON.stringify(s, (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     } else if (url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheus(s));
     } else {

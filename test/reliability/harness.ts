@@ -100,7 +100,9 @@ export function record(row: ResultRow): void {
 export function readFiles(dir: string): any[] {
   let names: string[];
   try {
-    names = readdirSync(dir).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.ndjson'))
+      .sort();
   } catch {
     return [];
   }
@@ -186,6 +188,12 @@ export class BridgeProcess {
     clearTimeout(timer);
     this.child = null;
     return r;
+  }
+
+  /** Wait for a log line matching `re` (a signal such as "subscribed"), counting from `after` characters in. */
+  async waitForLog(re: RegExp, timeoutMs = 30_000, after = 0): Promise<void> {
+    await until(() => re.test(this.stderr.slice(after)) || this.child?.exitCode !== null, timeoutMs, `log line ${re}`);
+    if (!re.test(this.stderr.slice(after))) throw new Error(`bridge exited before logging ${re}: ${this.stderr.slice(-2000)}`);
   }
 
   /** Log lines at error level or above (JSON logs). */

@@ -5,11 +5,12 @@
  * A file that does not parse is refused with a clear message: starting from scratch would silently
  * replay or skip data.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { BridgeError, RetriableError } from '../../errors.js';
+import { BridgeError } from '../../errors.js';
+import { ensureDir, symlinkRefused, writeFileAtomic } from '../../state-files.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 export const fileStoreConfigSchema = z.strictObject({
@@ -37,7 +38,6 @@ export class FileReplayStore implements ReplayStore {
   private readonly path: string;
   private positions = new Map<string, StoredPosition>();
   private writing: Promise<void> = Promise.resolve();
-  private tmpCounter = 0;
 
   constructor(private readonly config: FileStoreConfig) {
     this.path = resolve(config.path);
@@ -48,9 +48,7 @@ export class FileReplayStore implements ReplayStore {
   }
 
   async open(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true }).catch((err) => {
-      throw new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store: cannot create directory ${dirname(this.path)}: ${err.message}`);
-    });
+    await ensureDir(dirname(this.path), 'replay store');
     this.positions = await readPositions(this.path);
   }
 
@@ -93,7 +91,7 @@ export class FileReplayStore implements ReplayStore {
     const run = this.writing.then(async () => {
       const next = new Map(this.positions);
       change(next);
-      await writeAtomically(this.path, serialise(next), this.config.fsync, `${process.pid}.${this.tmpCounter++}`);
+      await writeFileAtomic(this.path, serialise(next), { fsync: this.config.fsync, what: 'replay store' });
       this.positions = next;
     });
     this.writing = run.catch(() => undefined);
@@ -113,9 +111,10 @@ function serialise(positions: Map<string, StoredPosition>): string {
 export async function readPositions(path: string): Promise<Map<string, StoredPosition>> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readFile(path, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw symlinkRefused(path, 'replay store');
     throw new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store: cannot read ${path}: ${(err as Error).message}`);
   }
   let parsed: z.infer<typeof fileFormat>;
@@ -131,32 +130,4 @@ export async function readPositions(path: string): Promise<Map<string, StoredPos
   const map = new Map<string, StoredPosition>();
   for (const [key, p] of Object.entries(parsed.positions)) map.set(key, { key, ...p });
   return map;
-}
-
-async function writeAtomically(path: string, content: string, doFsync: boolean, suffix: string): Promise<void> {
-  const tmp = `${path}.tmp-${suffix}`;
-  try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(content, 'utf8');
-      if (doFsync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    if (doFsync) fsyncDir(dirname(path));
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw new RetriableError('REPLAY_STORE_WRITE', `replay store: cannot write ${path}: ${(err as Error).message}`, err);
-  }
-}
-
-/** The rename is durable only once the directory entry is. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

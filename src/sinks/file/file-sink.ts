@@ -6,12 +6,14 @@
  * the next start. A failed write (e.g. disk full) is truncated back before the retry.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
+import { ensureDir, O_CREATE_NEW, O_READ_WRITE, openNoFollow } from '../../state-files.js';
 import type { Sink, SinkContext } from '../types.js';
+import { claimStream, releaseClaims } from './stream-claims.js';
 
 export const fileSinkConfigSchema = z.strictObject({
   type: z.literal('file'),
@@ -29,6 +31,11 @@ export const fileSinkConfigSchema = z.strictObject({
     .default(256 * 1024 * 1024),
   /** Start a new file when the current one is older than this many seconds (0 = never). */
   maxAgeSeconds: z.number().int().nonnegative().default(0),
+  /** Mode of new files, octal (default owner-only: they hold Salesforce data); e.g. "0640" for a reader group. */
+  fileMode: z
+    .string()
+    .regex(/^0?[0-7]{3}$/, 'must be an octal file mode such as "0600" or "0640"')
+    .default('0600'),
 });
 export type FileSinkConfig = z.infer<typeof fileSinkConfigSchema>;
 
@@ -75,11 +82,7 @@ export class FileSink implements Sink {
   }
 
   async open(): Promise<void> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (err) {
-      throw new BridgeError('FILE_SINK_DIR', `file sink: cannot create directory ${this.dir}: ${(err as Error).message}`);
-    }
+    await ensureDir(this.dir, 'file sink');
   }
 
   async write(batch: readonly Envelope[]): Promise<void> {
@@ -130,12 +133,14 @@ export class FileSink implements Sink {
     await this.drain();
     for (const f of this.files.values()) await f.fh.close().catch(() => undefined);
     this.files.clear();
+    await releaseClaims(this);
   }
 
   /** The file to append `bytes` to for `stream`, rotating or recovering as needed. */
   private async fileFor(stream: string, bytes: number): Promise<OpenFile> {
     let file = this.files.get(stream);
     if (!file) {
+      await claimStream(this.dir, stream, this, this.ctx.route);
       file = await this.reopenLatest(stream);
     }
     if (file && this.mustRotate(file, bytes)) {
@@ -161,13 +166,14 @@ export class FileSink implements Sink {
     for (;;) {
       const path = join(this.dir, `${stream}-${stamp(now)}.ndjson`);
       try {
-        const fh = await open(path, 'wx', 0o644);
+        const fh = await openNoFollow(path, O_CREATE_NEW, 'file sink', Number.parseInt(this.config.fileMode, 8));
         return { path, fh, size: 0, openedAt: now };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
           now++;
           continue;
         }
+        if (err instanceof BridgeError) throw err;
         throw writeError(path, err);
       }
     }
@@ -182,8 +188,8 @@ export class FileSink implements Sink {
     const latest = names[names.length - 1];
     if (!latest) return undefined;
     const path = join(this.dir, latest);
-    const fh = await open(path, 'r+');
-    const size = (await stat(path)).size;
+    const fh = await openNoFollow(path, O_READ_WRITE, 'file sink', Number.parseInt(this.config.fileMode, 8));
+    const size = (await fh.stat()).size;
     const good = await lastCompleteLineEnd(fh, size);
     if (good < size) {
       this.ctx.log.warn(

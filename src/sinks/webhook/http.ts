@@ -2,6 +2,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { untrustedSnippet } from '../../log.js';
 
 export interface PostResult {
   /** 0 when no response arrived (network error or timeout). */
@@ -60,7 +61,7 @@ export class HttpPoster {
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-          const snippet = text.trim().slice(0, 200);
+          const snippet = untrustedSnippet(text, 200);
           finish({ status, retryAfterMs, detail: `HTTP ${status}${snippet ? `: ${snippet}` : ''}` });
         });
       });

@@ -21,7 +21,7 @@ import { type DeadLetterStore, deadLettersFor } from '../../deadletter/types.js'
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { registerSecret } from '../../log.js';
+import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
 import { backoffDelay, sleep } from '../../retry.js';
 import { VERSION } from '../../version.js';
 import { recordKey } from '../record-key.js';
@@ -48,12 +48,16 @@ export class WebhookSink implements Sink {
   private disabledReason: string | null = null;
   private readonly counters = { delivered: 0, attempts: 0, retries: 0, deadLettered: 0, lanesInFlight: 0 };
   private lastError: string | null = null;
+  /** The URL as logs and /status may show it (no userinfo, no query values). */
+  private readonly safeUrl: string;
 
   constructor(
     private readonly config: WebhookSinkConfig,
     private readonly ctx: SinkContext,
   ) {
     for (const s of config.secrets) registerSecret(s);
+    registerUrlSecrets(config.url);
+    this.safeUrl = redactUrl(config.url);
     this.keys = config.secrets.map(secretKey);
     let ca: string | undefined;
     if (config.caCertFile) {
@@ -159,9 +163,9 @@ export class WebhookSink implements Sink {
       firstFailedAt ||= new Date().toISOString();
       this.lastError = r.detail;
       if (r.status === 410) {
-        this.disabledReason = `${this.config.url} answered 410 Gone (${r.detail})`;
+        this.disabledReason = `${this.safeUrl} answered 410 Gone (${r.detail})`;
         this.log.error(
-          { sink: this.name, url: this.config.url },
+          { sink: this.name, url: this.safeUrl },
           'webhook endpoint answered 410 Gone: endpoint disabled, no further requests will be sent to it',
         );
         return this.onDisabled(d, attempt, firstFailedAt);

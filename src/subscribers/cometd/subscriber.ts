@@ -16,6 +16,7 @@ import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
+import { LatestStartGuard } from '../latest-start.js';
 import { applyInvalidReplayPolicy } from '../replay-policy.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import type { CometdSubscriberConfig } from './config.js';
@@ -43,6 +44,7 @@ export class CometdSubscriber implements Subscriber {
   private authRetried = false;
   private pendingMarker: Envelope | null = null;
   private ca: string | null = null;
+  private readonly latest = new LatestStartGuard();
   private readonly counters = {
     received: 0,
     rehandshakes: 0,
@@ -158,7 +160,11 @@ export class CometdSubscriber implements Subscriber {
     client.setHeader('Authorization', `Bearer ${tok.accessToken}`);
     client.addExtension({
       outgoing: (m, cb) => {
-        if (m.channel === '/meta/subscribe') m.ext = { ...(m.ext ?? {}), replay: { [this.config.channel]: this.replayFrom } };
+        if (m.channel === '/meta/subscribe') {
+          const from = this.subscribeFrom();
+          if (from === -1) this.latest.subscribedAtLatest(); // the moment we ask; the margin covers the rest
+          m.ext = { ...(m.ext ?? {}), replay: { [this.config.channel]: from } };
+        }
         cb(m);
       },
       incoming: (m, cb) => {
@@ -188,6 +194,19 @@ export class CometdSubscriber implements Subscriber {
         },
         (err) => gen === this.generation && this.onSubscribeError(String((err as { message?: string }).message ?? err)),
       );
+  }
+
+  /**
+   * The replay id to subscribe with. -1 (new events only) is used once: after that first
+   * subscribe, a resubscribe with no event yet replays -2 and skips what predates it (latest-start.ts).
+   */
+  private subscribeFrom(): number {
+    if (this.replayFrom !== -1 || !this.latest.mustReplayEarliest) return this.replayFrom;
+    this.ctx.log.warn(
+      { channel: this.config.channel, skipBefore: this.latest.cutoff },
+      'no event yet since subscribing with -1; resubscribing with -2 and skipping only events from before the subscription',
+    );
+    return -2;
   }
 
   private onMeta(m: Message): void {
@@ -274,6 +293,7 @@ export class CometdSubscriber implements Subscriber {
     }
     const id = Number(env.replayId);
     if (Number.isSafeInteger(id)) this.replayFrom = id;
+    if (this.latest.skip(env.eventTime)) return; // predates a LATEST subscription: no credit used
     this.available--;
     this.counters.received++;
     this.batch.push(env);
@@ -350,6 +370,7 @@ export class CometdSubscriber implements Subscriber {
       return;
     }
     this.replayFrom = this.config.onInvalidReplay === 'earliest' ? -2 : -1;
+    this.latest.restart();
     this.emitMarker(r.marker);
   }
 

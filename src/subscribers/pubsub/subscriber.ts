@@ -16,6 +16,7 @@ import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../replay/types.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
+import { LatestStartGuard } from '../latest-start.js';
 import { applyInvalidReplayPolicy } from '../replay-policy.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { SchemaCache } from './avro.js';
@@ -53,6 +54,7 @@ export class PubSubSubscriber implements Subscriber {
   private queue: Promise<void> = Promise.resolve();
   private pendingMarker: Envelope | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly latest = new LatestStartGuard();
   private readonly counters = { resubscribes: 0, replayGaps: 0, authRefreshes: 0, keepalives: 0, decodeErrors: 0, received: 0 };
 
   constructor(
@@ -182,7 +184,15 @@ export class PubSubSubscriber implements Subscriber {
       const id = /^18x\w{12,15}$/.test(managed) ? { subscription_id: managed } : { developer_name: managed };
       call.write({ ...id, num_requested: first });
     } else {
-      const preset = this.nextPreset;
+      let preset = this.nextPreset;
+      if (preset === 'LATEST' && this.latest.mustReplayEarliest) {
+        // Resubscribing at LATEST would skip what was published since we first said "subscribed".
+        preset = 'EARLIEST';
+        this.ctx.log.warn(
+          { topic: this.config.topic, skipBefore: this.latest.cutoff },
+          'no position yet since subscribing at LATEST; resubscribing from EARLIEST and skipping only events from before the subscription',
+        );
+      }
       call.write({
         topic_name: this.config.topic,
         replay_preset: preset,
@@ -193,6 +203,7 @@ export class PubSubSubscriber implements Subscriber {
         { topic: this.config.topic, preset, replayId: preset === 'CUSTOM' ? this.position?.toString('base64') : undefined },
         'subscribed',
       );
+      if (preset === 'LATEST') this.latest.subscribedAtLatest();
     }
     this.outstanding = first;
     this.topUp();
@@ -235,7 +246,8 @@ export class PubSubSubscriber implements Subscriber {
     for (const raw of events) {
       const schema = cache.get(raw.event.schema_id) ?? (await cache.load(raw.event.schema_id));
       try {
-        out.push(toEnvelope(raw, schema, this.config.topic, this.orgId, receivedAt));
+        const env = toEnvelope(raw, schema, this.config.topic, this.orgId, receivedAt);
+        if (!this.latest.skip(env.eventTime)) out.push(env);
       } catch (err) {
         // Never crash on one bad payload: hand it on with its raw bytes for the dead-letter store.
         this.counters.decodeErrors++;
@@ -273,7 +285,10 @@ export class PubSubSubscriber implements Subscriber {
     if (this.stopped || call !== this.call) return;
     this.position = Buffer.from((events[events.length - 1] as RawConsumerEvent).replay_id);
     this.nextPreset = 'CUSTOM';
-    this.ctx.emit(out);
+    // Events skipped as older than a LATEST subscription take no credit; the position still moves.
+    this.available += events.length - out.length;
+    if (out.length > 0) this.ctx.emit(out);
+    else this.ctx.checkpoint(this.position.toString('base64'), null);
     this.topUp();
   }
 
@@ -379,6 +394,7 @@ export class PubSubSubscriber implements Subscriber {
       return;
     }
     this.position = null;
+    this.latest.restart();
     this.nextPreset = this.config.onInvalidReplay === 'earliest' ? 'EARLIEST' : 'LATEST';
     this.emitMarker(r.marker);
   }
