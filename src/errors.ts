@@ -18,9 +18,11 @@ export class BridgeError extends Error {
 export class ConfigError extends BridgeError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super('CONFIG', problems.join('\n'));
+    // A hostile or generated file can have thousands of problems; the first fifty say enough.
+    const shown = problems.length > 50 ? [...problems.slice(0, 50), `… and ${problems.length - 50} more problems`] : problems;
+    super('CONFIG', shown.join('\n'));
     this.name = 'ConfigError';
-    this.problems = problems;
+    this.problems = shown;
   }
 }
 

@@ -3,6 +3,7 @@
  * every level in two ways: any key that names a secret is replaced, and every secret value the
  * bridge knows (registered from config and token responses) is cut out of any string.
  */
+import { format as formatArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -123,4 +124,20 @@ export function createLogger(opts: LogOptions = {}): Logger {
 /** A logger that drops everything (tests and library use). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/**
+ * Libraries that print to the console themselves (ioredis warns with console.warn) go through the
+ * logger instead, so every line the daemon writes is a log line in the configured format (JSON
+ * stays parseable) and stdout stays free for the stdout sink.
+ */
+export function captureConsole(log: Logger): void {
+  const lib = log.child({ source: 'library-console' });
+  const text = (args: unknown[]) => scrubString(formatArgs(...args));
+  console.error = (...a: unknown[]) => lib.error(text(a));
+  console.warn = (...a: unknown[]) => lib.warn(text(a));
+  console.log = (...a: unknown[]) => lib.info(text(a));
+  console.info = console.log;
+  console.debug = (...a: unknown[]) => lib.debug(text(a));
+  console.trace = console.debug;
 }

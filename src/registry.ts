@@ -16,9 +16,9 @@ import { MemoryReplayStore, memoryStoreConfigSchema } from './replay/memory/memo
 import { PostgresReplayStore, postgresStoreConfigSchema } from './replay/postgres/postgres-store.js';
 import { RedisReplayStore, redisStoreConfigSchema } from './replay/redis/redis-store.js';
 import type { ReplayStore } from './replay/types.js';
-import { FileSink, fileSinkConfigSchema } from './sinks/file/file-sink.js';
+import { FileSink, fileSinkClaims, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import { kafkaSinkConfigSchema } from './sinks/kafka/config.js';
-import { KafkaSink } from './sinks/kafka/kafka-sink.js';
+import { KafkaSink, kafkaSinkProblems } from './sinks/kafka/kafka-sink.js';
 import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
 import type { Sink } from './sinks/types.js';
 import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
@@ -51,6 +51,13 @@ export interface Registration<T> {
   /** Strict object schema with `type: z.literal(name)`. */
   schema: z.ZodType<AnyConfig> & { shape: Record<string, z.ZodType> };
   create(config: AnyConfig, ctx: BuildContext): T;
+  /**
+   * What this component writes exclusively (e.g. a file series), for `check`: two components of
+   * one config that claim the same thing would overwrite each other, and are refused.
+   */
+  exclusive?(config: AnyConfig, route: { key: string; channel: string | undefined }): string[];
+  /** Problems `check` can see only with the route in hand (e.g. a topic name built from the route's name). */
+  problems?(config: AnyConfig, route: { key: string }): string[];
 }
 
 export const subscriberTypes: Record<string, Registration<Subscriber>> = {
@@ -72,10 +79,12 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
   file: {
     schema: fileSinkConfigSchema,
     create: (c, ctx) => new FileSink(c, ctx),
+    exclusive: fileSinkClaims,
   },
   kafka: {
     schema: kafkaSinkConfigSchema,
     create: (c, ctx) => new KafkaSink(c, ctx),
+    problems: kafkaSinkProblems,
   },
   webhook: {
     schema: webhookSinkConfigSchema,

@@ -34,6 +34,8 @@ export class OAuthTokenProvider implements TokenProvider {
   private current: AccessToken | null = null;
   private inflight: Promise<AccessToken> | null = null;
   private readonly path: string;
+  /** A static token Salesforce rejected: nothing can refresh it, so asking again is permanent failure. */
+  private staticRejected = false;
   /** Token requests sent (observability and tests). */
   requests = 0;
 
@@ -65,6 +67,7 @@ export class OAuthTokenProvider implements TokenProvider {
   invalidate(rejected?: string): void {
     // Ignore a stale rejection when a newer token was already fetched.
     if (rejected && this.current && this.current.accessToken !== rejected) return;
+    if (this.ctx.config.auth.flow === 'static' && this.current) this.staticRejected = true;
     this.current = null;
   }
 
@@ -87,6 +90,12 @@ export class OAuthTokenProvider implements TokenProvider {
   private async fetchOnce(): Promise<AccessToken> {
     const a = this.ctx.config.auth;
     if (a.flow === 'static') {
+      if (this.staticRejected) {
+        throw new BridgeError(
+          'AUTH_STATIC_REJECTED',
+          `${this.path}.accessToken: Salesforce rejected the static access token (expired or revoked) and a static token cannot be refreshed; set a fresh one, or use a refreshable flow (jwt, client_credentials, refresh_token)`,
+        );
+      }
       registerSecret(a.accessToken);
       return {
         accessToken: a.accessToken,

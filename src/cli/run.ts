@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { loadConfigFile } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { captureConsole, createLogger, type Logger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';
 import { startHealthServer } from '../pipeline/health.js';
 import { parse, requireConfigPath } from './args.js';
@@ -32,6 +32,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const { config } = loadConfigFile(requireConfigPath('run', values.config));
   const log = createLogger({ level: values['log-level'] ?? config.log.level, format: config.log.format });
+  captureConsole(log);
   return runBridge(config, log);
 }
 

@@ -5,6 +5,7 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'y
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { registerUrlSecrets } from '../log.js';
+import { sinkTypes } from '../registry.js';
 import { formatIssues, formatPath, type KnownKeys } from './errors.js';
 import { interpolate } from './interpolate.js';
 import { type BridgeConfig, configSchema, type RouteConfig } from './schema.js';
@@ -150,7 +151,21 @@ function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<Property
     out.push(`ha.enabled: needs replayStore.type redis or postgres (leases live there), not ${config.replayStore.type}`);
   }
   const seen = new Map<string, number>();
+  const claims = new Map<string, { at: string; route: string }>();
   config.routes.forEach((r, i) => {
+    const src = r.source as { topic?: string; channel?: string };
+    r.sinks.forEach((sk, j) => {
+      for (const p of sinkTypes[sk.type]?.problems?.(sk, { key: routeKey(r) }) ?? []) out.push(`routes[${i}].sinks[${j}].${p}`);
+      for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key: routeKey(r), channel: src.topic ?? src.channel }) ?? []) {
+        const prev = claims.get(claim);
+        const at = `routes[${i}].sinks[${j}]`;
+        if (prev) {
+          out.push(
+            `${at}: writes ${claim} like ${prev.at} (routes "${prev.route}" and "${routeKey(r)}"): they would overwrite each other's events; give the sinks different \`dir\`s or the routes different names`,
+          );
+        } else claims.set(claim, { at, route: routeKey(r) });
+      }
+    });
     const key = routeKey(r);
     const prev = seen.get(key);
     if (prev !== undefined) {

@@ -65,6 +65,22 @@ export interface ResolvedChannel {
   canPublish: boolean;
 }
 
+/**
+ * Salesforce API names: a letter first, then letters, digits and single underscores, not ending
+ * in an underscore; custom names end in __c (or __e / __x...). At most 40 characters before the suffix.
+ */
+export function checkFieldName(name: string): void {
+  const m = /^([A-Za-z][A-Za-z0-9_]*?)(__[a-z]{1,3})?$/.exec(name);
+  const base = m?.[1] ?? '';
+  if (!m || base.includes('__') || base.endsWith('_') || base.length > 40) {
+    throw new OrgError(
+      400,
+      'INVALID_FIELD',
+      `invalid field name ${JSON.stringify(name).slice(0, 60)}: API names start with a letter and have only letters, digits and single underscores (custom fields end in __c)`,
+    );
+  }
+}
+
 export class OrgError extends Error {
   constructor(
     readonly status: number,
@@ -516,19 +532,21 @@ export class EmulatedOrg {
 
   // ---- schema changes (fault injection) ----
 
+  /**
+   * Add a field (a new schema version). The name is checked as Salesforce checks API names, and
+   * the new schema is built before anything changes, so a rejected field leaves no trace.
+   */
   addField(target: string, field: FieldDef): SchemaEntry {
+    checkFieldName(field.name);
     const pe = this.platformEvents.get(target);
-    if (pe) {
-      pe.fields.push(field);
-      const s = platformEventSchema(pe);
-      this.registerSchema(`pe:${pe.name}`, s, pe);
-      this.saveStateLater();
-      return s;
+    const owner = pe ?? this.object(target);
+    if (owner.fields.some((f) => f.name.toLowerCase() === field.name.toLowerCase())) {
+      throw new OrgError(400, 'DUPLICATE_DEVELOPER_NAME', `${target} already has a field named ${field.name}`);
     }
-    const obj = this.object(target);
-    obj.fields.push(field);
-    const s = cdcSchema(obj);
-    this.registerSchema(`cdc:${obj.name}`, s, obj);
+    const next = { ...owner, fields: [...owner.fields, field] };
+    const s = pe ? platformEventSchema(next as PlatformEventDef) : cdcSchema(next as ObjectDef);
+    owner.fields.push(field);
+    this.registerSchema(pe ? `pe:${pe.name}` : `cdc:${owner.name}`, s, owner);
     this.saveStateLater();
     return s;
   }

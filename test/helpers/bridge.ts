@@ -61,7 +61,9 @@ export function makeBridge(t: TestEmulator, dir: string, routes: unknown[], extr
 export function readSink(dir: string): any[] {
   let names: string[];
   try {
-    names = readdirSync(dir).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.ndjson'))
+      .sort();
   } catch {
     return [];
   }

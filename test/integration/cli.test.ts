@@ -30,6 +30,7 @@ routes:
 function sinkIds(dir: string): string[] {
   const out = join(dir, 'out');
   return readdirSync(out)
+    .filter((n) => n.endsWith('.ndjson'))
     .sort()
     .flatMap((f) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean))
     .map((l) => JSON.parse(l).eventId);

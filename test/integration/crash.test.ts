@@ -17,7 +17,9 @@ const KILLS = 12;
 function sinkIds(out: string): string[] {
   let names: string[] = [];
   try {
-    names = readdirSync(out).sort();
+    names = readdirSync(out)
+      .filter((n) => n.endsWith('.ndjson'))
+      .sort();
   } catch {
     return [];
   }

@@ -21,7 +21,7 @@ const TTL = 2000;
 function lines(dir: string): any[] {
   let names: string[] = [];
   try {
-    names = readdirSync(dir);
+    names = readdirSync(dir).filter((n) => n.endsWith('.ndjson'));
   } catch {
     return [];
   }

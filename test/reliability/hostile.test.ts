@@ -2,11 +2,143 @@
  * Hostile input: what a careless operator or an attacker would try. Each case failed before its
  * fix (issue 14) and is listed in docs/reliability.md ("Hostile input").
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { tempDir } from '../helpers/tmp.js';
 import { BridgeProcess, readFiles, seqOf, waitFor, writeConfig } from './harness.js';
+
+const SECRET = 'sfb-secret-Zq83hV0pLm';
+const fileSink = (dir = '/o', extra = '') => `{ type: file, dir: ${dir}${extra} }`;
+const fileRoute = (name: string, sink = fileSink()) => `  - name: ${name}\n    source: { type: file, path: /x }\n    sinks: [${sink}]\n`;
+const pubsubOrg = 'orgs:\n  o:\n    auth: { flow: client_credentials, clientId: c, clientSecret: s }\n';
+
+/** `sfbridge check` on a config text: exit 2, one line per problem, no stack trace. */
+async function check(text: string, env: Record<string, string> = {}) {
+  const dir = tempDir();
+  const path = join(dir, 'hostile.yaml');
+  writeFileSync(path, text);
+  const started = Date.now();
+  const r = await runCli(['check', '-c', path], { env });
+  return { ...r, ms: Date.now() - started, dir };
+}
+
+function expectConfigError(r: { code: number | null; stderr: string }, want: RegExp) {
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(want);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  for (const line of r.stderr.trim().split('\n')) expect(line).toMatch(/^sfbridge: /);
+}
+
+describe('reliability: hostile input (config)', () => {
+  it('routes whose names sanitize to the same file name are refused, naming both routes', async () => {
+    const r = await check(`routes:\n${fileRoute('x/y')}${fileRoute('x.y')}${fileRoute('/x/y')}`);
+    expectConfigError(r, /routes\[1\]\.sinks\[0\]: writes \/o\/x\.y-\*\.ndjson like routes\[0\]\.sinks\[0\] \(routes "x\/y" and "x\.y"\)/);
+    expect(r.stderr).toMatch(/routes\[2\]\.sinks\[0\]: writes/);
+  });
+
+  it('two routes on one channel with splitBy: channel into one directory are refused', async () => {
+    const route = (name: string) =>
+      `  - name: ${name}\n    source: { type: pubsub, org: o, topic: /data/AccountChangeEvent }\n    sinks: [${fileSink('/o', ', splitBy: channel')}]\n`;
+    const r = await check(`${pubsubOrg}routes:\n${route('a')}${route('b')}`);
+    expectConfigError(r, /routes\[1\]\.sinks\[0\]: writes \/o\/data\.AccountChangeEvent-\*\.ndjson/);
+  });
+
+  it.each([
+    [
+      'log.level',
+      `log: { level: "\${file:SECRETFILE}" }\nroutes:\n${fileRoute('a')}`,
+      /log\.level: must be one of: trace.*got a value from \$\{…\} \(not shown\)/,
+    ],
+    ['health.port', `health: { port: "\${SFB_HOSTILE}" }\nroutes:\n${fileRoute('a')}`, /health\.port: must be a number, got a value from/],
+    [
+      'auth.flow',
+      `orgs:\n  o:\n    auth: { flow: "\${SFB_HOSTILE}" }\nroutes:\n${fileRoute('a')}`,
+      /orgs\.o\.auth\.flow: must be one of: jwt/,
+    ],
+    [
+      'splitBy',
+      `routes:\n${fileRoute('a', fileSink('/o', ', splitBy: "${SFB_HOSTILE}"'))}`,
+      /splitBy: must be one of: route, channel, got a value from/,
+    ],
+    [
+      'a duration',
+      `routes:\n  - name: a\n    source: { type: file, path: /x }\n    sinkOutage: { mode: block, after: "\${SFB_HOSTILE}" }\n    sinks: [${fileSink()}]\n`,
+      /sinkOutage\.after: .*not shown/,
+    ],
+    [
+      'source.org',
+      `${pubsubOrg}routes:\n  - source: { type: pubsub, org: "\${SFB_HOSTILE}", topic: /data/AccountChangeEvent }\n    sinks: [${fileSink()}]\n`,
+      /source\.org: unknown org \(a value from/,
+    ],
+  ])('a value from ${…} in %s is never echoed in an error', async (_what, text, want) => {
+    const dir = tempDir();
+    const secretFile = join(dir, 'shadow');
+    writeFileSync(secretFile, `root:${SECRET}:19000:0:99999:7:::\n`.repeat(20));
+    const r = await check(text.replace('SECRETFILE', secretFile), { SFB_HOSTILE: `${SECRET}-from-env` });
+    expectConfigError(r, want);
+    expect(r.stderr).not.toContain(SECRET);
+    expect(r.stderr).not.toContain('root:');
+  });
+
+  it.each([
+    [
+      'a Kafka topic template with characters Kafka refuses',
+      `routes:\n${fileRoute('a', '{ type: kafka, brokers: ["k:9092"], topic: "bad topic!{channel}" }')}`,
+      /sinks\[0\]\.topic: must be a Kafka topic name/,
+    ],
+    [
+      'a topic template that yields ".."',
+      `routes:\n${fileRoute('..', '{ type: kafka, brokers: ["k:9092"], topic: "{route}" }')}`,
+      /routes\[0\]\.sinks\[0\]\.topic: "\{route\}" gives "\.\." for route "\.\."/,
+    ],
+    [
+      'a webhook header value with CR/LF',
+      `routes:\n${fileRoute('a', '{ type: webhook, url: "https://h.example/x", secrets: [whsec_MTIz], headers: { X-A: "v\\r\\nX-Injected: 1" } }')}`,
+      /headers\.X-A: header values must not contain line breaks/,
+    ],
+    [
+      'source.org: toString (an Object.prototype name)',
+      `${pubsubOrg}routes:\n  - source: { type: pubsub, org: toString, topic: /data/AccountChangeEvent }\n    sinks: [${fileSink()}]\n`,
+      /source\.org: unknown org "toString"; defined orgs: o/,
+    ],
+    [
+      'a __proto__ mapping smuggling settings past the unknown-key check',
+      `__proto__:\n  bogus: 1\nroutes:\n${fileRoute('a')}`,
+      /hostile\.yaml:1:1: "__proto__" is not allowed as a key/,
+    ],
+    [
+      'a YAML alias bomb',
+      `a: &a ["x","x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nroutes:\n${fileRoute('a')}`,
+      /hostile\.yaml: YAML aliases expand too much/,
+    ],
+    [
+      'an invalid Redis URL',
+      `replayStore: { type: redis, url: "redis://[::1" }\nroutes:\n${fileRoute('a')}`,
+      /replayStore\.url: is not a valid URL/,
+    ],
+    [
+      'an invalid PostgreSQL URL',
+      `replayStore: { type: postgres, url: "postgres://u:p@host:notaport/db" }\nroutes:\n${fileRoute('a')}`,
+      /replayStore\.url: is not a valid URL/,
+    ],
+  ])('refused by check: %s', async (_what, text, want) => {
+    expectConfigError(await check(text), want);
+  });
+
+  it('a config over 1 MiB is refused at once; a large mapping parses in linear time', async () => {
+    const keys = (n: number) => Array.from({ length: n }, (_, i) => `  k${i}: ${i}`).join('\n');
+    const big = await check(`x:\n${keys(80_000)}\nroutes:\n${fileRoute('a')}`);
+    expectConfigError(big, /the config file is \d+ bytes; the limit is 1048576/);
+    expect(big.ms).toBeLessThan(5_000);
+    const wide = await check(`pipeline:\n${keys(60_000)}\nroutes:\n${fileRoute('a')}`);
+    expectConfigError(wide, /pipeline\.k0: unknown key/);
+    expect(wide.stderr).toMatch(/… and 59950 more problems/);
+    expect(wide.ms).toBeLessThan(10_000);
+  });
+});
 
 describe('reliability: hostile input (run time)', () => {
   let t: TestEmulator;

@@ -11,7 +11,10 @@ import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 export const postgresStoreConfigSchema = z.strictObject({
   type: z.literal('postgres'),
-  url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .refine((u) => URL.canParse(u), 'is not a valid URL (check the host, port and any %-escapes in the password)'),
   namespace: z.string().min(1).default('default'),
   /** Table name prefix; tables `<prefix>_positions`, `<prefix>_leases`, `<prefix>_instances`. */
   tablePrefix: z

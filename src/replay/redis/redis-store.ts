@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
+import { registerUrlSecrets } from '../../log.js';
 import type { Lease, LeaseStore } from '../lease.js';
 import { FencedError } from '../lease.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
@@ -15,6 +16,7 @@ export const redisStoreConfigSchema = z.strictObject({
   url: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .refine((u) => URL.canParse(u), 'is not a valid URL (check the host, port and any %-escapes in the password)')
     .default('redis://127.0.0.1:6379'),
   /** Separates bridges that share one Redis. */
   namespace: z.string().min(1).default('default'),
@@ -61,6 +63,7 @@ export class RedisReplayStore implements ReplayStore, LeaseStore {
 
   constructor(private readonly config: RedisStoreConfig) {
     this.hash = `${config.keyPrefix}:replay:${config.namespace}`;
+    registerUrlSecrets(config.url);
   }
 
   describe(): string {

@@ -5,7 +5,15 @@ export const kafkaSinkConfigSchema = z.strictObject({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).min(1),
   clientId: z.string().default('sfbridge'),
   /** Topic template: {org}, {channel} (made topic-safe: data.AccountChangeEvent), {route}, {kind}. */
-  topic: z.string().min(1).default('salesforce.{org}.{channel}'),
+  topic: z
+    .string()
+    .min(1)
+    .max(249)
+    .regex(
+      /^(?:[A-Za-z0-9._-]|\{(?:org|channel|route|kind)\})+$/,
+      'must be a Kafka topic name (letters, digits, . _ -) with optional {org} {channel} {route} {kind}',
+    )
+    .default('salesforce.{org}.{channel}'),
   /** auto: first record id for CDC, the event id (EventUuid) otherwise. */
   key: z.enum(['auto', 'recordId', 'eventId', 'replayId', 'none']).default('auto'),
   compression: z.enum(['none', 'gzip']).default('none'),

@@ -23,12 +23,37 @@ export function topicSafe(s: string): string {
 }
 
 export function topicFor(template: string, e: Envelope, route: string): string {
-  return template
+  const topic = template
     .replace(/\{org\}/g, topicSafe(e.org))
     .replace(/\{channel\}/g, topicSafe(e.channel))
     .replace(/\{route\}/g, topicSafe(route))
     .replace(/\{kind\}/g, e.kind)
     .slice(0, 249);
+  const bad = topicNameProblem(topic);
+  // Permanent: the same event yields the same name on every retry.
+  if (bad)
+    throw new BridgeError(
+      'KAFKA_TOPIC_NAME',
+      `kafka sink: topic template "${template}" gives "${topic}", ${bad}; fix the sink's \`topic\``,
+    );
+  return topic;
+}
+
+/** Why Kafka would refuse this topic name, or null. */
+export function topicNameProblem(topic: string): string | null {
+  if (topic === '' || topic === '.' || topic === '..') return 'which Kafka does not allow as a topic name';
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) return 'which has characters Kafka does not allow (only letters, digits, . _ -)';
+  return null;
+}
+
+/** For `check`: the topic a route's events will go to when the template names only the route. */
+export function kafkaSinkProblems(config: KafkaSinkConfig, route: { key: string }): string[] {
+  const sample = config.topic
+    .replace(/\{route\}/g, topicSafe(route.key))
+    .replace(/\{org\}|\{channel\}|\{kind\}/g, 'x')
+    .slice(0, 249);
+  const bad = topicNameProblem(sample);
+  return bad ? [`topic: "${config.topic}" gives "${sample}" for route "${route.key}", ${bad}`] : [];
 }
 
 function toMessage(e: Envelope, mode: KafkaSinkConfig['key']): Message {

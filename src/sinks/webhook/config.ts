@@ -33,7 +33,12 @@ export const webhookSinkConfigSchema = z.strictObject({
   /** What orders deliveries: auto = first CDC record id, else the event id; none = no ordering. */
   orderKey: z.enum(['auto', 'recordId', 'eventId', 'none']).default('auto'),
   /** Extra request headers (e.g. an Authorization header your receiver wants). */
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "header names may contain only letters, digits and !#$%&'*+.^_`|~-"),
+      z.string().regex(/^[^\r\n\0]*$/, 'header values must not contain line breaks or NUL'),
+    )
+    .default({}),
   /** Extra CA certificate (PEM) to trust besides the system ones. TLS verification is always on. */
   caCertFile: z.string().optional(),
 });
