@@ -66,17 +66,16 @@ export interface ResolvedChannel {
 }
 
 /**
- * Salesforce API names: a letter first, then letters, digits and single underscores, not ending
- * in an underscore; custom names end in __c (or __e / __x...). At most 40 characters before the suffix.
+ * A field added to a schema is a custom field, named as Salesforce names them: a letter first,
+ * then letters, digits and single underscores, not ending in one, at most 40 characters, then `__c`.
  */
 export function checkFieldName(name: string): void {
-  const m = /^([A-Za-z][A-Za-z0-9_]*?)(__[a-z]{1,3})?$/.exec(name);
-  const base = m?.[1] ?? '';
-  if (!m || base.includes('__') || base.endsWith('_') || base.length > 40) {
+  const base = /^([A-Za-z][A-Za-z0-9_]*)__c$/.exec(name)?.[1];
+  if (!base || base.includes('__') || base.endsWith('_') || base.length > 40) {
     throw new OrgError(
       400,
       'INVALID_FIELD',
-      `invalid field name ${JSON.stringify(name).slice(0, 60)}: API names start with a letter and have only letters, digits and single underscores (custom fields end in __c)`,
+      `invalid custom field name ${JSON.stringify(name).slice(0, 60)}: a letter first, then letters, digits and single underscores, ending in __c`,
     );
   }
 }

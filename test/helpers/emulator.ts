@@ -26,6 +26,11 @@ export interface TestEmulator {
   token(): Promise<string>;
   admin(path: string, body?: unknown): Promise<any>;
   ledger(channel?: string): Promise<any[]>;
+  /**
+   * Resolves once a Pub/Sub stream or CometD session is subscribed to `channel` on the emulator
+   * (at least `count` of them): the signal to wait for before emitting to an `initial: latest` route.
+   */
+  subscribed(channel: string, count?: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +98,16 @@ export async function startEmulator(
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l));
+    },
+    async subscribed(channel, count = 1, timeoutMs = 30_000) {
+      const start = Date.now();
+      for (;;) {
+        const s = await t.admin('status');
+        const live = [...s.pubsub.streams.map((x: { topic: string }) => x.topic), ...s.cometd.channels];
+        if (live.filter((c: string) => c === channel).length >= count) return;
+        if (Date.now() - start > timeoutMs) throw new Error(`no subscription to ${channel} on the emulator after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async stop() {
       await emu.stop();

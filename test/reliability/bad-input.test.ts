@@ -192,7 +192,7 @@ describe('reliability: bad input', () => {
       const dir = tempDir();
       const b = new BridgeProcess(cfg(dir, { type: 'pubsub', org: 'emu', topic: '/data/LeadChangeEvent', initial: 'latest' }));
       await b.start();
-      await new Promise((r) => setTimeout(r, 300));
+      await t.subscribed('/data/LeadChangeEvent');
       await t.admin('events/emit', { spec: 'cdc:Lead', count: 5 });
       const bad = await t.admin('events/corrupt', { object: 'Lead' });
       await t.admin('events/emit', { spec: 'cdc:Lead', count: 5 });
