@@ -54,6 +54,18 @@ export interface Envelope {
   payload: unknown;
 }
 
+/**
+ * Marker kinds: envelopes the bridge itself adds to a stream to say something about it (today a
+ * `replay-gap`). A marker has no position in the stream (its `replayId` is empty), so it is never
+ * committed as a replay position.
+ */
+export const MARKER_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['replay-gap']);
+
+/** True when the envelope is a real event with a replay position (not a marker). */
+export function hasPosition(e: Envelope): boolean {
+  return !MARKER_KINDS.has(e.kind);
+}
+
 /** A marker sent to sinks when a replay position could not be honoured (see replay policy). */
 export function replayGapEnvelope(args: {
   org: string;

@@ -2,7 +2,6 @@
  * Per-org shared services for subscribers: one token provider and one Pub/Sub gRPC client (one
  * HTTP/2 connection, many subscriptions) per configured org, created on first use.
  */
-import { readFileSync } from 'node:fs';
 import { tokenProviderFor } from './auth/index.js';
 import type { TokenProvider } from './auth/types.js';
 import type { BridgeConfig, OrgConfig } from './config/schema.js';
@@ -10,6 +9,7 @@ import { BridgeError } from './errors.js';
 import type { Logger } from './log.js';
 import { RestClient } from './salesforce/rest.js';
 import { createPubSubClient, type PubSubStub } from './subscribers/pubsub/grpc-client.js';
+import { trustedCas } from './tls-ca.js';
 
 export class OrgServices {
   private readonly tokens = new Map<string, TokenProvider>();
@@ -42,7 +42,7 @@ export class OrgServices {
       c = createPubSubClient({
         endpoint: cfg.pubsubEndpoint,
         plaintext: cfg.plaintext,
-        ca: cfg.caCertFile ? readFileSync(cfg.caCertFile) : null,
+        ca: this.cas(name),
       });
       this.clients.set(name, c);
     }
@@ -51,7 +51,13 @@ export class OrgServices {
 
   rest(name: string): RestClient {
     const cfg = this.config(name);
-    return new RestClient(this.tokenProvider(name), cfg.apiVersion, cfg.caCertFile ? readFileSync(cfg.caCertFile, 'utf8') : null);
+    return new RestClient(this.tokenProvider(name), cfg.apiVersion, this.cas(name));
+  }
+
+  /** The org's trusted CAs when it names an extra one (system roots + caCertFile), else null (system roots). */
+  cas(name: string): string | null {
+    const cfg = this.config(name);
+    return cfg.caCertFile ? trustedCas(cfg.caCertFile, `orgs.${name}.caCertFile`) : null;
   }
 
   close(): void {

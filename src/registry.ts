@@ -3,9 +3,8 @@
  * schema (kept beside the implementation) with a constructor; the config schema of the whole file
  * is assembled from these, so a new subscriber, sink or store is registered here and nowhere else.
  */
-import type { z } from 'zod';
-import { OAuthTokenProvider, type ProviderContext } from './auth/oauth.js';
-import type { TokenProvider } from './auth/types.js';
+import { z } from 'zod';
+import { type ComponentConfig, type ComponentSchema, configSchemaWith } from './config/schema.js';
 import { FileDeadLetterStore, fileDeadLetterConfigSchema } from './deadletter/file-store.js';
 import type { DeadLetterStore } from './deadletter/types.js';
 import type { Logger } from './log.js';
@@ -36,8 +35,6 @@ export interface BuildContext {
   log: Logger;
   /** Per-org token providers and connections (subscribers that talk to Salesforce). */
   orgs?: OrgServices;
-  /** The replay store (for sinks that checkpoint in their own transactions). */
-  replayStore?: ReplayStore;
   /** Sinks: their name, the dead-letter store and the route's outage policy. */
   sinkName?: string;
   deadLetters?: DeadLetterStore;
@@ -127,15 +124,19 @@ export const replayStoreTypes: Record<string, Registration<ReplayStore>> = {
   },
 };
 
-/**
- * Salesforce auth flows (config `orgs.<name>.auth.flow`). Every flow is served by the one OAuth
- * provider, which switches on the flow; this entry exists so auth is registered like everything else.
- */
-export const authFlows = ['jwt', 'client_credentials', 'refresh_token', 'password', 'static'] as const;
-
-export function createTokenProvider(ctx: ProviderContext): TokenProvider {
-  return new OAuthTokenProvider(ctx);
+function unionOf<T>(table: Record<string, Registration<T>>): ComponentSchema {
+  const schemas = Object.values(table).map((r) => r.schema);
+  const union = z.discriminatedUnion('type', schemas as unknown as [z.ZodObject, ...z.ZodObject[]]);
+  return union as unknown as z.ZodType<ComponentConfig, ComponentConfig>;
 }
+
+/** The whole configuration file's schema, with every registered component type. */
+export const configSchema = configSchemaWith({
+  source: unionOf(subscriberTypes),
+  sink: unionOf(sinkTypes),
+  replayStore: unionOf(replayStoreTypes),
+  deadLetter: unionOf(deadLetterStoreTypes),
+});
 
 function needOrgs(ctx: BuildContext): OrgServices {
   if (!ctx.orgs) throw new Error('this subscriber needs org services (token providers, connections)');

@@ -1,4 +1,8 @@
-/** Exponential backoff with full jitter, shared by every component that retries. */
+/**
+ * Exponential backoff with "equal jitter" (each delay is random between half and all of the
+ * exponential step), shared by every component that retries: spread out, yet never much shorter
+ * than the step.
+ */
 
 export interface BackoffOptions {
   initialMs: number;

@@ -4,10 +4,9 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigError, errorMessage, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parse, requireConfigPath } from './args.js';
-import { demoCommand } from './demo.js';
 import { describePlan } from './plan.js';
-import { REPLAY_HELP, replayCommand } from './replay.js';
-import { RUN_HELP, runCommand } from './run.js';
+import { replayCommand } from './replay.js';
+import { runCommand } from './run.js';
 
 const HELP = `sfbridge ${VERSION}: bridge Salesforce event streams into Kafka, webhooks and files
 
@@ -65,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'replay':
         return await replayCommand(rest);
       case 'demo':
-        return await demoCommand(rest);
+        // The emulator (and its TLS dependencies) loads only for the commands that use it.
+        return await (await import('./demo.js')).demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
       case 'dlq':
@@ -93,5 +93,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-export { REPLAY_HELP, RUN_HELP };

@@ -3,7 +3,7 @@ import { loadConfigFile, routeKey } from '../config/load.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { createReplayStore } from '../pipeline/bridge.js';
-import type { StoredPosition } from '../replay/types.js';
+import type { StoredPosition } from '../positions.js';
 import { parse, requireConfigPath } from './args.js';
 
 export const REPLAY_HELP = `usage: sfbridge replay list  -c FILE [--json]

@@ -5,10 +5,10 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'y
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { registerUrlSecrets } from '../log.js';
-import { sinkTypes } from '../registry.js';
+import { configSchema, sinkTypes } from '../registry.js';
 import { formatIssues, formatPath, type KnownKeys } from './errors.js';
 import { interpolate } from './interpolate.js';
-import { type BridgeConfig, configSchema, type RouteConfig } from './schema.js';
+import type { BridgeConfig, RouteConfig } from './schema.js';
 
 /** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -154,12 +154,13 @@ function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<Property
   const claims = new Map<string, { at: string; route: string }>();
   config.routes.forEach((r, i) => {
     const src = r.source as { topic?: string; channel?: string };
+    const dupKey = seen.has(routeKey(r)); // reported below once, not again as a file clash
     r.sinks.forEach((sk, j) => {
       for (const p of sinkTypes[sk.type]?.problems?.(sk, { key: routeKey(r) }) ?? []) out.push(`routes[${i}].sinks[${j}].${p}`);
       for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key: routeKey(r), channel: src.topic ?? src.channel }) ?? []) {
         const prev = claims.get(claim);
         const at = `routes[${i}].sinks[${j}]`;
-        if (prev) {
+        if (prev && !dupKey) {
           out.push(
             `${at}: writes ${claim} like ${prev.at} (routes "${prev.route}" and "${routeKey(r)}"): they would overwrite each other's events; give the sinks different \`dir\`s or the routes different names`,
           );

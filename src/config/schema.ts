@@ -1,15 +1,21 @@
-/** The configuration file's schema, assembled from the registry's per-type schemas. */
+/**
+ * The configuration file's schema. A leaf: the component schemas (subscribers, sinks, stores)
+ * live beside their implementations and are passed in by the registry, which assembles the whole
+ * (`configSchema` in registry.ts); nothing here imports a component.
+ */
 import { z } from 'zod';
-import { deadLetterStoreTypes, type Registration, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
 import { duration } from './duration.js';
 
 /** A component's config as the bridge sees it; its own schema has checked the rest. */
 export type ComponentConfig = { type: string } & Record<string, unknown>;
+export type ComponentSchema = z.ZodType<ComponentConfig, ComponentConfig>;
 
-function unionOf<T>(table: Record<string, Registration<T>>) {
-  const schemas = Object.values(table).map((r) => r.schema);
-  const union = z.discriminatedUnion('type', schemas as unknown as [z.ZodObject, ...z.ZodObject[]]);
-  return union as unknown as z.ZodType<ComponentConfig, ComponentConfig>;
+/** The schemas of every registered component type, by role (from the registry). */
+export interface ComponentSchemas {
+  source: ComponentSchema;
+  sink: ComponentSchema;
+  replayStore: ComponentSchema;
+  deadLetter: ComponentSchema;
 }
 
 const jwtAuth = z.strictObject({
@@ -93,61 +99,66 @@ export const pipelineSchema = z.strictObject({
   drainTimeoutMs: z.number().int().nonnegative().default(30_000),
 });
 
-export const routeSchema = z.strictObject({
-  /** Subscription key under which the replay position is stored; defaults to the source's channel. */
-  name: z
-    .string()
-    .min(1)
-    .regex(/^[A-Za-z0-9_./:@-]+$/, 'may contain only letters, digits and _ . / : @ -')
-    .optional(),
-  source: unionOf(subscriberTypes),
-  sinks: z.array(unionOf(sinkTypes)).min(1, 'a route needs at least one sink'),
-  /** Overrides of the pipeline settings for this route. */
-  maxInFlight: z.number().int().positive().optional(),
-  /**
-   * When a sink keeps failing. block (default): hold the replay commit and keep retrying;
-   * Salesforce's retention is the buffer. dead-letter: after `after`, set the failing events aside
-   * in the dead-letter store and move on (`sfbridge dlq replay` delivers them later).
-   */
-  sinkOutage: z
-    .strictObject({
-      mode: z.enum(['block', 'dead-letter']).default('block'),
-      after: duration.default(3_600_000),
-    })
-    .default({ mode: 'block', after: 3_600_000 }),
-});
+function routeSchemaWith(c: ComponentSchemas) {
+  return z.strictObject({
+    /** Subscription key under which the replay position is stored; defaults to the source's channel. */
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9_./:@-]+$/, 'may contain only letters, digits and _ . / : @ -')
+      .optional(),
+    source: c.source,
+    sinks: z.array(c.sink).min(1, 'a route needs at least one sink'),
+    /** Overrides of the pipeline settings for this route. */
+    maxInFlight: z.number().int().positive().optional(),
+    /**
+     * When a sink keeps failing. block (default): hold the replay commit and keep retrying;
+     * Salesforce's retention is the buffer. dead-letter: after `after`, set the failing events aside
+     * in the dead-letter store and move on (`sfbridge dlq replay` delivers them later).
+     */
+    sinkOutage: z
+      .strictObject({
+        mode: z.enum(['block', 'dead-letter']).default('block'),
+        after: duration.default(3_600_000),
+      })
+      .default({ mode: 'block', after: 3_600_000 }),
+  });
+}
 
-export const configSchema = z.strictObject({
-  log: z
-    .strictObject({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-      format: z.enum(['json', 'pretty', 'auto']).default('auto'),
-    })
-    .default({ level: 'info', format: 'auto' }),
-  health: z
-    .strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535),
-    })
-    .optional(),
-  orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),
-  replayStore: unionOf(replayStoreTypes).default({ type: 'file', path: './data/replay.json', fsync: true }),
-  /** Dead letters: events a sink rejected or (sinkOutage.mode: dead-letter) could not deliver in time. */
-  deadLetter: unionOf(deadLetterStoreTypes).default({ type: 'file', dir: './data/dead-letters', fsync: true }),
-  pipeline: pipelineSchema.default(pipelineSchema.parse({})),
-  /** Several instances on one Redis / PostgreSQL replay store: one owner per subscription. */
-  ha: z
-    .strictObject({
-      enabled: z.boolean().default(false),
-      /** Stable name of this instance (default: host-pid-random). */
-      instanceId: z.string().min(1).optional(),
-      /** A standby takes over within this long after the owner dies. */
-      leaseTtlMs: z.number().int().min(300).default(15_000),
-    })
-    .optional(),
-  routes: z.array(routeSchema).min(1, 'at least one route is needed'),
-});
+/** The whole file's schema, given the component schemas. */
+export function configSchemaWith(c: ComponentSchemas) {
+  return z.strictObject({
+    log: z
+      .strictObject({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        format: z.enum(['json', 'pretty', 'auto']).default('auto'),
+      })
+      .default({ level: 'info', format: 'auto' }),
+    health: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535),
+      })
+      .optional(),
+    orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),
+    replayStore: c.replayStore.default({ type: 'file', path: './data/replay.json', fsync: true }),
+    /** Dead letters: events a sink rejected or (sinkOutage.mode: dead-letter) could not deliver in time. */
+    deadLetter: c.deadLetter.default({ type: 'file', dir: './data/dead-letters', fsync: true }),
+    pipeline: pipelineSchema.default(pipelineSchema.parse({})),
+    /** Several instances on one Redis / PostgreSQL replay store: one owner per subscription. */
+    ha: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Stable name of this instance (default: host-pid-random). */
+        instanceId: z.string().min(1).optional(),
+        /** A standby takes over within this long after the owner dies. */
+        leaseTtlMs: z.number().int().min(300).default(15_000),
+      })
+      .optional(),
+    routes: z.array(routeSchemaWith(c)).min(1, 'at least one route is needed'),
+  });
+}
 
-export type BridgeConfig = z.infer<typeof configSchema>;
-export type RouteConfig = z.infer<typeof routeSchema>;
+export type BridgeConfig = z.infer<ReturnType<typeof configSchemaWith>>;
+export type RouteConfig = BridgeConfig['routes'][number];
 export type OrgConfig = z.infer<typeof orgSchema>;

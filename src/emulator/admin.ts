@@ -8,11 +8,11 @@ import type { Clock } from './clock.js';
 import type { CometdServer } from './cometd.js';
 import type { Faults } from './faults.js';
 import { type Generator, parseEmitSpec } from './generator.js';
-import { sendJson } from './http.js';
 import type { OAuthServer } from './oauth.js';
 import type { FieldType } from './objects.js';
 import { type EmulatedOrg, OrgError } from './org.js';
 import type { PubSubServer } from './pubsub.js';
+import { sendJson } from './respond.js';
 
 export interface AdminDeps {
   bus: EventBus;

@@ -1,8 +1,8 @@
 /** Bulk API 2.0 query jobs (create, poll, CSV results with locator paging): used for backfill past retention. */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { sendJson } from './http.js';
 import { type EmulatedOrg, OrgError } from './org.js';
+import { sendJson } from './respond.js';
 
 interface Job {
   id: string;

@@ -9,6 +9,7 @@ import type { CometdServer } from './cometd.js';
 import type { Faults } from './faults.js';
 import type { OAuthServer } from './oauth.js';
 import { type EmulatedOrg, OrgError } from './org.js';
+import { sendJson } from './respond.js';
 
 export interface HttpDeps {
   org: EmulatedOrg;
@@ -37,12 +38,6 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
 
 function sfErrors(res: ServerResponse, status: number, errorCode: string, message: string, fields: string[] = []): void {

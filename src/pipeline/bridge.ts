@@ -74,7 +74,7 @@ export class Bridge {
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
-      const ctx = { route: key, log: rlog, replayStore: this.store, sinkName: name, deadLetters: this.deadLetters, outage };
+      const ctx = { route: key, log: rlog, sinkName: name, deadLetters: this.deadLetters, outage };
       return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx) };
     });
     const route = new Route({
@@ -84,7 +84,6 @@ export class Bridge {
       store: this.store,
       lease,
       mayWrite,
-      checkpointedBySink: sinks.some((s) => s.sink.commitsPositions),
       deadLetters: this.deadLetters,
       outage,
       maxInFlight: rc.maxInFlight ?? this.config.pipeline.maxInFlight,

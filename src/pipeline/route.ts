@@ -8,11 +8,12 @@
  */
 
 import type { DeadLetterStore } from '../deadletter/types.js';
-import type { Envelope } from '../envelope.js';
-import { errorMessage, isRetriable } from '../errors.js';
+import { type Envelope, hasPosition } from '../envelope.js';
+import { BridgeError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 import type { Lease } from '../replay/lease.js';
-import type { CommitRequest, ReplayStore, StoredPosition } from '../replay/types.js';
+import type { ReplayStore } from '../replay/types.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../retry.js';
 import type { OutagePolicy, Sink } from '../sinks/types.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
@@ -25,8 +26,6 @@ export interface RouteOptions {
   store: ReplayStore;
   /** HA: the lease this route runs under; commits carry it so a stale owner is fenced off. */
   lease?: Lease;
-  /** The (only) sink writes the replay checkpoint in its own transaction: no separate commit. */
-  checkpointedBySink?: boolean;
   /** HA: false once this instance may no longer deliver (lease not renewed in time). */
   mayWrite?: () => boolean;
   /** Where a dead-letter route sets aside what a sink could not take in time. */
@@ -94,6 +93,10 @@ export class Route {
   private storeDown = false;
   private error: string | null = null;
   private endRequested = false;
+  /** The route's only sink commits positions in its own transactions (see sinks/types.ts). */
+  private readonly atomic: boolean;
+  /** The position the atomic sink committed last. */
+  private atomicCommitted: StoredPosition | null = null;
   private settled!: (state: RouteState) => void;
   /** Resolves when the route ends, fails or is stopped. */
   readonly done: Promise<RouteState>;
@@ -104,6 +107,8 @@ export class Route {
     this.done = new Promise((resolve) => {
       this.settled = resolve;
     });
+    this.atomic = opts.sinks.length === 1 && opts.sinks[0]?.sink.atomicCheckpoints === true;
+    const checkpointFor = this.atomic ? (events: readonly Envelope[]) => this.checkpointFor(events) : undefined;
     this.writers = opts.sinks.map(
       (s) =>
         new SinkWriter(
@@ -116,8 +121,9 @@ export class Route {
             mayWrite: opts.mayWrite,
             deadLetters: opts.deadLetters,
             outage: opts.outage,
+            checkpointFor,
           },
-          (seq) => this.onSinkAck(seq),
+          (seq, committed) => this.onSinkAck(seq, committed),
           (err) => this.failRoute(err),
           opts.log,
         ),
@@ -125,6 +131,12 @@ export class Route {
   }
 
   async start(): Promise<void> {
+    if (this.atomic && !this.opts.store.checkpointRecord) {
+      throw new BridgeError(
+        'CONFIG',
+        `${this.opts.sinks[0]?.name}: commits positions in its own transactions, which needs a replay store that can hand it a checkpoint record (replayStore.type kafka)`,
+      );
+    }
     const from = await this.opts.store.load(this.key);
     this.committed = from ?? null;
     this.state = 'running';
@@ -203,7 +215,7 @@ export class Route {
     if (this.state !== 'running' && this.state !== 'draining') return;
     // Markers (replay-gap) carry no position: commit the last real event of the batch, if any.
     let last: Envelope | undefined;
-    for (let i = events.length - 1; i >= 0 && !last; i--) if ((events[i] as Envelope).replayId !== '') last = events[i];
+    for (let i = events.length - 1; i >= 0 && !last; i--) if (hasPosition(events[i] as Envelope)) last = events[i];
     const seq = this.nextSeq++;
     this.entries.set(seq, {
       seq,
@@ -237,7 +249,20 @@ export class Route {
     this.advance();
   }
 
-  private onSinkAck(seq: number): void {
+  /** The commit record for an atomic write: the position of its last positioned event. */
+  private checkpointFor(events: readonly Envelope[]): CheckpointRecord | undefined {
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i] as Envelope;
+      if (hasPosition(e)) return this.opts.store.checkpointRecord?.(this.key, { replayId: e.replayId, eventTime: e.eventTime });
+    }
+    return undefined;
+  }
+
+  private onSinkAck(seq: number, committed?: StoredPosition): void {
+    if (committed) {
+      this.atomicCommitted = committed;
+      this.opts.store.remember?.(committed);
+    }
     const entry = this.entries.get(seq);
     if (!entry || entry.pending === 0) return;
     entry.pending--;
@@ -310,9 +335,10 @@ export class Route {
     // to the end synchronously, before the assignment below, and `committing` would never clear.
     const commit = (async () => {
       try {
-        this.committed = this.opts.checkpointedBySink
-          ? { key: this.key, replayId: target.replayId, eventTime: target.eventTime, committedAt: new Date().toISOString() }
-          : await this.opts.store.commit(this.key, target, this.opts.lease);
+        // An atomic sink already committed the position with its write; a position that no write
+        // carried (a keepalive) goes to the store directly, after every write before it committed.
+        const viaSink = this.atomic && this.atomicCommitted?.replayId === target.replayId ? this.atomicCommitted : null;
+        this.committed = viaSink ?? (await this.opts.store.commit(this.key, target, this.opts.lease));
         this.lastWritten = target;
         this.opts.subscriber.onCommitted?.(this.committed);
         this.committedEvents += events;

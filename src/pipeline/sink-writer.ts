@@ -9,6 +9,7 @@ import { type DeadLetterStore, deadLettersFor } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
 import { BridgeError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CheckpointRecord, StoredPosition } from '../positions.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
 import type { OutagePolicy, Sink } from '../sinks/types.js';
 
@@ -30,6 +31,8 @@ export interface SinkWriterOptions {
   /** dead-letter outage mode: a write failing for longer than `afterMs` is dead-lettered and acknowledged. */
   deadLetters?: DeadLetterStore;
   outage?: OutagePolicy;
+  /** For an `atomicCheckpoints` sink: the route's commit record for a write (its last positioned event). */
+  checkpointFor?: (events: readonly Envelope[]) => CheckpointRecord | undefined;
 }
 
 export interface SinkStatus {
@@ -58,7 +61,8 @@ export class SinkWriter {
   constructor(
     readonly sink: Sink,
     private readonly opts: SinkWriterOptions,
-    private readonly onAck: (seq: number) => void,
+    /** `committed`: the position a checkpointing write committed with the batch ending at `seq`. */
+    private readonly onAck: (seq: number, committed?: StoredPosition) => void,
     private readonly onFatal: (err: unknown) => void,
     private readonly log: Logger,
   ) {}
@@ -128,13 +132,15 @@ export class SinkWriter {
         return;
       }
       try {
-        await this.sink.write(events);
+        const checkpoint = this.opts.checkpointFor?.(events);
+        await this.sink.write(events, checkpoint);
         if (this.consecutiveFailures > 0) {
           this.log.info({ sink: this.opts.name, attempts: attempt }, 'sink recovered');
         }
         this.consecutiveFailures = 0;
         this.eventsWritten += events.length;
-        for (const b of take) this.onAck(b.seq);
+        for (let i = 0; i < take.length; i++)
+          this.onAck((take[i] as QueuedBatch).seq, i === take.length - 1 ? checkpoint?.stored : undefined);
         return;
       } catch (err) {
         this.consecutiveFailures++;

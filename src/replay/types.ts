@@ -1,20 +1,8 @@
 /** Replay stores keep, per subscription key, the position of the last event every sink acknowledged. */
 
-export interface StoredPosition {
-  /** Subscription key (the route name). */
-  key: string;
-  /** Opaque replay id, exactly as the envelope carries it. */
-  replayId: string;
-  /** Event time of the event at that position (ISO 8601), when known: used for retention checks. */
-  eventTime: string | null;
-  /** When the position was committed (ISO 8601). */
-  committedAt: string;
-}
+import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 
-export interface CommitRequest {
-  replayId: string;
-  eventTime: string | null;
-}
+export type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 
 export interface ReplayStore {
   /** Connect / read state. Throws a clear error when the store is unreachable or corrupt. */
@@ -31,4 +19,11 @@ export interface ReplayStore {
   close(): Promise<void>;
   /** Human description for `sfbridge check` (never includes credentials). */
   describe(): string;
+  /**
+   * Stores whose commit is one record a sink can write in its own transaction (Kafka): the record
+   * for `position`. The pipeline passes it to an `atomicCheckpoints` sink with the batch.
+   */
+  checkpointRecord?(key: string, position: CommitRequest): CheckpointRecord;
+  /** A checkpoint record was committed by a sink's transaction: remember it as the current position. */
+  remember?(stored: StoredPosition): void;
 }

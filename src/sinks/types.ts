@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope.js';
+import type { CheckpointRecord } from '../positions.js';
 
 /**
  * A sink receives batches in stream order. `write` resolves only when the whole batch is durably
@@ -7,13 +8,20 @@ import type { Envelope } from '../envelope.js';
  */
 export interface Sink {
   open(): Promise<void>;
-  write(batch: readonly Envelope[]): Promise<void>;
+  /**
+   * `checkpoint` is given only to `atomicCheckpoints` sinks: the route's commit for this batch,
+   * to be written atomically with it (all or nothing).
+   */
+  write(batch: readonly Envelope[], checkpoint?: CheckpointRecord): Promise<void>;
   /** Finish whatever is buffered; called before close on graceful shutdown. */
   drain(): Promise<void>;
   close(): Promise<void>;
   describe(): string;
-  /** True when the sink writes the route's replay checkpoint itself (Kafka exactly-once). */
-  readonly commitsPositions?: boolean;
+  /**
+   * Capability: the sink can write the route's checkpoint in the same transaction as a batch
+   * (Kafka exactly-once). The pipeline then commits through the sink instead of the store.
+   */
+  readonly atomicCheckpoints?: boolean;
   /** Counters for /status (delivered, retries, dead-lettered…). */
   stats?(): Record<string, number | string | boolean>;
 }
@@ -30,8 +38,6 @@ export interface SinkContext {
   /** The route (subscription key) this sink instance serves. */
   route: string;
   log: import('../log.js').Logger;
-  /** The bridge's replay store (the exactly-once Kafka sink writes checkpoints into it). */
-  replayStore?: import('../replay/types.js').ReplayStore;
   /** The sink's name in status, logs and dead letters (`webhook#0`). */
   sinkName?: string;
   /** Where undeliverable events go (every bridge has one; file by default). */

@@ -1,6 +1,6 @@
 import type { Envelope } from '../envelope.js';
 import type { Logger } from '../log.js';
-import type { StoredPosition } from '../replay/types.js';
+import type { StoredPosition } from '../positions.js';
 
 /**
  * What the pipeline gives a subscriber. The subscriber may emit at most as many events as it has

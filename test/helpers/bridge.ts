@@ -2,9 +2,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { Bridge } from '../../src/pipeline/bridge.js';
+import { configSchema } from '../../src/registry.js';
 import type { TestEmulator } from './emulator.js';
 
 export interface LogCapture {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
+import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 export const kafkaStoreConfigSchema = z.strictObject({
   type: z.literal('kafka'),
@@ -35,12 +35,8 @@ export class KafkaReplayStore implements ReplayStore {
     return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic} (namespace ${this.config.namespace})`;
   }
 
-  get topic(): string {
-    return this.config.topic;
-  }
-
-  /** The record key of a subscription (shared with the exactly-once Kafka sink). */
-  recordKey(key: string): string {
+  /** The record key of a subscription. */
+  private recordKey(key: string): string {
     return `${this.config.namespace}:${key}`;
   }
 
@@ -151,8 +147,8 @@ export class KafkaReplayStore implements ReplayStore {
     return [...this.positions.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  /** The record a commit writes (the exactly-once sink adds it to its transaction). */
-  record(key: string, position: CommitRequest): { stored: StoredPosition; message: { key: string; value: string } } {
+  /** The record a commit writes (the pipeline hands it to an exactly-once sink for its transaction). */
+  checkpointRecord(key: string, position: CommitRequest): CheckpointRecord {
     const stored: StoredPosition = {
       key,
       replayId: position.replayId,
@@ -160,11 +156,10 @@ export class KafkaReplayStore implements ReplayStore {
       committedAt: new Date().toISOString(),
     };
     return {
+      topic: this.config.topic,
+      key: this.recordKey(key),
+      value: JSON.stringify({ replayId: stored.replayId, eventTime: stored.eventTime, committedAt: stored.committedAt }),
       stored,
-      message: {
-        key: this.recordKey(key),
-        value: JSON.stringify({ replayId: stored.replayId, eventTime: stored.eventTime, committedAt: stored.committedAt }),
-      },
     };
   }
 
@@ -174,8 +169,8 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   async commit(key: string, position: CommitRequest): Promise<StoredPosition> {
-    const { stored, message } = this.record(key, position);
-    await this.send([message]);
+    const { stored, ...message } = this.checkpointRecord(key, position);
+    await this.send([{ key: message.key, value: message.value }]);
     this.positions.set(key, stored);
     return stored;
   }

@@ -10,7 +10,7 @@
 import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import type { KafkaReplayStore } from '../../replay/kafka/kafka-store.js';
+import type { CheckpointRecord } from '../../positions.js';
 import { recordKey } from '../record-key.js';
 import type { Sink, SinkContext } from '../types.js';
 import type { KafkaSinkConfig } from './config.js';
@@ -70,7 +70,7 @@ export class KafkaSink implements Sink {
 
   constructor(
     private readonly config: KafkaSinkConfig,
-    private readonly ctx: SinkContext & { replayStore?: unknown },
+    private readonly ctx: SinkContext,
   ) {
     const sasl = config.sasl
       ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions)
@@ -95,24 +95,12 @@ export class KafkaSink implements Sink {
     return `sfbridge-${topicSafe(this.ctx.route)}`;
   }
 
-  private get store(): KafkaReplayStore {
-    const s = this.ctx.replayStore as KafkaReplayStore | undefined;
-    if (!s || typeof (s as KafkaReplayStore).record !== 'function') {
-      throw new BridgeError(
-        'CONFIG',
-        `kafka sink exactlyOnce needs replayStore.type kafka (the checkpoint is written in the same transaction)`,
-      );
-    }
-    return s;
-  }
-
-  /** True when this sink writes the route's replay checkpoint itself (exactly-once mode). */
-  get commitsPositions(): boolean {
+  /** Exactly-once mode: the route's checkpoint rides in each batch's transaction. */
+  get atomicCheckpoints(): boolean {
     return this.config.exactlyOnce;
   }
 
   async open(): Promise<void> {
-    if (this.config.exactlyOnce) void this.store;
     this.producer = this.config.exactlyOnce
       ? this.kafka.producer({ transactionalId: this.transactionalId, idempotent: true, maxInFlightRequests: 1 })
       : this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -149,7 +137,7 @@ export class KafkaSink implements Sink {
     for (const t of missing) this.known.add(t);
   }
 
-  async write(batch: readonly Envelope[]): Promise<void> {
+  async write(batch: readonly Envelope[], checkpoint?: CheckpointRecord): Promise<void> {
     const producer = this.producer;
     if (!producer) throw new RetriableError('KAFKA_UNAVAILABLE', 'kafka sink is not connected');
     const byTopic = new Map<string, Message[]>();
@@ -167,20 +155,13 @@ export class KafkaSink implements Sink {
         await producer.sendBatch({ topicMessages, acks: -1, compression });
         return;
       }
-      // Exactly-once: events and the checkpoint of the batch's last positioned event, atomically.
-      const last = [...batch].reverse().find((e) => e.replayId !== '');
+      // Exactly-once: the events and the route's checkpoint (from the pipeline), atomically.
       const tx = await producer.transaction();
       try {
         const messages = [...topicMessages];
-        let stored = null;
-        if (last) {
-          const rec = this.store.record(this.ctx.route, { replayId: last.replayId, eventTime: last.eventTime });
-          stored = rec.stored;
-          messages.push({ topic: this.store.topic, messages: [rec.message] });
-        }
+        if (checkpoint) messages.push({ topic: checkpoint.topic, messages: [{ key: checkpoint.key, value: checkpoint.value }] });
         await tx.sendBatch({ topicMessages: messages, acks: -1, compression });
         await tx.commit();
-        if (stored) this.store.remember(stored);
       } catch (err) {
         await tx.abort().catch(() => undefined);
         throw err;

@@ -1,7 +1,6 @@
 /** One HTTP POST with a hard timeout, over keep-alive agents; TLS verification is always on. */
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
 import { untrustedSnippet } from '../../log.js';
 
 export interface PostResult {
@@ -21,7 +20,7 @@ export class HttpPoster {
     this.url = new URL(url);
     this.agent =
       this.url.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: true, ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) })
+        ? new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: true, ...(ca ? { ca } : {}) })
         : new http.Agent({ keepAlive: true, maxSockets });
   }
 

@@ -16,13 +16,13 @@
  * and up to `concurrency` lanes are in flight at once.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { type DeadLetterStore, deadLettersFor } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
 import { backoffDelay, sleep } from '../../retry.js';
+import { trustedCas } from '../../tls-ca.js';
 import { VERSION } from '../../version.js';
 import { recordKey } from '../record-key.js';
 import type { OutagePolicy, Sink, SinkContext } from '../types.js';
@@ -59,14 +59,7 @@ export class WebhookSink implements Sink {
     registerUrlSecrets(config.url);
     this.safeUrl = redactUrl(config.url);
     this.keys = config.secrets.map(secretKey);
-    let ca: string | undefined;
-    if (config.caCertFile) {
-      try {
-        ca = readFileSync(config.caCertFile, 'utf8');
-      } catch (err) {
-        throw new BridgeError('CONFIG', `webhook sink caCertFile ${config.caCertFile}: ${errorMessage(err)}`);
-      }
-    }
+    const ca = config.caCertFile ? trustedCas(config.caCertFile, `${ctx.sinkName ?? 'webhook'} caCertFile`) : undefined;
     this.poster = new HttpPoster(config.url, config.concurrency, ca);
     this.log = ctx.log;
     this.name = ctx.sinkName ?? 'webhook';

@@ -8,7 +8,6 @@
  * long (the "silent death" of CometD clients). 401 refreshes the token once and rebuilds; an
  * invalid replay id follows the route's policy, loudly, with a replay-gap marker.
  */
-import { readFileSync } from 'node:fs';
 import type { Client as FayeClient, Message } from 'faye';
 import Faye from 'faye';
 import type { TokenProvider } from '../../auth/types.js';
@@ -77,8 +76,7 @@ export class CometdSubscriber implements Subscriber {
   async start(ctx: SubscriberContext): Promise<void> {
     this.ctx = ctx;
     this.tokens = this.orgs.tokenProvider(this.config.org);
-    const orgCfg = this.orgs.config(this.config.org);
-    this.ca = orgCfg.caCertFile ? readFileSync(orgCfg.caCertFile, 'utf8') : null;
+    this.ca = this.orgs.cas(this.config.org);
     this.orgId = (await this.tokens.getToken()).orgId;
     const from = ctx.from;
     if (this.config.start !== 'stored') this.replayFrom = this.config.start === 'earliest' ? -2 : -1;

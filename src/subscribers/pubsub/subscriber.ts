@@ -14,7 +14,7 @@ import type { DeadLetterInput } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
-import type { StoredPosition } from '../../replay/types.js';
+import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
 import { LatestStartGuard } from '../latest-start.js';
 import { applyInvalidReplayPolicy } from '../replay-policy.js';
