@@ -47,11 +47,8 @@ export function symlinkRefused(path: string, what: string): BridgeError {
   );
 }
 
-export const O_APPEND_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND;
 export const O_READ_WRITE = constants.O_RDWR;
 export const O_CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-export const O_TRUNCATE_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
-export const O_READ = constants.O_RDONLY;
 
 /**
  * Replace `path` atomically: write a temp file (0600, never following links), fsync it, rename it

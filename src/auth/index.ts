@@ -10,4 +10,4 @@ export function tokenProviderFor(org: string, config: OrgConfig, log: Logger): T
   return new OAuthTokenProvider({ org, config, log, ca, lifetimeSeconds: config.sessionSeconds });
 }
 
-export type { AccessToken, TokenProvider } from './types.js';
+export type { TokenProvider } from './types.js';

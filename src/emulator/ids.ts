@@ -27,10 +27,6 @@ export function newId(prefix: string): string {
   return body + caseSafeSuffix(body);
 }
 
-export function newOrgId(): string {
-  return newId('00D');
-}
-
 /** Access tokens look like Salesforce's: `<orgId>!<opaque>`; clients parse the org id from them. */
 export function newAccessToken(orgId: string): string {
   return `${orgId}!${randomBytes(48).toString('base64url').replace(/[-_]/g, 'A')}`;
