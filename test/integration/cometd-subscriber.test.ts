@@ -76,7 +76,7 @@ describe('CometD subscriber', () => {
     const ch = '/data/AccountChangeEvent';
     const a = makeBridge(t, dir, [route('acc', ch, out)]);
     await a.bridge.start();
-    await new Promise((r) => setTimeout(r, 500));
+    await t.subscribed(ch); // a signal: the emulator holds the subscription
     await t.admin('events/emit', { spec: 'cdc:Account', count: 20 });
     await until(() => readSink(out).length === 20, 10_000);
     await t.admin('streams/drop');
@@ -120,7 +120,7 @@ describe('CometD subscriber', () => {
     const out = join(dir, 'out');
     const a = makeBridge(t, dir, [route('wd', '/data/LeadChangeEvent', out, { watchdogSeconds: 1 })]);
     await a.bridge.start();
-    await new Promise((r) => setTimeout(r, 500));
+    await t.subscribed('/data/LeadChangeEvent'); // a signal: the emulator holds the subscription
     await t.admin('events/emit', { spec: 'cdc:Lead', count: 1 });
     await until(() => readSink(out).length === 1, 10_000, 'first event');
     await t.admin('delay', { ms: 2500 });

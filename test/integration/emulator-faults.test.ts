@@ -215,7 +215,7 @@ describe('emulator', () => {
     it('emits gap and overflow events and serves a changed schema under a new id', async () => {
       const ch = '/data/CaseChangeEvent';
       const s = subscribe(ps.client, await ps.md(), { topic_name: ch, replay_preset: 'LATEST', num_requested: 10 });
-      await new Promise((r) => setTimeout(r, 100));
+      await t.subscribed(ch); // a signal: the emulator holds the subscription
       await t.admin('events/gap', { object: 'Case', changeType: 'GAP_UPDATE' });
       await t.admin('events/overflow', { object: 'Case' });
       const before: any = await unary(ps.client, 'GetTopic', { topic_name: ch }, await ps.md());

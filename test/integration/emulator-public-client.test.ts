@@ -70,7 +70,7 @@ describe('emulator with the public salesforce-pubsub-api-client', () => {
       },
       10,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await t.subscribed('/event/Order_Event__e'); // a signal: the emulator holds the subscription
     const result = await client.publish('/event/Order_Event__e', {
       CreatedDate: Date.now(),
       CreatedById: '0055g00000Emu01EAB',

@@ -43,7 +43,7 @@ describe.skipIf(!kafka.url)(`Kafka sink ${kafka.reason ?? ''}`, () => {
       },
     ]);
     await b.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await t.subscribed('/data/AccountChangeEvent'); // a signal: the emulator holds the subscription
     const emitted = await t.admin('events/emit', { spec: 'cdc:Account', count: 300 });
     await until(() => (b.status().routes[0]?.eventsAcked ?? 0) >= 300, 20_000);
     await b.stop();
@@ -108,7 +108,7 @@ describe.skipIf(!kafka.url)(`Kafka sink ${kafka.reason ?? ''}`, () => {
       log,
     });
     await route.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await t.subscribed('/data/LeadChangeEvent'); // a signal: the emulator holds the subscription
     await t.admin('events/emit', { spec: 'cdc:Lead', count: 400 });
     await until(() => route.status().eventsAcked >= 400, 30_000);
     await route.stop(1000);

@@ -39,7 +39,7 @@ describe('Pub/Sub subscriber under faults', () => {
     const ch = '/data/LeadChangeEvent';
     const a = makeBridge(t, dir, [route('leads', ch, out)]);
     await a.bridge.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await t.subscribed(ch); // a signal: the emulator holds the subscription
     await t.admin('events/emit', { spec: 'cdc:Lead', count: 500 });
     await until(() => readSink(out).length === 500, 10_000);
     const before = a.bridge.orgs.tokenProvider('emu') as unknown as { requests: number };

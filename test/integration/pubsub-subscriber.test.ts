@@ -67,7 +67,7 @@ describe('Pub/Sub subscriber', () => {
     const out = join(dir, 'out');
     const a = makeBridge(t, dir, [route('acct', '/data/AccountChangeEvent', out)]);
     await a.bridge.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await t.subscribed('/data/AccountChangeEvent'); // a signal: the emulator holds the subscription
     const token = await t.token();
     const id = (
       await t.http('POST', '/services/data/v63.0/sobjects/Account', { token, body: { Name: 'Acme', Fax: '555-1', BillingCity: 'Paris' } })
@@ -93,7 +93,7 @@ describe('Pub/Sub subscriber', () => {
     const out = join(dir, 'out');
     const a = makeBridge(t, dir, [route('orders', '/event/Order_Event__e', out)]);
     await a.bridge.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await t.subscribed('/event/Order_Event__e'); // a signal: the emulator holds the subscription
     await t.http('POST', '/services/data/v63.0/sobjects/Order_Event__e', {
       token: await t.token(),
       body: { OrderNumber__c: 'O-1', Amount__c: 3.5 },
