@@ -38,25 +38,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
 
   say('starting the Salesforce emulator');
   const emu = await Emulator.start({ dataDir: join(dir, 'emulator'), config: { ledger: false } });
-  const i = emu.info;
   const configPath = join(dir, 'bridge.yaml');
-  const yaml = `# Written by \`sfbridge demo\` for this run (the emulator's ports change between runs).
-log: { level: info }
-orgs:
-  emulator:
-    loginUrl: ${i.loginUrl}
-    caCertFile: ${i.caCertPath}
-    pubsubEndpoint: ${i.pubsubEndpoint}
-    auth: { flow: client_credentials, clientId: ${i.clientId}, clientSecret: ${i.clientSecret} }
-replayStore: { type: file, path: ${join(dir, 'replay.json')} }
-routes:
-  - name: accounts
-    source: { type: pubsub, org: emulator, topic: /data/AccountChangeEvent, initial: earliest }
-    sinks: [{ type: file, dir: ${out} }]
-  - name: orders
-    source: { type: pubsub, org: emulator, topic: /event/Order_Event__e, initial: earliest }
-    sinks: [{ type: file, dir: ${out} }]
-`;
+  const yaml = demoConfig(emu, dir, out);
   writeFileSync(configPath, yaml);
   const config = parseConfig(yaml, configPath);
 
@@ -100,6 +83,28 @@ routes:
   );
   process.stdout.write(lines.join('\n'));
   return code;
+}
+
+/** The demo's bridge config, pointing at this run's emulator (its ports change between runs). */
+function demoConfig(emu: Emulator, dir: string, out: string): string {
+  const i = emu.info;
+  return `# Written by \`sfbridge demo\` for this run (the emulator's ports change between runs).
+log: { level: info }
+orgs:
+  emulator:
+    loginUrl: ${i.loginUrl}
+    caCertFile: ${i.caCertPath}
+    pubsubEndpoint: ${i.pubsubEndpoint}
+    auth: { flow: client_credentials, clientId: ${i.clientId}, clientSecret: ${i.clientSecret} }
+replayStore: { type: file, path: ${join(dir, 'replay.json')} }
+routes:
+  - name: accounts
+    source: { type: pubsub, org: emulator, topic: /data/AccountChangeEvent, initial: earliest }
+    sinks: [{ type: file, dir: ${out} }]
+  - name: orders
+    source: { type: pubsub, org: emulator, topic: /event/Order_Event__e, initial: earliest }
+    sinks: [{ type: file, dir: ${out} }]
+`;
 }
 
 async function makeTraffic(emu: Emulator): Promise<void> {

@@ -1,96 +1,39 @@
 /**
  * One route: a subscription feeding its sinks. The route
- * - hands every batch to every sink writer and tracks, per batch, how many sinks still owe an ack;
- * - commits the replay id of the newest event such that it and everything before it was acked by
- *   all sinks (stream order, never by comparing replay ids, which are opaque);
- * - bounds memory with credits: the subscriber may hold at most `maxInFlight` unacknowledged events;
- * - group-commits positions (every `commitIntervalMs` or `commitMaxEvents`, whichever comes first).
+ * - hands every batch to every sink writer (sink-writer.ts);
+ * - tracks which position is safe to commit (checkpoint-tracker.ts: the newest event such that it
+ *   and everything before it was acknowledged by all sinks, in stream order);
+ * - has it written by the commit scheduler (commit-scheduler.ts: group commit, store back-off),
+ *   or, for a sink that commits atomically with its writes, hands the sink the checkpoint record;
+ * - bounds memory with credits: the subscriber may hold at most `maxInFlight` unacknowledged
+ *   events, and gets no new credit while positions cannot be stored.
  */
 
-import type { DeadLetterStore } from '../deadletter/types.js';
 import { type Envelope, hasPosition } from '../envelope.js';
-import { BridgeError, errorMessage, isRetriable } from '../errors.js';
-import type { Logger } from '../log.js';
+import { BridgeError, errorMessage } from '../errors.js';
 import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
-import type { Lease } from '../replay/lease.js';
-import type { ReplayStore } from '../replay/types.js';
-import { backoffDelay, DEFAULT_BACKOFF } from '../retry.js';
-import type { OutagePolicy, Sink } from '../sinks/types.js';
-import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
-import { type SinkStatus, SinkWriter } from './sink-writer.js';
+import type { SubscriberContext } from '../subscribers/types.js';
+import { ChangeSignal } from './change-signal.js';
+import { CheckpointTracker } from './checkpoint-tracker.js';
+import { CommitScheduler } from './commit-scheduler.js';
+import type { RouteOptions, RouteState, RouteStatus } from './route-types.js';
+import { SinkWriter } from './sink-writer.js';
 
-export interface RouteOptions {
-  key: string;
-  subscriber: Subscriber;
-  sinks: Array<{ name: string; sink: Sink; concurrency?: number }>;
-  store: ReplayStore;
-  /** HA: the lease this route runs under; commits carry it so a stale owner is fenced off. */
-  lease?: Lease;
-  /** HA: false once this instance may no longer deliver (lease not renewed in time). */
-  mayWrite?: () => boolean;
-  /** Where a dead-letter route sets aside what a sink could not take in time. */
-  deadLetters?: DeadLetterStore;
-  outage?: OutagePolicy;
-  maxInFlight: number;
-  maxBatchEvents: number;
-  commitIntervalMs: number;
-  commitMaxEvents: number;
-  log: Logger;
-}
-
-export type RouteState = 'idle' | 'running' | 'draining' | 'stopped' | 'ended' | 'failed' | 'standby';
-
-export interface RouteStatus {
-  key: string;
-  state: RouteState;
-  source: string;
-  sourceStats: Record<string, number>;
-  eventsReceived: number;
-  eventsAcked: number;
-  eventsCommitted: number;
-  inFlight: number;
-  maxInFlight: number;
-  maxInFlightSeen: number;
-  creditViolations: number;
-  committed: StoredPosition | null;
-  commitFailures: number;
-  error: string | null;
-  sinks: SinkStatus[];
-}
-
-interface Entry {
-  seq: number;
-  count: number;
-  /** Position after this batch; null when the batch holds only markers (nothing to commit). */
-  replayId: string | null;
-  eventTime: string | null;
-  /** Sinks that have not acknowledged this batch yet. */
-  pending: number;
-}
+export type { RouteOptions, RouteState, RouteStatus } from './route-types.js';
 
 export class Route {
   readonly key: string;
   private state: RouteState = 'idle';
   private readonly writers: SinkWriter[];
-  private readonly entries = new Map<number, Entry>();
-  private nextSeq = 0;
-  private headSeq = 0;
-  private inFlight = 0;
+  private readonly tracker = new CheckpointTracker();
+  private readonly commits: CommitScheduler;
   private maxInFlightSeen = 0;
   private creditViolations = 0;
   private withheldCredit = 0;
   private received = 0;
   private acked = 0;
   private committedEvents = 0;
-  private eventsSinceCommit = 0;
-  private committable: CommitRequest | null = null;
-  /** The request object last written to the store (identity tells whether there is news). */
-  private lastWritten: CommitRequest | null = null;
   private committed: StoredPosition | null = null;
-  private committing: Promise<void> | null = null;
-  private commitTimer: NodeJS.Timeout | null = null;
-  private commitFailures = 0;
-  private storeDown = false;
   private error: string | null = null;
   private endRequested = false;
   /** The route's only sink commits positions in its own transactions (see sinks/types.ts). */
@@ -100,7 +43,7 @@ export class Route {
   private settled!: (state: RouteState) => void;
   /** Resolves when the route ends, fails or is stopped. */
   readonly done: Promise<RouteState>;
-  private changeWaiters: Array<() => void> = [];
+  private readonly changed = new ChangeSignal();
 
   constructor(private readonly opts: RouteOptions) {
     this.key = opts.key;
@@ -108,6 +51,30 @@ export class Route {
       this.settled = resolve;
     });
     this.atomic = opts.sinks.length === 1 && opts.sinks[0]?.sink.atomicCheckpoints === true;
+    this.commits = new CommitScheduler({
+      intervalMs: opts.commitIntervalMs,
+      maxEvents: opts.commitMaxEvents,
+      write: (target) => this.writePosition(target),
+      onCommitted: (stored, events) => {
+        this.committed = stored;
+        this.committedEvents += events;
+        this.opts.subscriber.onCommitted?.(stored);
+      },
+      onStoreDown: (err, attempt, retryInMs) =>
+        this.opts.log.error(
+          { attempt, retryInMs, error: errorMessage(err) },
+          'replay commit failed; fetching paused until the store accepts commits',
+        ),
+      onStoreUp: () => {
+        this.opts.log.info({}, 'replay store reachable again; resuming');
+        const credit = this.withheldCredit;
+        this.withheldCredit = 0;
+        this.returnCredit(credit);
+      },
+      // Fenced (another instance owns the subscription now) or otherwise permanent: stop.
+      onFatal: (err) => this.failRoute(err),
+      active: () => this.state === 'running' || this.state === 'draining',
+    });
     const checkpointFor = this.atomic ? (events: readonly Envelope[]) => this.checkpointFor(events) : undefined;
     this.writers = opts.sinks.map(
       (s) =>
@@ -153,7 +120,7 @@ export class Route {
       fail: (err) => this.failRoute(err),
       deadLetter: this.opts.deadLetters
         ? async (entries) => {
-            await (this.opts.deadLetters as DeadLetterStore).add(entries);
+            await this.opts.deadLetters?.add(entries);
           }
         : undefined,
       log: this.opts.log,
@@ -171,12 +138,12 @@ export class Route {
       eventsReceived: this.received,
       eventsAcked: this.acked,
       eventsCommitted: this.committedEvents,
-      inFlight: this.inFlight,
+      inFlight: this.tracker.inFlight,
       maxInFlight: this.opts.maxInFlight,
       maxInFlightSeen: this.maxInFlightSeen,
       creditViolations: this.creditViolations,
       committed: this.committed,
-      commitFailures: this.commitFailures,
+      commitFailures: this.commits.failures,
       error: this.error,
       sinks: this.writers.map((w) => w.status()),
     };
@@ -193,15 +160,16 @@ export class Route {
       this.opts.log.warn({ err }, 'subscriber did not stop cleanly');
     });
     const deadline = Date.now() + timeoutMs;
-    while (this.entries.size > 0 && Date.now() < deadline && this.state !== 'failed') {
-      await this.waitForChange(deadline - Date.now());
+    while (this.tracker.size > 0 && Date.now() < deadline && this.state !== 'failed') {
+      await this.changed.wait(deadline - Date.now());
     }
-    const drained = this.entries.size === 0;
+    const drained = this.tracker.size === 0;
     for (const w of this.writers) w.stop();
-    await this.flushCommit();
+    await this.commits.flush();
+    this.commits.stop();
     if (!drained) {
       this.opts.log.warn(
-        { unacknowledgedEvents: this.inFlight },
+        { unacknowledgedEvents: this.tracker.inFlight },
         'drain timeout: unacknowledged events will be replayed from the committed position on next start',
       );
     }
@@ -216,27 +184,18 @@ export class Route {
     // Markers (replay-gap) carry no position: commit the last real event of the batch, if any.
     let last: Envelope | undefined;
     for (let i = events.length - 1; i >= 0 && !last; i--) if (hasPosition(events[i] as Envelope)) last = events[i];
-    const seq = this.nextSeq++;
-    this.entries.set(seq, {
-      seq,
-      count: events.length,
-      replayId: last?.replayId ?? null,
-      eventTime: last?.eventTime ?? null,
-      pending: this.writers.length,
-    });
+    const position = last ? { replayId: last.replayId, eventTime: last.eventTime } : null;
+    const seq = this.tracker.add(events.length, position, this.writers.length);
     this.received += events.length;
-    this.inFlight += events.length;
-    if (this.inFlight > this.maxInFlightSeen) this.maxInFlightSeen = this.inFlight;
-    if (this.inFlight > this.opts.maxInFlight) {
+    const inFlight = this.tracker.inFlight;
+    if (inFlight > this.maxInFlightSeen) this.maxInFlightSeen = inFlight;
+    if (inFlight > this.opts.maxInFlight) {
       // A subscriber bug, never expected: keep the events (losing them is worse) but say so.
       this.creditViolations++;
-      this.opts.log.error(
-        { inFlight: this.inFlight, maxInFlight: this.opts.maxInFlight },
-        'subscriber emitted more events than its credit',
-      );
+      this.opts.log.error({ inFlight, maxInFlight: this.opts.maxInFlight }, 'subscriber emitted more events than its credit');
     }
     if (this.writers.length === 0) {
-      this.onSinkAck(seq);
+      this.advance();
       return;
     }
     for (const w of this.writers) w.enqueue({ seq, events });
@@ -244,8 +203,7 @@ export class Route {
 
   private onCheckpoint(replayId: string, eventTime: string | null): void {
     if (this.state !== 'running' && this.state !== 'draining') return;
-    const seq = this.nextSeq++;
-    this.entries.set(seq, { seq, count: 0, replayId, eventTime, pending: 0 });
+    this.tracker.add(0, { replayId, eventTime }, 0);
     this.advance();
   }
 
@@ -263,135 +221,49 @@ export class Route {
       this.atomicCommitted = committed;
       this.opts.store.remember?.(committed);
     }
-    const entry = this.entries.get(seq);
-    if (!entry || entry.pending === 0) return;
-    entry.pending--;
-    if (entry.pending > 0) return;
-    this.inFlight -= entry.count;
-    this.acked += entry.count;
-    this.returnCredit(entry.count);
+    const freed = this.tracker.ack(seq);
+    if (freed === 0) return;
+    this.acked += freed;
+    this.returnCredit(freed);
     this.advance();
   }
 
-  /** Pop every fully acknowledged entry at the head: the commit position moves in stream order. */
+  /** Move the commit position over everything fully acknowledged, in stream order. */
   private advance(): void {
-    let moved = false;
-    for (;;) {
-      const head = this.entries.get(this.headSeq);
-      if (!head) {
-        if (this.headSeq < this.nextSeq) {
-          this.headSeq++;
-          continue;
-        }
-        break;
-      }
-      if (head.pending > 0) break;
-      this.entries.delete(this.headSeq);
-      this.headSeq++;
-      if (head.replayId !== null) this.committable = { replayId: head.replayId, eventTime: head.eventTime };
-      this.eventsSinceCommit += head.count;
-      moved = true;
-    }
-    if (moved) this.scheduleCommit();
-    this.notifyChange();
-    if (this.endRequested && this.entries.size === 0) void this.finishEnded();
+    const moved = this.tracker.advance();
+    if (moved) this.commits.offer(moved.position, moved.events);
+    this.changed.notify();
+    if (this.endRequested && this.tracker.size === 0) void this.finishEnded();
   }
 
   private returnCredit(n: number): void {
     if (n === 0) return;
-    if (this.storeDown) {
+    if (this.commits.storeDown) {
       this.withheldCredit += n;
       return;
     }
     if (this.state === 'running') this.opts.subscriber.request(n);
   }
 
-  private scheduleCommit(): void {
-    if (this.eventsSinceCommit >= this.opts.commitMaxEvents) {
-      void this.flushCommit();
-      return;
-    }
-    if (!this.commitTimer) {
-      this.commitTimer = setTimeout(() => {
-        this.commitTimer = null;
-        void this.flushCommit();
-      }, this.opts.commitIntervalMs);
-      this.commitTimer.unref?.();
-    }
-  }
-
-  /** Write the newest committable position; one store write at a time, latest wins. */
-  private async flushCommit(): Promise<void> {
-    if (this.commitTimer) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = null;
-    }
-    while (this.committing) await this.committing;
-    const target = this.committable;
-    if (!target || target === this.lastWritten) return;
-    const events = this.eventsSinceCommit;
-    this.eventsSinceCommit = 0;
-    // Not cleared inside the async body: when the sink checkpoints (exactly-once), that body runs
-    // to the end synchronously, before the assignment below, and `committing` would never clear.
-    const commit = (async () => {
-      try {
-        // An atomic sink already committed the position with its write; a position that no write
-        // carried (a keepalive) goes to the store directly, after every write before it committed.
-        const viaSink = this.atomic && this.atomicCommitted?.replayId === target.replayId ? this.atomicCommitted : null;
-        this.committed = viaSink ?? (await this.opts.store.commit(this.key, target, this.opts.lease));
-        this.lastWritten = target;
-        this.opts.subscriber.onCommitted?.(this.committed);
-        this.committedEvents += events;
-        if (this.storeDown) {
-          this.storeDown = false;
-          this.opts.log.info({}, 'replay store reachable again; resuming');
-          const credit = this.withheldCredit;
-          this.withheldCredit = 0;
-          this.returnCredit(credit);
-        }
-        this.commitFailures = 0;
-      } catch (err) {
-        this.eventsSinceCommit += events;
-        if (!isRetriable(err)) {
-          // Fenced (another instance owns the subscription now) or otherwise permanent: stop.
-          this.failRoute(err);
-          return;
-        }
-        this.commitFailures++;
-        this.storeDown = true;
-        const delay = backoffDelay(this.commitFailures, DEFAULT_BACKOFF);
-        this.opts.log.error(
-          { attempt: this.commitFailures, retryInMs: delay, error: errorMessage(err) },
-          'replay commit failed; fetching paused until the store accepts commits',
-        );
-        if (this.state === 'running' || this.state === 'draining') {
-          this.commitTimer = setTimeout(() => {
-            this.commitTimer = null;
-            void this.flushCommit();
-          }, delay);
-          this.commitTimer.unref?.();
-        }
-      }
-    })();
-    this.committing = commit;
-    try {
-      await commit;
-    } finally {
-      if (this.committing === commit) this.committing = null;
-    }
-    // A newer position may have become committable while writing.
-    if (this.committable !== target && !this.storeDown) this.scheduleCommit();
+  /**
+   * An atomic sink already committed the position with its write; a position no write carried
+   * (a keepalive) goes to the store directly, after every write before it committed.
+   */
+  private async writePosition(target: CommitRequest): Promise<StoredPosition> {
+    if (this.atomic && this.atomicCommitted?.replayId === target.replayId) return this.atomicCommitted;
+    return this.opts.store.commit(this.key, target, this.opts.lease);
   }
 
   private onEnd(): void {
     this.endRequested = true;
-    if (this.entries.size === 0) void this.finishEnded();
+    if (this.tracker.size === 0) void this.finishEnded();
   }
 
   private async finishEnded(): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'ended';
-    await this.flushCommit();
+    await this.commits.flush();
+    this.commits.stop();
     for (const w of this.writers) w.stop();
     this.opts.log.info({ committed: this.committed?.replayId ?? null }, 'route finished (source ended)');
     this.settled('ended');
@@ -404,25 +276,10 @@ export class Route {
     this.opts.log.error({ error: this.error }, 'route failed; nothing past the last acknowledged event is committed');
     for (const w of this.writers) w.stop();
     void this.opts.subscriber.stop().catch(() => undefined);
-    void this.flushCommit().finally(() => this.settled('failed'));
-    this.notifyChange();
-  }
-
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, Math.max(1, ms));
-      const self = this;
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      self.changeWaiters.push(done);
+    void this.commits.flush().finally(() => {
+      this.commits.stop();
+      this.settled('failed');
     });
-  }
-
-  private notifyChange(): void {
-    const w = this.changeWaiters;
-    this.changeWaiters = [];
-    for (const f of w) f();
+    this.changed.notify();
   }
 }

@@ -1,0 +1,48 @@
+/** The contract of a route: what it is built from and what it reports (route.ts implements it). */
+import type { DeadLetterStore } from '../deadletter/types.js';
+import type { Logger } from '../log.js';
+import type { StoredPosition } from '../positions.js';
+import type { Lease } from '../replay/lease.js';
+import type { ReplayStore } from '../replay/types.js';
+import type { OutagePolicy, Sink } from '../sinks/types.js';
+import type { Subscriber } from '../subscribers/types.js';
+import type { SinkStatus } from './sink-writer.js';
+
+export interface RouteOptions {
+  key: string;
+  subscriber: Subscriber;
+  sinks: Array<{ name: string; sink: Sink; concurrency?: number }>;
+  store: ReplayStore;
+  /** HA: the lease this route runs under; commits carry it so a stale owner is fenced off. */
+  lease?: Lease;
+  /** HA: false once this instance may no longer deliver (lease not renewed in time). */
+  mayWrite?: () => boolean;
+  /** Where a dead-letter route sets aside what a sink could not take in time. */
+  deadLetters?: DeadLetterStore;
+  outage?: OutagePolicy;
+  maxInFlight: number;
+  maxBatchEvents: number;
+  commitIntervalMs: number;
+  commitMaxEvents: number;
+  log: Logger;
+}
+
+export type RouteState = 'idle' | 'running' | 'draining' | 'stopped' | 'ended' | 'failed' | 'standby';
+
+export interface RouteStatus {
+  key: string;
+  state: RouteState;
+  source: string;
+  sourceStats: Record<string, number>;
+  eventsReceived: number;
+  eventsAcked: number;
+  eventsCommitted: number;
+  inFlight: number;
+  maxInFlight: number;
+  maxInFlightSeen: number;
+  creditViolations: number;
+  committed: StoredPosition | null;
+  commitFailures: number;
+  error: string | null;
+  sinks: SinkStatus[];
+}
