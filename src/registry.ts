@@ -35,10 +35,8 @@ export interface BuildContext {
   log: Logger;
   /** Per-org token providers and connections (subscribers that talk to Salesforce). */
   orgs?: OrgServices;
-  /** Sinks: their name, the dead-letter store and the route's outage policy. */
+  /** Sinks: their name in status, logs and dead letters (`webhook#0`). */
   sinkName?: string;
-  deadLetters?: DeadLetterStore;
-  outage?: import('./sinks/types.js').OutagePolicy;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.

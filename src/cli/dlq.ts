@@ -1,7 +1,7 @@
 /** `sfbridge dlq list|replay|purge`: inspect dead letters, deliver them again, or drop them. */
 import { loadConfigFile, routeKey } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
-import type { DeadLetter, DeadLetterFilter, DeadLetterInput, DeadLetterStore } from '../deadletter/types.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../deadletter/types.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { createDeadLetterStore } from '../pipeline/bridge.js';
@@ -67,29 +67,9 @@ export async function dlqCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** Captures what a sink would dead-letter during a replay attempt (the original entry then stays). */
-class Capture implements DeadLetterStore {
-  failures: DeadLetterInput[] = [];
-  async open() {}
-  async add(entries: DeadLetterInput[]) {
-    this.failures.push(...entries);
-    return [];
-  }
-  async list() {
-    return [];
-  }
-  async remove() {
-    return 0;
-  }
-  async close() {}
-  describe() {
-    return 'replay capture';
-  }
-}
-
 async function replay(config: BridgeConfig, store: DeadLetterStore, selected: DeadLetter[]): Promise<number> {
   const log = silentLogger(); // each outcome is printed below
-  const sinks = new Map<string, { sink: Sink; capture: Capture } | null>();
+  const sinks = new Map<string, Sink | null>();
   let delivered = 0;
   let stayed = 0;
   try {
@@ -110,20 +90,18 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
       }
       const target = `${d.route}\u0000${d.sink}`;
       if (!sinks.has(target)) sinks.set(target, await openSink(config, d, log));
-      const s = sinks.get(target);
-      if (!s) {
+      const sink = sinks.get(target);
+      if (!sink) {
         why(`route "${d.route}" has no sink ${d.sink} in this config any more`);
         continue;
       }
-      s.capture.failures = [];
-      try {
-        await s.sink.write([d.envelope]);
-      } catch (err) {
-        why(errorMessage(err));
-        continue;
-      }
-      if (s.capture.failures.length > 0) {
-        why((s.capture.failures[0] as DeadLetterInput).error);
+      // One attempt per dead letter: whatever the sink reports is final for this run.
+      const failure = await sink.write([d.envelope]).then(
+        (outcomes) => (outcomes?.[0] && outcomes[0].status !== 'delivered' ? outcomes[0].error : null),
+        (err: unknown) => errorMessage(err),
+      );
+      if (failure !== null) {
+        why(failure);
         continue;
       }
       await store.remove([d.id]);
@@ -132,8 +110,8 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
     }
   } finally {
     for (const s of sinks.values()) {
-      await s?.sink.drain().catch(() => {});
-      await s?.sink.close().catch(() => {});
+      await s?.drain().catch(() => {});
+      await s?.close().catch(() => {});
     }
   }
   process.stdout.write(`replayed ${delivered}, still dead-lettered ${stayed}\n`);
@@ -145,17 +123,9 @@ async function openSink(config: BridgeConfig, d: DeadLetter, log: Logger) {
   const m = /^(\w+)#(\d+)$/.exec(d.sink);
   const sc = m && rc ? rc.sinks[Number(m[2])] : undefined;
   if (!sc || sc.type !== m?.[1]) return null;
-  const capture = new Capture();
-  // One attempt per dead letter: any failure is captured instead of retried for hours.
-  const sink = lookup(sinkTypes, sc.type).create(sc, {
-    route: d.route,
-    log,
-    sinkName: d.sink,
-    deadLetters: capture,
-    outage: { mode: 'dead-letter', afterMs: 0 },
-  });
+  const sink = lookup(sinkTypes, sc.type).create(sc, { route: d.route, log, sinkName: d.sink });
   await sink.open();
-  return { sink, capture };
+  return sink;
 }
 
 function describeFilter(f: DeadLetterFilter): string {

@@ -275,9 +275,18 @@ export class CometdServer {
       case 'generic':
         return { event: { createdDate, replayId: ev.seq }, payload: (ev.data as { payload: string }).payload };
       case 'platform':
-        return { schema: ev.schemaId, payload: this.org.jsonPayload(ev), event: { replayId: ev.seq, EventUuid: ev.eventId } };
+        return { schema: ev.schemaId, payload: this.payloadOf(ev), event: { replayId: ev.seq, EventUuid: ev.eventId } };
       case 'cdc':
-        return { schema: ev.schemaId, payload: this.org.jsonPayload(ev), event: { replayId: ev.seq } };
+        return { schema: ev.schemaId, payload: this.payloadOf(ev), event: { replayId: ev.seq } };
+    }
+  }
+
+  /** The JSON payload; an event whose bytes do not decode (`events/corrupt`) goes out as its raw base64 string. */
+  private payloadOf(ev: BusEvent): unknown {
+    try {
+      return this.org.jsonPayload(ev);
+    } catch {
+      return ev.payload?.toString('base64') ?? null;
     }
   }
 }

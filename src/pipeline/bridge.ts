@@ -74,7 +74,7 @@ export class Bridge {
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
-      const ctx = { route: key, log: rlog, sinkName: name, deadLetters: this.deadLetters, outage };
+      const ctx = { route: key, log: rlog, sinkName: name };
       return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx) };
     });
     const route = new Route({

@@ -1,17 +1,18 @@
 /**
  * Feeds one sink of one route. Batches queue in stream order; while a write is in flight the next
  * batches wait and are then coalesced into one larger write (natural group commit: one fsync or
- * one Kafka request covers many subscriber batches). A failed write is retried with backoff, the
- * same events again, before anything later is written — so a sink never sees a gap.
+ * one Kafka request covers many subscriber batches). What happens when a write fails is decided
+ * by the delivery policy (delivery-policy.ts): what was not delivered is retried before anything
+ * later is written, so a sink never sees a gap.
  */
 
-import { type DeadLetterStore, deadLettersFor } from '../deadletter/types.js';
+import type { DeadLetterStore } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
-import { BridgeError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckpointRecord, StoredPosition } from '../positions.js';
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
+import type { BackoffOptions } from '../retry.js';
 import type { OutagePolicy, Sink } from '../sinks/types.js';
+import { DeliveryPolicy } from './delivery-policy.js';
 
 export interface QueuedBatch {
   seq: number;
@@ -28,7 +29,7 @@ export interface SinkWriterOptions {
   /** HA: checked before every write; false means this instance may no longer deliver. */
   mayWrite?: () => boolean;
   route?: string;
-  /** dead-letter outage mode: a write failing for longer than `afterMs` is dead-lettered and acknowledged. */
+  /** Where rejected events (and, on dead-letter routes, undeliverable ones) go. */
   deadLetters?: DeadLetterStore;
   outage?: OutagePolicy;
   /** For an `atomicCheckpoints` sink: the route's commit record for a write (its last positioned event). */
@@ -45,6 +46,7 @@ export interface SinkStatus {
   lastError: string | null;
   eventsWritten: number;
   eventsDeadLettered: number;
+  retries: number;
   stats?: Record<string, number | string | boolean>;
 }
 
@@ -52,10 +54,8 @@ export class SinkWriter {
   private readonly queue: QueuedBatch[] = [];
   private active = 0;
   private readonly abort = new AbortController();
-  private consecutiveFailures = 0;
-  private lastError: string | null = null;
+  private readonly policy: DeliveryPolicy;
   private eventsWritten = 0;
-  private eventsDeadLettered = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -64,8 +64,21 @@ export class SinkWriter {
     /** `committed`: the position a checkpointing write committed with the batch ending at `seq`. */
     private readonly onAck: (seq: number, committed?: StoredPosition) => void,
     private readonly onFatal: (err: unknown) => void,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.policy = new DeliveryPolicy({
+      sink,
+      name: opts.name,
+      route: opts.route ?? '',
+      outage: opts.outage ?? { mode: 'block', afterMs: Number.POSITIVE_INFINITY },
+      deadLetters: opts.deadLetters,
+      backoff: opts.backoff,
+      mayWrite: opts.mayWrite,
+      checkpointFor: opts.checkpointFor,
+      signal: this.abort.signal,
+      log,
+    });
+  }
 
   enqueue(batch: QueuedBatch): void {
     this.queue.push(batch);
@@ -94,11 +107,12 @@ export class SinkWriter {
       description: this.sink.describe(),
       queuedBatches: this.queue.length,
       writesInFlight: this.active,
-      failing: this.consecutiveFailures > 0,
-      consecutiveFailures: this.consecutiveFailures,
-      lastError: this.lastError,
+      failing: this.policy.consecutiveFailures > 0,
+      consecutiveFailures: this.policy.consecutiveFailures,
+      lastError: this.policy.lastError,
       eventsWritten: this.eventsWritten,
-      eventsDeadLettered: this.eventsDeadLettered,
+      eventsDeadLettered: this.policy.eventsDeadLettered,
+      retries: this.policy.retries,
       ...(this.sink.stats ? { stats: this.sink.stats() } : {}),
     };
   }
@@ -125,72 +139,14 @@ export class SinkWriter {
 
   private async deliver(take: QueuedBatch[]): Promise<void> {
     const events = take.length === 1 ? (take[0] as QueuedBatch).events : take.flatMap((b) => b.events);
-    const firstFailure = { at: 0 };
-    for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
-      if (this.opts.mayWrite && !this.opts.mayWrite()) {
-        this.onFatal(new BridgeError('FENCED', 'this instance no longer holds the lease of the route; not writing'));
-        return;
-      }
-      try {
-        const checkpoint = this.opts.checkpointFor?.(events);
-        await this.sink.write(events, checkpoint);
-        if (this.consecutiveFailures > 0) {
-          this.log.info({ sink: this.opts.name, attempts: attempt }, 'sink recovered');
-        }
-        this.consecutiveFailures = 0;
-        this.eventsWritten += events.length;
-        for (let i = 0; i < take.length; i++)
-          this.onAck((take[i] as QueuedBatch).seq, i === take.length - 1 ? checkpoint?.stored : undefined);
-        return;
-      } catch (err) {
-        this.consecutiveFailures++;
-        this.lastError = errorMessage(err);
-        firstFailure.at ||= Date.now();
-        if (!isRetriable(err)) {
-          this.log.error({ sink: this.opts.name, err }, 'sink failed permanently; stopping route');
-          this.onFatal(err);
-          return;
-        }
-        const outage = this.opts.outage;
-        if (outage?.mode === 'dead-letter' && this.opts.deadLetters && Date.now() - firstFailure.at >= outage.afterMs) {
-          if (await this.deadLetter(events, attempt, firstFailure.at)) {
-            for (const b of take) this.onAck(b.seq);
-            return;
-          }
-        }
-        const delay = backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF);
-        this.log.warn(
-          { sink: this.opts.name, attempt, retryInMs: delay, events: events.length, error: this.lastError },
-          'sink write failed; holding the replay commit and retrying',
-        );
-        await sleep(delay, this.abort.signal);
-      }
+    const r = await this.policy.deliver(events);
+    if ('fatal' in r) {
+      this.onFatal(r.fatal);
+      return;
     }
-  }
-
-  /** Dead-letter a batch the sink could not take for `outage.afterMs`; false if the store failed too. */
-  private async deadLetter(events: Envelope[], attempts: number, firstFailedAt: number): Promise<boolean> {
-    try {
-      await (this.opts.deadLetters as DeadLetterStore).add(
-        deadLettersFor(
-          this.opts.route ?? '',
-          this.opts.name,
-          events,
-          `sink down for longer than sinkOutage.after; last error: ${this.lastError}`,
-          attempts,
-          new Date(firstFailedAt).toISOString(),
-        ),
-      );
-    } catch (err) {
-      this.log.error({ sink: this.opts.name, error: errorMessage(err) }, 'dead-letter store write failed; still holding the events');
-      return false;
-    }
-    this.eventsDeadLettered += events.length;
-    this.log.error(
-      { sink: this.opts.name, events: events.length, attempts },
-      'sink down for longer than sinkOutage.after: events dead-lettered (sfbridge dlq replay delivers them later)',
-    );
-    return true;
+    if ('aborted' in r) return; // stopping: what is not acknowledged is replayed on the next start
+    this.eventsWritten += events.length;
+    for (let i = 0; i < take.length; i++) this.onAck((take[i] as QueuedBatch).seq, i === take.length - 1 ? r.committed : undefined);
   }
 
   private notifyIdle(): void {

@@ -118,7 +118,8 @@ describe('webhook sink', () => {
     for (const [, order] of perKeyOrder(r.delivered)) expect(order).toEqual([...order].sort((a, b) => a - b));
     // The whole file was committed, but only after delivery.
     expect(committed(dir)).not.toBeNull();
-    expect(status.routes[0]?.sinks[0]?.stats).toMatchObject({ delivered: 200, deadLettered: 0 });
+    expect(status.routes[0]?.sinks[0]?.stats).toMatchObject({ delivered: 200 });
+    expect(status.routes[0]?.sinks[0]).toMatchObject({ eventsDeadLettered: 0, eventsWritten: 200 });
   });
 
   it('a receiver that only knows another secret rejects every request (the signature really is checked)', async () => {
@@ -216,7 +217,28 @@ describe('webhook sink', () => {
     expect(r.attempts.filter((a) => a.id === 'ev-60')).toHaveLength(1);
   });
 
-  it('on a dead-letter route, a receiver down past the schedule (or gone) has its events dead-lettered and the route moves on', async () => {
+  it('on a dead-letter route, a receiver down past the schedule has its events dead-lettered and the route moves on', async () => {
+    const dir = tempDir();
+    const r = await receiver();
+    r.respond = () => ({ status: 503 });
+    const config = configFor(
+      dir,
+      20,
+      { url: r.url, secrets: [SECRET], retrySchedule: ['10ms', '10ms'], concurrency: 1, orderKey: 'none' },
+      { sinkOutage: { mode: 'dead-letter', after: '1h' } },
+    );
+    const { states } = await run(config);
+    expect(states).toEqual(['ended']);
+    const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
+    expect(dl).toHaveLength(20);
+    // Three attempts each (a schedule of two retries), then set aside.
+    for (let i = 0; i < 20; i++) expect(r.attemptsFor(`ev-${i}`)).toHaveLength(3);
+    expect(dl[0]?.error).toMatch(/not delivered after 3 attempts; last error: HTTP 503/);
+    expect(dl[0]?.attempts).toBe(3);
+    expect(committed(dir)).not.toBeNull();
+  });
+
+  it('on a dead-letter route, a receiver that answers 410 Gone gets no further request; everything is dead-lettered', async () => {
     const dir = tempDir();
     const r = await receiver();
     r.respond = (a) => (a.id === 'ev-5' ? { status: 410 } : { status: 503 });
@@ -230,10 +252,11 @@ describe('webhook sink', () => {
     expect(states).toEqual(['ended']);
     const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
     expect(dl).toHaveLength(20);
-    // Before the 410: three attempts each (schedule of two retries); after it: no request at all.
-    expect(r.attemptsFor('ev-0')).toHaveLength(3);
+    // Before the 410 one attempt each (503); the 410 disables the endpoint; after it no request at all.
+    expect(r.attemptsFor('ev-0')).toHaveLength(1);
+    expect(r.attemptsFor('ev-5')).toHaveLength(1);
     expect(r.attemptsFor('ev-6')).toHaveLength(0);
-    expect(dl.find((d) => d.envelope?.eventId === 'ev-9')?.error).toMatch(/endpoint disabled/);
+    expect(dl.find((d) => d.envelope?.eventId === 'ev-9')?.error).toMatch(/endpoint disabled: .*410 Gone/);
     expect(committed(dir)).not.toBeNull();
   });
 

@@ -188,28 +188,38 @@ describe('reliability: bad input', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 
-    it('malformed Avro payload: raw bytes to the dead-letter store, a marker to the sinks, the stream goes on', async () => {
-      const dir = tempDir();
-      const b = new BridgeProcess(cfg(dir, { type: 'pubsub', org: 'emu', topic: '/data/LeadChangeEvent', initial: 'latest' }));
-      await b.start();
-      await t.subscribed('/data/LeadChangeEvent');
-      await t.admin('events/emit', { spec: 'cdc:Lead', count: 5 });
-      const bad = await t.admin('events/corrupt', { object: 'Lead' });
-      await t.admin('events/emit', { spec: 'cdc:Lead', count: 5 });
-      const { waitFor } = await import('./harness.js');
-      await waitFor(() => readFiles(join(dir, 'out')).length, 11, 20_000, 'events after the bad one');
-      const r = await b.kill('SIGTERM');
-      expect(r.code).toBe(0);
-      const out = readFiles(join(dir, 'out'));
-      expect(out.filter((e) => e.payload?.decodeError)).toHaveLength(1);
-      const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
-      expect(dl).toHaveLength(1);
-      expect(dl[0]).toMatchObject({ sink: 'decode', envelope: null });
-      expect(Buffer.from(dl[0]?.raw as string, 'base64')[0]).toBe(0xff);
-      expect(dl[0]?.error).toMatch(/cannot decode the Avro payload/);
-      expect(b.stderr).toMatch(/cannot decode event payload/);
-      expect(bad.replayId).toBeGreaterThan(0);
-    });
+    it.each([
+      ['pubsub', 'Lead', /cannot decode event payload/],
+      ['cometd', 'Opportunity', /cannot normalise CometD event payload/],
+    ])(
+      '%s: a malformed payload goes to the dead-letter store raw, a stand-in to the sinks, the stream goes on',
+      async (path, object, logLine) => {
+        const dir = tempDir();
+        const channel = `/data/${object}ChangeEvent`;
+        const source =
+          path === 'pubsub'
+            ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest' }
+            : { type: 'cometd', org: 'emu', channel, initial: 'latest' };
+        const b = new BridgeProcess(cfg(dir, source));
+        await b.start();
+        await t.subscribed(channel);
+        await t.admin('events/emit', { spec: `cdc:${object}`, count: 5 });
+        const bad = await t.admin('events/corrupt', { object });
+        await t.admin('events/emit', { spec: `cdc:${object}`, count: 5 });
+        const { waitFor } = await import('./harness.js');
+        await waitFor(() => readFiles(join(dir, 'out')).length, 11, 20_000, 'events after the bad one');
+        const r = await b.kill('SIGTERM');
+        expect(r.code).toBe(0);
+        const out = readFiles(join(dir, 'out'));
+        expect(out.filter((e) => e.payload?.decodeError)).toHaveLength(1);
+        const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
+        expect(dl).toHaveLength(1);
+        expect(dl[0]).toMatchObject({ sink: 'decode', envelope: null });
+        expect(dl[0]?.error).toMatch(new RegExp(`cannot decode the payload of ${channel.replace(/\//g, '\\/')}`));
+        expect(b.stderr).toMatch(logLine);
+        expect(bad.replayId).toBeGreaterThan(0);
+      },
+    );
 
     it('invalid UTF-8 in a file source: decoded with replacement characters, never a crash', async () => {
       const dir = tempDir();

@@ -34,7 +34,10 @@ export function normaliseCometd(channel: string, data: Obj, org: string, receive
       payload: data.payload ?? null,
     };
   }
-  const payload = { ...((data.payload ?? {}) as Obj) };
+  if (data.payload === null || typeof data.payload !== 'object' || Array.isArray(data.payload)) {
+    throw new Error(`the event payload is not a JSON object (got ${Array.isArray(data.payload) ? 'a list' : typeof data.payload})`);
+  }
+  const payload = { ...(data.payload as Obj) };
   const schemaId = typeof data.schema === 'string' ? data.schema : null;
   const h = payload.ChangeEventHeader as Obj | undefined;
   if (h) {

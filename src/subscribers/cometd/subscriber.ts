@@ -11,6 +11,7 @@
 import type { Client as FayeClient, Message } from 'faye';
 import Faye from 'faye';
 import type { TokenProvider } from '../../auth/types.js';
+import type { DeadLetterInput } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
@@ -18,6 +19,7 @@ import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
 import { LatestStartGuard } from '../latest-start.js';
 import { applyInvalidReplayPolicy } from '../replay-policy.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
+import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
 import { normaliseCometd } from './normalise.js';
 
@@ -38,6 +40,8 @@ export class CometdSubscriber implements Subscriber {
   private watchdog: NodeJS.Timeout | null = null;
   private rebuildTimer: NodeJS.Timeout | null = null;
   private batch: Envelope[] = [];
+  private deadLetters: DeadLetterInput[] = [];
+  private flushing: Promise<void> | null = null;
   private flushScheduled = false;
   private failures = 0;
   private authRetried = false;
@@ -53,6 +57,7 @@ export class CometdSubscriber implements Subscriber {
     droppedPastCredit: 0,
     authRefreshes: 0,
     replayGaps: 0,
+    decodeErrors: 0,
   };
 
   constructor(
@@ -278,16 +283,12 @@ export class CometdSubscriber implements Subscriber {
       this.pauseForBackpressure();
       return;
     }
+    const receivedAt = new Date().toISOString();
     let env: Envelope;
     try {
-      env = normaliseCometd(this.config.channel, data, this.orgId, new Date().toISOString());
+      env = normaliseCometd(this.config.channel, data, this.orgId, receivedAt);
     } catch (err) {
-      this.ctx.log.error(
-        { channel: this.config.channel, error: errorMessage(err) },
-        'cannot normalise CometD event; skipping it is not allowed, stopping the route',
-      );
-      this.ctx.fail(err as Error);
-      return;
+      env = this.undecodable(data, err, receivedAt);
     }
     const id = Number(env.replayId);
     if (Number.isSafeInteger(id)) this.replayFrom = id;
@@ -306,8 +307,50 @@ export class CometdSubscriber implements Subscriber {
     this.flushScheduled = false;
     if (this.stopped || this.batch.length === 0) return;
     const b = this.batch;
+    const dls = this.deadLetters;
     this.batch = [];
-    this.ctx.emit(b);
+    this.deadLetters = [];
+    if (dls.length === 0 && this.flushing === null) {
+      this.ctx.emit(b);
+      return;
+    }
+    // Raw bytes of undecodable events are durable before anything after them can be committed;
+    // later batches queue behind, so stream order holds.
+    const prev = this.flushing ?? Promise.resolve();
+    const run = prev
+      .then(async () => {
+        if (dls.length > 0 && this.ctx.deadLetter) await this.ctx.deadLetter(dls);
+        if (!this.stopped) this.ctx.emit(b);
+      })
+      .catch((err) => this.ctx.fail(err as Error))
+      .finally(() => {
+        if (this.flushing === run) this.flushing = null;
+      });
+    this.flushing = run;
+  }
+
+  /** The bad-payload policy (../undecodable.ts): raw JSON to the dead-letter store, a stand-in downstream. */
+  private undecodable(data: Record<string, unknown>, err: unknown, receivedAt: string): Envelope {
+    this.counters.decodeErrors++;
+    const replayId = String(((data.event ?? {}) as { replayId?: unknown }).replayId ?? '');
+    this.ctx.log.error(
+      { channel: this.config.channel, replayId, error: errorMessage(err) },
+      'cannot normalise CometD event payload; passing it on undecoded',
+    );
+    const u = undecodable({
+      route: this.ctx.key,
+      org: this.orgId,
+      channel: this.config.channel,
+      replayId,
+      eventId: `${this.config.channel}:${replayId}`,
+      schemaId: typeof data.schema === 'string' ? data.schema : null,
+      kind: kindOfChannel(this.config.channel),
+      raw: Buffer.from(JSON.stringify(data)),
+      error: errorMessage(err),
+      receivedAt,
+    });
+    this.deadLetters.push(u.deadLetter);
+    return u.marker;
   }
 
   private pauseForBackpressure(): void {

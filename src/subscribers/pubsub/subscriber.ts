@@ -19,6 +19,7 @@ import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
 import { LatestStartGuard } from '../latest-start.js';
 import { applyInvalidReplayPolicy } from '../replay-policy.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
+import { kindOfChannel, undecodable } from '../undecodable.js';
 import { SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
 import { type RawConsumerEvent, toEnvelope } from './decode.js';
@@ -242,7 +243,7 @@ export class PubSubSubscriber implements Subscriber {
     const cache = schemaCaches.get(this.client) as SchemaCache;
     const receivedAt = new Date().toISOString();
     const out: Envelope[] = [];
-    const undecodable: DeadLetterInput[] = [];
+    const undecodableInputs: DeadLetterInput[] = [];
     for (const raw of events) {
       const schema = cache.get(raw.event.schema_id) ?? (await cache.load(raw.event.schema_id));
       try {
@@ -256,32 +257,24 @@ export class PubSubSubscriber implements Subscriber {
           { topic: this.config.topic, replayId, error: errorMessage(err) },
           'cannot decode event payload; passing it on undecoded',
         );
-        const marker: Envelope = {
-          v: 1,
+        const u = undecodable({
+          route: this.ctx.key,
           org: this.orgId,
           channel: this.config.topic,
           replayId,
           eventId: raw.event.id || `${this.config.topic}:${replayId}`,
           schemaId: raw.event.schema_id,
-          eventTime: null,
+          kind: kindOfChannel(this.config.topic),
+          raw: Buffer.from(raw.event.payload),
+          error: errorMessage(err),
           receivedAt,
-          kind: this.config.topic.startsWith('/event/') ? 'platform' : 'cdc',
-          payload: { decodeError: errorMessage(err), rawPayloadBase64: Buffer.from(raw.event.payload).toString('base64') },
-        };
-        out.push(marker);
-        undecodable.push({
-          route: this.ctx.key,
-          sink: 'decode',
-          envelope: null,
-          raw: Buffer.from(raw.event.payload).toString('base64'),
-          error: `cannot decode the Avro payload of ${this.config.topic} event ${marker.eventId} (replay id ${replayId}, schema ${raw.event.schema_id}): ${errorMessage(err)}`,
-          attempts: 1,
-          firstFailedAt: receivedAt,
         });
+        out.push(u.marker);
+        undecodableInputs.push(u.deadLetter);
       }
     }
     // The raw bytes are kept durably before anything after them can be committed.
-    if (undecodable.length > 0 && this.ctx.deadLetter) await this.ctx.deadLetter(undecodable);
+    if (undecodableInputs.length > 0 && this.ctx.deadLetter) await this.ctx.deadLetter(undecodableInputs);
     if (this.stopped || call !== this.call) return;
     this.position = Buffer.from((events[events.length - 1] as RawConsumerEvent).replay_id);
     this.nextPreset = 'CUSTOM';
