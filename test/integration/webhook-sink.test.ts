@@ -99,6 +99,21 @@ function committed(dir: string): string | null {
   }
 }
 
+/** 20 events through a dead-letter route (schedule of two 10 ms retries) that ends with all 20 dead-lettered. */
+async function deadLetterRouteOf20(dir: string, url: string) {
+  const config = configFor(
+    dir,
+    20,
+    { url, secrets: [SECRET], retrySchedule: ['10ms', '10ms'], concurrency: 1, orderKey: 'none' },
+    { sinkOutage: { mode: 'dead-letter', after: '1h' } },
+  );
+  const { states } = await run(config);
+  expect(states).toEqual(['ended']);
+  const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
+  expect(dl).toHaveLength(20);
+  return dl;
+}
+
 describe('webhook sink', () => {
   it('signs with every secret (rotation), keeps webhook-id stable across retries, delivers everything in per-key order despite 500s', async () => {
     const dir = tempDir();
@@ -221,16 +236,7 @@ describe('webhook sink', () => {
     const dir = tempDir();
     const r = await receiver();
     r.respond = () => ({ status: 503 });
-    const config = configFor(
-      dir,
-      20,
-      { url: r.url, secrets: [SECRET], retrySchedule: ['10ms', '10ms'], concurrency: 1, orderKey: 'none' },
-      { sinkOutage: { mode: 'dead-letter', after: '1h' } },
-    );
-    const { states } = await run(config);
-    expect(states).toEqual(['ended']);
-    const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
-    expect(dl).toHaveLength(20);
+    const dl = await deadLetterRouteOf20(dir, r.url);
     // Three attempts each (a schedule of two retries), then set aside.
     for (let i = 0; i < 20; i++) expect(r.attemptsFor(`ev-${i}`)).toHaveLength(3);
     expect(dl[0]?.error).toMatch(/not delivered after 3 attempts; last error: HTTP 503/);
@@ -242,16 +248,7 @@ describe('webhook sink', () => {
     const dir = tempDir();
     const r = await receiver();
     r.respond = (a) => (a.id === 'ev-5' ? { status: 410 } : { status: 503 });
-    const config = configFor(
-      dir,
-      20,
-      { url: r.url, secrets: [SECRET], retrySchedule: ['10ms', '10ms'], concurrency: 1, orderKey: 'none' },
-      { sinkOutage: { mode: 'dead-letter', after: '1h' } },
-    );
-    const { states } = await run(config);
-    expect(states).toEqual(['ended']);
-    const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
-    expect(dl).toHaveLength(20);
+    const dl = await deadLetterRouteOf20(dir, r.url);
     // Before the 410 one attempt each (503); the 410 disables the endpoint; after it no request at all.
     expect(r.attemptsFor('ev-0')).toHaveLength(1);
     expect(r.attemptsFor('ev-5')).toHaveLength(1);

@@ -10,7 +10,7 @@ import { emulatorOrg } from '../helpers/bridge.js';
 import { runCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { tempDir } from '../helpers/tmp.js';
-import { BridgeProcess, readFiles, writeConfig } from './harness.js';
+import { BridgeProcess, latestSource, readFiles, writeConfig } from './harness.js';
 
 const ROUTE = 'routes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n';
 const src = (s: string) => `routes:\n  - source: ${s}\n    sinks: [{ type: file, dir: /o }]\n`;
@@ -196,10 +196,7 @@ describe('reliability: bad input', () => {
       async (path, object, logLine) => {
         const dir = tempDir();
         const channel = `/data/${object}ChangeEvent`;
-        const source =
-          path === 'pubsub'
-            ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest' }
-            : { type: 'cometd', org: 'emu', channel, initial: 'latest' };
+        const source = latestSource(path as 'pubsub' | 'cometd', channel);
         const b = new BridgeProcess(cfg(dir, source));
         await b.start();
         await t.subscribed(channel);

@@ -118,6 +118,13 @@ export function readFiles(dir: string): any[] {
   return out;
 }
 
+/** A Pub/Sub or CometD source for one channel of the emulator, starting at LATEST. */
+export function latestSource(path: 'pubsub' | 'cometd', channel: string): Record<string, unknown> {
+  return path === 'pubsub'
+    ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest' }
+    : { type: 'cometd', org: 'emu', channel, initial: 'latest' };
+}
+
 /** A bridge config file for one route from the emulator into the given sinks. */
 export function writeConfig(
   dir: string,

@@ -11,7 +11,7 @@ import { emulatorOrg } from '../helpers/bridge.js';
 import { runCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { tempDir } from '../helpers/tmp.js';
-import { BridgeProcess, readFiles, seqOf, waitFor, writeConfig } from './harness.js';
+import { BridgeProcess, latestSource, readFiles, seqOf, waitFor, writeConfig } from './harness.js';
 
 const SECRET = 'sfb-secret-Zq83hV0pLm';
 const fileSink = (dir = '/o', extra = '') => `{ type: file, dir: ${dir}${extra} }`;
@@ -156,10 +156,7 @@ describe('reliability: hostile input (run time)', () => {
   ])('%s, initial latest: a dropped stream before the first event loses nothing published after "subscribed"', async (path, object) => {
     const dir = tempDir();
     const channel = `/data/${object}ChangeEvent`;
-    const source =
-      path === 'pubsub'
-        ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest' }
-        : { type: 'cometd', org: 'emu', channel, initial: 'latest' };
+    const source = latestSource(path as 'pubsub' | 'cometd', channel);
     const out = join(dir, 'out');
     const b = new BridgeProcess(writeConfig(dir, t, source, [{ type: 'file', dir: out }]));
     await b.start();

@@ -16,8 +16,7 @@ import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
-import { LatestStartGuard } from '../latest-start.js';
-import { applyInvalidReplayPolicy } from '../replay-policy.js';
+import { SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
@@ -30,7 +29,8 @@ export class CometdSubscriber implements Subscriber {
   private generation = 0;
   private token: string | null = null;
   private orgId = '';
-  private available = 0;
+  /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../toolkit.ts). */
+  private tk!: SubscriberToolkit;
   private maxCredit = 0;
   private paused = false;
   private stopped = false;
@@ -44,10 +44,7 @@ export class CometdSubscriber implements Subscriber {
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
   private failures = 0;
-  private authRetried = false;
-  private pendingMarker: Envelope | null = null;
   private ca: string | null = null;
-  private readonly latest = new LatestStartGuard();
   private readonly counters = {
     received: 0,
     rehandshakes: 0,
@@ -56,7 +53,6 @@ export class CometdSubscriber implements Subscriber {
     backpressurePauses: 0,
     droppedPastCredit: 0,
     authRefreshes: 0,
-    replayGaps: 0,
     decodeErrors: 0,
   };
 
@@ -70,7 +66,7 @@ export class CometdSubscriber implements Subscriber {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters };
+    return { ...this.counters, replayGaps: this.tk?.replayGaps ?? 0 };
   }
 
   private get retentionMs(): number {
@@ -83,37 +79,29 @@ export class CometdSubscriber implements Subscriber {
     this.tokens = this.orgs.tokenProvider(this.config.org);
     this.ca = this.orgs.cas(this.config.org);
     this.orgId = (await this.tokens.getToken()).orgId;
-    const from = ctx.from;
-    if (this.config.start !== 'stored') this.replayFrom = this.config.start === 'earliest' ? -2 : -1;
-    else if (!from) this.replayFrom = this.config.initial === 'earliest' ? -2 : -1;
-    else {
-      const n = Number(from.replayId);
-      const age = from.eventTime ? Date.now() - Date.parse(from.eventTime) : null;
-      if (!Number.isSafeInteger(n) || n < 0)
-        this.invalidReplay(from.replayId, from.eventTime, 'the stored replay id is not a CometD replay id (a number)');
-      else if (age !== null && age > this.retentionMs) {
-        this.invalidReplay(
-          from.replayId,
-          from.eventTime,
-          `the stored position is ${(age / 3600_000).toFixed(1)} h old, beyond the channel's ${this.retentionMs / 3600_000} h retention`,
-        );
-      } else this.replayFrom = n;
-    }
+    this.tk = new SubscriberToolkit(
+      ctx,
+      this.config.channel,
+      { channel: this.config.channel },
+      {
+        ...this.config,
+        retentionMs: this.retentionMs,
+      },
+    );
+    const at = this.tk.chooseStart(this.orgId, (id) =>
+      Number.isSafeInteger(Number(id)) && Number(id) >= 0 ? null : 'the stored replay id is not a CometD replay id (a number)',
+    );
+    if (at === null) this.stopped = true;
+    else this.replayFrom = at === 'earliest' ? -2 : at === 'latest' ? -1 : Number(at.replayId);
     this.watchdog = setInterval(() => this.checkWatchdog(), Math.min(5000, this.config.watchdogSeconds * 250));
     this.watchdog.unref();
   }
 
   request(n: number): void {
-    this.available += n;
-    this.maxCredit = Math.max(this.maxCredit, this.available);
-    if (this.pendingMarker && this.available > 0) {
-      const m = this.pendingMarker;
-      this.pendingMarker = null;
-      this.available--;
-      this.ctx.emit([m]);
-    }
+    this.maxCredit = Math.max(this.maxCredit, this.tk.available + n);
+    this.tk.grant(n);
     if (this.stopped) return;
-    if (!this.client && !this.rebuildTimer && (!this.paused || this.available >= this.maxCredit * this.config.resumeAt)) {
+    if (!this.client && !this.rebuildTimer && (!this.paused || this.tk.available >= this.maxCredit * this.config.resumeAt)) {
       if (this.paused)
         this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'credit available again; reconnecting');
       this.paused = false;
@@ -165,7 +153,7 @@ export class CometdSubscriber implements Subscriber {
       outgoing: (m, cb) => {
         if (m.channel === '/meta/subscribe') {
           const from = this.subscribeFrom();
-          if (from === -1) this.latest.subscribedAtLatest(); // the moment we ask; the margin covers the rest
+          if (from === -1) this.tk.latest.subscribedAtLatest(); // the moment we ask; the margin covers the rest
           m.ext = { ...(m.ext ?? {}), replay: { [this.config.channel]: from } };
         }
         cb(m);
@@ -204,9 +192,9 @@ export class CometdSubscriber implements Subscriber {
    * subscribe, a resubscribe with no event yet replays -2 and skips what predates it (latest-start.ts).
    */
   private subscribeFrom(): number {
-    if (this.replayFrom !== -1 || !this.latest.mustReplayEarliest) return this.replayFrom;
+    if (this.replayFrom !== -1 || !this.tk.latest.mustReplayEarliest) return this.replayFrom;
     this.ctx.log.warn(
-      { channel: this.config.channel, skipBefore: this.latest.cutoff },
+      { channel: this.config.channel, skipBefore: this.tk.latest.cutoff },
       'no event yet since subscribing with -1; resubscribing with -2 and skipping only events from before the subscription',
     );
     return -2;
@@ -216,7 +204,7 @@ export class CometdSubscriber implements Subscriber {
     if (m.channel === '/meta/connect' || m.channel === '/meta/handshake') {
       if (m.successful) {
         this.lastConnectOk = Date.now();
-        this.authRetried = false;
+        this.tk.streamWorked();
         return;
       }
       const err = String(m.error ?? '');
@@ -245,10 +233,8 @@ export class CometdSubscriber implements Subscriber {
     this.counters.authRefreshes++;
     this.ctx.log.warn({ channel: this.config.channel, error }, 'CometD authentication failed; refreshing the token and re-handshaking');
     this.teardown();
-    if (!this.authRetried) {
-      this.authRetried = true;
-      void this.connect();
-    } else this.scheduleRebuild('authentication failed again');
+    if (this.tk.retryAuthNow()) void this.connect();
+    else this.scheduleRebuild('authentication failed again');
   }
 
   private onSubscribeError(message: string): void {
@@ -277,7 +263,7 @@ export class CometdSubscriber implements Subscriber {
 
   private onEvent(gen: number, data: Record<string, unknown>): void {
     if (gen !== this.generation || this.stopped) return;
-    if (this.available <= 0) {
+    if (this.tk.available <= 0) {
       // Past the credit: drop it; it is fetched again after the reconnect from replayFrom.
       this.counters.droppedPastCredit++;
       this.pauseForBackpressure();
@@ -292,15 +278,15 @@ export class CometdSubscriber implements Subscriber {
     }
     const id = Number(env.replayId);
     if (Number.isSafeInteger(id)) this.replayFrom = id;
-    if (this.latest.skip(env.eventTime)) return; // predates a LATEST subscription: no credit used
-    this.available--;
+    if (this.tk.latest.skip(env.eventTime)) return; // predates a LATEST subscription: no credit used
+    this.tk.available--;
     this.counters.received++;
     this.batch.push(env);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    if (this.available === 0) this.pauseForBackpressure();
+    if (this.tk.available === 0) this.pauseForBackpressure();
   }
 
   private flush(): void {
@@ -392,34 +378,14 @@ export class CometdSubscriber implements Subscriber {
     }, delay);
   }
 
+  /** The invalid-replay policy (../toolkit.ts), then resume where it says, or stop. */
   private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
-    this.counters.replayGaps++;
-    const r = applyInvalidReplayPolicy({
-      ctx: this.ctx,
-      logFields: { channel: this.config.channel },
-      channel: this.config.channel,
-      orgId: this.orgId,
-      storedId,
-      storedEventTime,
-      reason,
-      policy: this.config.onInvalidReplay,
-    });
-    if ('fail' in r) {
+    const at = this.tk.invalidReplay(this.orgId, storedId, storedEventTime, reason);
+    if (at === null) {
       this.stopped = true;
       this.teardown();
-      this.ctx.fail(r.fail);
       return;
     }
-    this.replayFrom = this.config.onInvalidReplay === 'earliest' ? -2 : -1;
-    this.latest.restart();
-    this.emitMarker(r.marker);
-  }
-
-  /** A marker takes one event of credit; without credit it waits for the next request(). */
-  private emitMarker(marker: Envelope): void {
-    if (this.available > 0) {
-      this.available--;
-      this.ctx.emit([marker]);
-    } else this.pendingMarker = marker;
+    this.replayFrom = at === 'earliest' ? -2 : -1;
   }
 }

@@ -16,8 +16,7 @@ import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
-import { LatestStartGuard } from '../latest-start.js';
-import { applyInvalidReplayPolicy } from '../replay-policy.js';
+import { type StartAt, SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import { SchemaCache } from './avro.js';
@@ -42,8 +41,8 @@ export class PubSubSubscriber implements Subscriber {
   private call: grpc.ClientDuplexStream<unknown, FetchResponse> | null = null;
   private token: string | null = null;
   private orgId = '';
-  /** Credit granted by the pipeline and not yet used by received events. */
-  private available = 0;
+  /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../toolkit.ts). */
+  private tk!: SubscriberToolkit;
   /** Requested from the server and not yet received on the current stream. */
   private outstanding = 0;
   /** Replay id of the last event (or keepalive) handed to the pipeline. */
@@ -51,12 +50,9 @@ export class PubSubSubscriber implements Subscriber {
   private nextPreset: Preset = 'LATEST';
   private stopped = false;
   private failures = 0;
-  private authRetried = false;
   private queue: Promise<void> = Promise.resolve();
-  private pendingMarker: Envelope | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private readonly latest = new LatestStartGuard();
-  private readonly counters = { resubscribes: 0, replayGaps: 0, authRefreshes: 0, keepalives: 0, decodeErrors: 0, received: 0 };
+  private readonly counters = { resubscribes: 0, authRefreshes: 0, keepalives: 0, decodeErrors: 0, received: 0 };
 
   constructor(
     private readonly config: PubSubSubscriberConfig,
@@ -69,11 +65,25 @@ export class PubSubSubscriber implements Subscriber {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters, schemaFetches: schemaCaches.get(this.client)?.fetches ?? 0, outstanding: this.outstanding };
+    return {
+      ...this.counters,
+      replayGaps: this.tk?.replayGaps ?? 0,
+      schemaFetches: schemaCaches.get(this.client)?.fetches ?? 0,
+      outstanding: this.outstanding,
+    };
   }
 
   async start(ctx: SubscriberContext): Promise<void> {
     this.ctx = ctx;
+    this.tk = new SubscriberToolkit(
+      ctx,
+      this.config.topic,
+      { topic: this.config.topic },
+      {
+        ...this.config,
+        retentionMs: this.config.retentionHours * 3600_000,
+      },
+    );
     this.tokens = this.orgs.tokenProvider(this.config.org);
     this.client = this.orgs.pubsub(this.config.org);
     if (!schemaCaches.has(this.client)) {
@@ -94,17 +104,15 @@ export class PubSubSubscriber implements Subscriber {
     // Fail fast on bad credentials: a clear line at start beats a retry loop.
     const tok = await this.tokens.getToken();
     this.orgId = tok.orgId;
-    this.choseStart(ctx.from);
+    const at = this.tk.chooseStart(this.orgId, (id) =>
+      Buffer.from(id, 'base64').length === 0 ? 'the stored replay id is empty or not base64' : null,
+    );
+    if (at === null) this.stopped = true;
+    else this.resumeAt(at);
   }
 
   request(n: number): void {
-    this.available += n;
-    if (this.pendingMarker && this.available > 0) {
-      const m = this.pendingMarker;
-      this.pendingMarker = null;
-      this.available--;
-      this.ctx.emit([m]);
-    }
+    this.tk.grant(n);
     if (!this.call && !this.reconnectTimer && !this.stopped) this.connect();
     else this.topUp();
   }
@@ -122,35 +130,14 @@ export class PubSubSubscriber implements Subscriber {
     this.call.write({ commit_replay_id_request: { commit_request_id: randomUUID(), replay_id: Buffer.from(position.replayId, 'base64') } });
   }
 
-  private choseStart(from: StoredPosition | undefined): void {
-    if (this.config.start === 'earliest' || this.config.start === 'latest') {
-      this.nextPreset = this.config.start === 'earliest' ? 'EARLIEST' : 'LATEST';
-      return;
+  private resumeAt(at: StartAt): void {
+    if (typeof at === 'string') {
+      this.position = null;
+      this.nextPreset = at === 'earliest' ? 'EARLIEST' : 'LATEST';
+    } else {
+      this.position = Buffer.from(at.replayId, 'base64');
+      this.nextPreset = 'CUSTOM';
     }
-    if (!from) {
-      this.nextPreset = this.config.initial === 'earliest' ? 'EARLIEST' : 'LATEST';
-      this.ctx.log.info(
-        { topic: this.config.topic, start: this.nextPreset },
-        'no stored position; starting at the configured initial position',
-      );
-      return;
-    }
-    const bytes = Buffer.from(from.replayId, 'base64');
-    if (bytes.length === 0) {
-      this.invalidReplay(from.replayId, from.eventTime, 'the stored replay id is empty or not base64');
-      return;
-    }
-    const ageMs = from.eventTime ? Date.now() - Date.parse(from.eventTime) : null;
-    if (ageMs !== null && ageMs > this.config.retentionHours * 3600_000) {
-      this.invalidReplay(
-        from.replayId,
-        from.eventTime,
-        `the stored position is ${hours(ageMs)} old, beyond the channel's ${this.config.retentionHours} h retention`,
-      );
-      return;
-    }
-    this.position = bytes;
-    this.nextPreset = 'CUSTOM';
   }
 
   private async metadata(): Promise<grpc.Metadata> {
@@ -180,17 +167,17 @@ export class PubSubSubscriber implements Subscriber {
     });
     call.on('error', (err: grpc.ServiceError) => this.onStreamError(err, call));
     call.on('end', () => this.onStreamEnd(call));
-    const first = Math.min(this.config.batchSize, this.available);
+    const first = Math.min(this.config.batchSize, this.tk.available);
     if (managed) {
       const id = /^18x\w{12,15}$/.test(managed) ? { subscription_id: managed } : { developer_name: managed };
       call.write({ ...id, num_requested: first });
     } else {
       let preset = this.nextPreset;
-      if (preset === 'LATEST' && this.latest.mustReplayEarliest) {
+      if (preset === 'LATEST' && this.tk.latest.mustReplayEarliest) {
         // Resubscribing at LATEST would skip what was published since we first said "subscribed".
         preset = 'EARLIEST';
         this.ctx.log.warn(
-          { topic: this.config.topic, skipBefore: this.latest.cutoff },
+          { topic: this.config.topic, skipBefore: this.tk.latest.cutoff },
           'no position yet since subscribing at LATEST; resubscribing from EARLIEST and skipping only events from before the subscription',
         );
       }
@@ -204,7 +191,7 @@ export class PubSubSubscriber implements Subscriber {
         { topic: this.config.topic, preset, replayId: preset === 'CUSTOM' ? this.position?.toString('base64') : undefined },
         'subscribed',
       );
-      if (preset === 'LATEST') this.latest.subscribedAtLatest();
+      if (preset === 'LATEST') this.tk.latest.subscribedAtLatest();
     }
     this.outstanding = first;
     this.topUp();
@@ -214,7 +201,7 @@ export class PubSubSubscriber implements Subscriber {
   private topUp(): void {
     const call = this.call;
     if (!call || this.stopped) return;
-    let want = this.available - this.outstanding;
+    let want = this.tk.available - this.outstanding;
     while (want > 0) {
       const n = Math.min(this.config.batchSize, want);
       call.write({ num_requested: n });
@@ -226,7 +213,7 @@ export class PubSubSubscriber implements Subscriber {
   private async onResponse(call: grpc.ClientDuplexStream<unknown, FetchResponse>, res: FetchResponse): Promise<void> {
     if (this.stopped || call !== this.call) return;
     this.failures = 0;
-    this.authRetried = false;
+    this.tk.streamWorked();
     const events = res.events ?? [];
     if (events.length === 0) {
       this.counters.keepalives++;
@@ -238,7 +225,7 @@ export class PubSubSubscriber implements Subscriber {
       return;
     }
     this.outstanding = Math.max(0, this.outstanding - events.length);
-    this.available -= events.length;
+    this.tk.available -= events.length;
     this.counters.received += events.length;
     const cache = schemaCaches.get(this.client) as SchemaCache;
     const receivedAt = new Date().toISOString();
@@ -248,7 +235,7 @@ export class PubSubSubscriber implements Subscriber {
       const schema = cache.get(raw.event.schema_id) ?? (await cache.load(raw.event.schema_id));
       try {
         const env = toEnvelope(raw, schema, this.config.topic, this.orgId, receivedAt);
-        if (!this.latest.skip(env.eventTime)) out.push(env);
+        if (!this.tk.latest.skip(env.eventTime)) out.push(env);
       } catch (err) {
         // Never crash on one bad payload: hand it on with its raw bytes for the dead-letter store.
         this.counters.decodeErrors++;
@@ -279,7 +266,7 @@ export class PubSubSubscriber implements Subscriber {
     this.position = Buffer.from((events[events.length - 1] as RawConsumerEvent).replay_id);
     this.nextPreset = 'CUSTOM';
     // Events skipped as older than a LATEST subscription take no credit; the position still moves.
-    this.available += events.length - out.length;
+    this.tk.available += events.length - out.length;
     if (out.length > 0) this.ctx.emit(out);
     else this.ctx.checkpoint(this.position.toString('base64'), null);
     this.topUp();
@@ -307,10 +294,8 @@ export class PubSubSubscriber implements Subscriber {
       this.tokens.invalidate(this.token ?? undefined);
       this.counters.authRefreshes++;
       this.ctx.log.warn({ topic: this.config.topic, errorCode: code }, 'access token rejected; refreshing it and resubscribing');
-      if (!this.authRetried) {
-        this.authRetried = true;
-        this.scheduleReconnect(0);
-      } else this.backoff(err);
+      if (this.tk.retryAuthNow()) this.scheduleReconnect(0);
+      else this.backoff(err);
       return;
     }
     if (code.includes('replayid.corrupted') || code.includes('replayid.validation.failed')) {
@@ -368,39 +353,10 @@ export class PubSubSubscriber implements Subscriber {
     }, delayMs);
   }
 
-  /** The invalid-replay policy: loud, counted, a marker downstream, then earliest / latest / fail. */
+  /** The invalid-replay policy (../toolkit.ts), then resume where it says, or stop. */
   private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
-    this.counters.replayGaps++;
-    const r = applyInvalidReplayPolicy({
-      ctx: this.ctx,
-      logFields: { topic: this.config.topic },
-      channel: this.config.topic,
-      orgId: this.orgId,
-      storedId,
-      storedEventTime,
-      reason,
-      policy: this.config.onInvalidReplay,
-    });
-    if ('fail' in r) {
-      this.ctx.fail(r.fail);
-      this.stopped = true;
-      return;
-    }
-    this.position = null;
-    this.latest.restart();
-    this.nextPreset = this.config.onInvalidReplay === 'earliest' ? 'EARLIEST' : 'LATEST';
-    this.emitMarker(r.marker);
+    const at = this.tk.invalidReplay(this.orgId, storedId, storedEventTime, reason);
+    if (at === null) this.stopped = true;
+    else this.resumeAt(at);
   }
-
-  /** A marker takes one event of credit; without credit it waits for the next request(). */
-  private emitMarker(marker: Envelope): void {
-    if (this.available > 0) {
-      this.available--;
-      this.ctx.emit([marker]);
-    } else this.pendingMarker = marker;
-  }
-}
-
-function hours(ms: number): string {
-  return `${(ms / 3600_000).toFixed(1)} h`;
 }
