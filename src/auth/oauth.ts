@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { importPKCS8, SignJWT } from 'jose';
 import type { OrgConfig } from '../config/schema.js';
 import { BridgeError, errorMessage, RetriableError } from '../errors.js';
+import { httpCall } from '../http.js';
 import { type Logger, registerSecret } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
-import { httpCall } from './http.js';
 import type { AccessToken, TokenProvider } from './types.js';
 
 type Auth = OrgConfig['auth'];

@@ -1,7 +1,8 @@
 /** A small Salesforce REST client: bearer auth from a TokenProvider, one retry after a 401. */
-import { httpCall } from '../auth/http.js';
+
 import type { TokenProvider } from '../auth/types.js';
 import { BridgeError, errorMessage, RetriableError } from '../errors.js';
+import { httpCall } from '../http.js';
 
 export class SalesforceApiError extends BridgeError {
   constructor(

@@ -1,6 +1,7 @@
-/** One HTTP POST with a hard timeout, over keep-alive agents; TLS verification is always on. */
+/** One webhook POST over a keep-alive agent (TLS verification always on), as the sink needs it. */
 import http from 'node:http';
 import https from 'node:https';
+import { httpCall } from '../../http.js';
 import { untrustedSnippet } from '../../log.js';
 
 export interface PostResult {
@@ -24,48 +25,19 @@ export class HttpPoster {
         : new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  post(body: string, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<PostResult> {
-    const mod = this.url.protocol === 'https:' ? https : http;
-    return new Promise((resolve) => {
-      let settled = false;
-      const finish = (r: PostResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(r);
+  async post(body: string, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<PostResult> {
+    try {
+      const r = await httpCall(this.url, { method: 'POST', headers, body, timeoutMs, agent: this.agent, signal, maxBodyBytes: 4096 });
+      const snippet = untrustedSnippet(r.text, 200);
+      const retryAfter = r.headers['retry-after'];
+      return {
+        status: r.status,
+        retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+        detail: `HTTP ${r.status}${snippet ? `: ${snippet}` : ''}`,
       };
-      const req = mod.request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-      });
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish({ status: 0, detail: `no response within ${timeoutMs} ms` });
-      }, timeoutMs);
-      const onAbort = () => {
-        req.destroy();
-        finish({ status: 0, detail: 'aborted (sink closing)' });
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => finish({ status: 0, detail: describeNetworkError(err) }));
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          if (text.length < 300) text += chunk;
-        });
-        res.on('error', () => {});
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-          const snippet = untrustedSnippet(text, 200);
-          finish({ status, retryAfterMs, detail: `HTTP ${status}${snippet ? `: ${snippet}` : ''}` });
-        });
-      });
-      req.end(body);
-    });
+    } catch (err) {
+      return { status: 0, detail: untrustedSnippet(describeNetworkError(err as NodeJS.ErrnoException), 300) };
+    }
   }
 
   close(): void {

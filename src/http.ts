@@ -1,0 +1,71 @@
+/**
+ * The bridge's one HTTP client (OAuth, REST, webhooks): a request with a hard deadline for the
+ * whole exchange, an optional abort signal and keep-alive agent, the extra CA of an org, and a
+ * cap on how much of a response body is kept (a receiver's error page is not worth megabytes).
+ * It rejects on network errors, timeouts and aborts; any HTTP status resolves.
+ */
+import { type Agent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface HttpResponse {
+  status: number;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface HttpOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Trusted CAs (PEM), when not the system's. */
+  ca?: string | Buffer | null;
+  /** Deadline for the whole request and response, default 30 s. */
+  timeoutMs?: number;
+  agent?: Agent;
+  signal?: AbortSignal;
+  /** Keep at most this many bytes of the body (the rest is read and dropped). */
+  maxBodyBytes?: number;
+}
+
+export function httpCall(url: string | URL, opts: HttpOptions = {}): Promise<HttpResponse> {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const fn = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const max = opts.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+  return new Promise((resolve, reject) => {
+    const headers = {
+      ...(opts.headers ?? {}),
+      ...(opts.body !== undefined ? { 'content-length': String(Buffer.byteLength(opts.body)) } : {}),
+    };
+    const req = fn(u, { method: opts.method ?? 'GET', headers, ca: opts.ca ?? undefined, agent: opts.agent }, (res) => {
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      res.on('data', (c: Buffer) => {
+        if (kept < max) {
+          chunks.push(c);
+          kept += c.length;
+        }
+      });
+      res.on('end', () => {
+        finish();
+        const text = Buffer.concat(chunks).subarray(0, Math.min(kept, max)).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, text, headers: res.headers });
+      });
+      res.on('error', fail);
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = () => req.destroy(new Error('aborted'));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    function finish() {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    function fail(err: Error) {
+      finish();
+      reject(err);
+    }
+    req.on('error', fail);
+    if (opts.signal?.aborted) onAbort();
+    req.end(opts.body);
+  });
+}
