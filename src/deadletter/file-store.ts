@@ -13,13 +13,13 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { BridgeError, RetriableError } from '../errors.js';
 import { registerSecret } from '../log.js';
 import { sleep } from '../retry.js';
-import { ensureDir, O_CREATE_NEW, openNoFollow, symlinkRefused } from '../state-files.js';
+import { ensureDir, O_CREATE_NEW, openNoFollow, symlinkRefused, writeFileAtomic } from '../state-files.js';
 import { type DeadLetter, type DeadLetterFilter, type DeadLetterInput, type DeadLetterStore, matches } from './types.js';
 
 export const fileDeadLetterConfigSchema = z.strictObject({
@@ -142,15 +142,8 @@ export class FileDeadLetterStore implements DeadLetterStore {
       if (before.records > 64 && live * 4 < before.records) {
         const gone = new Set(present);
         const keep = [...before.entries.values()].filter((d) => !gone.has(d.id));
-        const tmp = `${this.path}.tmp`;
-        await unlink(tmp).catch(() => {}); // left by a crash mid-compaction
-        await writeRecords(
-          tmp,
-          keep.map((entry) => ({ op: 'add', entry })),
-          this.config.fsync,
-          'w',
-        );
-        await rename(tmp, this.path);
+        const text = keep.map((entry) => `${JSON.stringify({ op: 'add', entry })}\n`).join('');
+        await writeFileAtomic(this.path, text, { fsync: this.config.fsync, what: 'dead-letter store' });
       }
       return present.length;
     });
@@ -160,7 +153,7 @@ export class FileDeadLetterStore implements DeadLetterStore {
 
   private async append(records: LogRecord[]): Promise<void> {
     try {
-      await writeRecords(this.path, records, this.config.fsync, 'a');
+      await appendRecords(this.path, records, this.config.fsync);
     } catch (err) {
       if (err instanceof BridgeError) throw err;
       throw new RetriableError('DLQ_WRITE', `dead-letter store ${this.path}: ${(err as Error).message}`);
@@ -229,26 +222,21 @@ export class FileDeadLetterStore implements DeadLetterStore {
   }
 }
 
-async function writeRecords(path: string, records: LogRecord[], fsync: boolean, flags: 'a' | 'w'): Promise<void> {
+async function appendRecords(path: string, records: LogRecord[], fsync: boolean): Promise<void> {
   // Never through a symlink, always 0600: dead letters hold Salesforce data.
-  const fh =
-    flags === 'a'
-      ? await openNoFollow(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 'dead-letter store')
-      : await openNoFollow(path, O_CREATE_NEW, 'dead-letter store');
+  const fh = await openNoFollow(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 'dead-letter store');
   try {
     // A torn last line (crash mid-append; never acknowledged) is cut off before appending.
-    if (flags === 'a') {
-      const { size } = await fh.stat();
-      if (size > 0) {
-        const tail = Buffer.alloc(Math.min(size, 1 << 20));
-        await fh.read(tail, 0, tail.length, size - tail.length);
-        if (tail[tail.length - 1] !== 0x0a) {
-          const cut = tail.lastIndexOf(0x0a);
-          await fh.truncate(cut < 0 ? size - tail.length : size - tail.length + cut + 1);
-        }
+    const { size } = await fh.stat();
+    if (size > 0) {
+      const tail = Buffer.alloc(Math.min(size, 1 << 20));
+      await fh.read(tail, 0, tail.length, size - tail.length);
+      if (tail[tail.length - 1] !== 0x0a) {
+        const cut = tail.lastIndexOf(0x0a);
+        await fh.truncate(cut < 0 ? size - tail.length : size - tail.length + cut + 1);
       }
     }
-    await fh.appendFile(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await fh.appendFile(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
     if (fsync) await fh.sync();
   } finally {
     await fh.close();
