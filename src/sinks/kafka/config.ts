@@ -35,5 +35,10 @@ export const kafkaSinkConfigSchema = z.strictObject({
     })
     .optional(),
   requestTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * Record batches are kept under each topic's max.message.bytes, read from the broker; when it
+   * cannot be read (no DescribeConfigs permission), under this many bytes (the broker default is 1 MiB).
+   */
+  maxBatchBytes: z.number().int().min(16_384).default(1_000_000),
 });
 export type KafkaSinkConfig = z.infer<typeof kafkaSinkConfigSchema>;

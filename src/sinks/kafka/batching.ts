@@ -1,0 +1,79 @@
+/**
+ * Size-safe produce requests. A broker refuses a record batch larger than the topic's
+ * `max.message.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE; one produce request carries one
+ * batch per partition. Packing each request so that *all* its records together stay under the
+ * smallest limit of its topics keeps every partition's batch under it too, whatever the
+ * partitioner does, with no need to know partitions here. Sizes are the uncompressed record
+ * sizes plus a per-record overhead, so compression only adds room. A record that alone exceeds
+ * its topic's limit can never be produced: it is reported, not sent.
+ */
+import type { Message } from 'kafkajs';
+
+/** Record framing (length, attributes, deltas, varints) and per-header costs, generously rounded up. */
+const RECORD_OVERHEAD = 64;
+const HEADER_OVERHEAD = 8;
+/** Record batch header (61 bytes) and request framing, with margin. */
+export const BATCH_OVERHEAD = 1024;
+
+export interface Outgoing {
+  /** Index of the event in the sink's batch. */
+  index: number;
+  topic: string;
+  message: Message;
+  bytes: number;
+}
+
+export function recordBytes(m: Message): number {
+  let n = RECORD_OVERHEAD + byteLength(m.key) + byteLength(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += HEADER_OVERHEAD + Buffer.byteLength(k) + byteLength(v as string | Buffer);
+  return n;
+}
+
+function byteLength(v: string | Buffer | null | undefined | unknown): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (Buffer.isBuffer(v)) return v.length;
+  return 0;
+}
+
+/**
+ * Split records, in order, into requests of at most `maxCount` records whose bytes stay within
+ * `limitOf(topic)` minus the batch overhead. Callers remove records that alone exceed their limit
+ * first (see `tooLarge`).
+ */
+export function pack(records: readonly Outgoing[], limitOf: (topic: string) => number, maxCount = 10_000): Outgoing[][] {
+  const chunks: Outgoing[][] = [];
+  let cur: Outgoing[] = [];
+  let bytes = 0;
+  let limit = Number.POSITIVE_INFINITY;
+  for (const r of records) {
+    const nextLimit = Math.min(limit, limitOf(r.topic) - BATCH_OVERHEAD);
+    if (cur.length > 0 && (bytes + r.bytes > nextLimit || cur.length >= maxCount)) {
+      chunks.push(cur);
+      cur = [];
+      bytes = 0;
+      limit = Number.POSITIVE_INFINITY;
+    }
+    cur.push(r);
+    bytes += r.bytes;
+    limit = Math.min(limit, limitOf(r.topic) - BATCH_OVERHEAD);
+  }
+  if (cur.length > 0) chunks.push(cur);
+  return chunks;
+}
+
+/** True when a record cannot fit a batch of its topic even alone. */
+export function tooLarge(r: Outgoing, limitOf: (topic: string) => number): boolean {
+  return r.bytes > limitOf(r.topic) - BATCH_OVERHEAD;
+}
+
+/** kafkajs `topicMessages` for one request, grouped by topic, order kept within each topic. */
+export function topicMessages(chunk: readonly Outgoing[]): Array<{ topic: string; messages: Message[] }> {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of chunk) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push(r.message);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
