@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BATCH_OVERHEAD, type Outgoing, pack, recordBytes, tooLarge } from '../../src/sinks/kafka/batching.js';
 
-const rec = (index: number, bytes: number, topic = 't'): Outgoing => ({ index, topic, bytes, message: { value: 'x' } });
+const rec = (index: number, bytes: number, topic = 't'): Outgoing => ({ index, topic, bytes, message: { topic, value: 'x', headers: {} } });
 
 describe('kafka batching', () => {
   it('packs records in order into requests that stay under the topic limit', () => {

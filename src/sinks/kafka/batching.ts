@@ -7,7 +7,7 @@
  * sizes plus a per-record overhead, so compression only adds room. A record that alone exceeds
  * its topic's limit can never be produced: it is reported, not sent.
  */
-import type { Message } from 'kafkajs';
+import type { OutgoingMessage } from './client.js';
 
 /** Record framing (length, attributes, deltas, varints) and per-header costs, generously rounded up. */
 const RECORD_OVERHEAD = 64;
@@ -19,11 +19,11 @@ export interface Outgoing {
   /** Index of the event in the sink's batch. */
   index: number;
   topic: string;
-  message: Message;
+  message: OutgoingMessage;
   bytes: number;
 }
 
-export function recordBytes(m: Message): number {
+export function recordBytes(m: { key?: string | null; value: string; headers?: Record<string, string> }): number {
   let n = RECORD_OVERHEAD + byteLength(m.key) + byteLength(m.value);
   for (const [k, v] of Object.entries(m.headers ?? {})) n += HEADER_OVERHEAD + Buffer.byteLength(k) + byteLength(v as string | Buffer);
   return n;
@@ -65,15 +65,4 @@ export function pack(records: readonly Outgoing[], limitOf: (topic: string) => n
 /** True when a record cannot fit a batch of its topic even alone. */
 export function tooLarge(r: Outgoing, limitOf: (topic: string) => number): boolean {
   return r.bytes > limitOf(r.topic) - BATCH_OVERHEAD;
-}
-
-/** kafkajs `topicMessages` for one request, grouped by topic, order kept within each topic. */
-export function topicMessages(chunk: readonly Outgoing[]): Array<{ topic: string; messages: Message[] }> {
-  const byTopic = new Map<string, Message[]>();
-  for (const r of chunk) {
-    let list = byTopic.get(r.topic);
-    if (!list) byTopic.set(r.topic, (list = []));
-    list.push(r.message);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

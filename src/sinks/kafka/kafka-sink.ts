@@ -1,5 +1,5 @@
 /**
- * Kafka sink (kafkajs): idempotent producer, acks=all, topic per route from a template, key per
+ * Kafka sink (@platformatic/kafka, see client.ts): idempotent producer, acks=all, topic per route from a template, key per
  * record (CDC: first record id, so one record's changes stay ordered in one partition), headers
  * with replay id, channel, schema id, change type and event id; value = the JSON envelope.
  * A batch is acknowledged only when Kafka acknowledged all of it.
@@ -7,13 +7,21 @@
  * transactional id stable per route, so a restarted bridge fences its previous incarnation and a
  * read_committed consumer sees every event exactly once.
  */
-import kafkajs, { CompressionTypes, Kafka, logLevel, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import type { Envelope } from '../../envelope.js';
-import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
+import { BridgeError, RetriableError } from '../../errors.js';
 import type { CheckpointRecord } from '../../positions.js';
 import { recordKey } from '../record-key.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
-import { type Outgoing, pack, recordBytes, tooLarge, topicMessages } from './batching.js';
+import { type Outgoing, pack, recordBytes, tooLarge } from './batching.js';
+import {
+  createProducer,
+  describe as describeError,
+  isTooLarge,
+  kafkaError,
+  type OutgoingMessage,
+  prepareTopics,
+  type StringProducer,
+} from './client.js';
 import type { KafkaSinkConfig } from './config.js';
 
 export function topicSafe(s: string): string {
@@ -57,41 +65,18 @@ export function kafkaSinkProblems(config: KafkaSinkConfig, route: { key: string 
   return bad ? [`topic: "${config.topic}" gives "${sample}" for route "${route.key}", ${bad}`] : [];
 }
 
-/** A kafkajs error as a bridge error: permanent broker refusals are not retried. */
-function kafkaError(err: unknown): BridgeError {
-  if (err instanceof BridgeError) return err;
-  const e = err as { retriable?: boolean; type?: string };
-  if (
-    e.retriable === false &&
-    e.type &&
-    !/NOT_LEADER|UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE|COORDINATOR|REQUEST_TIMED_OUT|NETWORK/.test(e.type)
-  ) {
-    return new BridgeError('KAFKA_REJECTED', `kafka sink: broker rejected the batch (${e.type}): ${errorMessage(err)}`);
-  }
-  return new RetriableError('KAFKA_UNAVAILABLE', `kafka sink: ${errorMessage(err)}`, err);
-}
-
-function kafkaType(err: unknown): string {
-  return String((err as { type?: string }).type ?? (err as { cause?: { type?: string } }).cause?.type ?? errorMessage(err));
-}
-
-/** The broker refused a record batch for its size. */
-function isTooLarge(err: unknown): boolean {
-  return (
-    /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(kafkaType(err)) || /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(errorMessage(err))
-  );
-}
-
-function toMessage(e: Envelope, mode: KafkaSinkConfig['key']): Message {
+function toMessage(e: Envelope, topic: string, mode: KafkaSinkConfig['key']): OutgoingMessage {
   const headers: Record<string, string> = { 'replay-id': e.replayId, channel: e.channel, 'event-id': e.eventId, kind: e.kind };
   if (e.schemaId) headers['schema-id'] = e.schemaId;
   if (e.changeHeader) headers['change-type'] = e.changeHeader.changeType;
-  return { key: recordKey(mode, e), value: JSON.stringify(e), headers };
+  const key = recordKey(mode, e);
+  return { topic, ...(key !== null && key !== undefined ? { key } : {}), value: JSON.stringify(e), headers };
 }
 
 export class KafkaSink implements Sink {
-  private readonly kafka: Kafka;
-  private producer: Producer | null = null;
+  private producer: StringProducer | null = null;
+  /** Exactly-once: the transaction begun at open (it fences a previous incarnation), used by the first write. */
+  private openTx: Awaited<ReturnType<StringProducer['beginTransaction']>> | null = null;
   private readonly known = new Set<string>();
   /** Each topic's max.message.bytes, as the broker reports it. */
   private readonly limits = new Map<string, number>();
@@ -99,20 +84,7 @@ export class KafkaSink implements Sink {
   constructor(
     private readonly config: KafkaSinkConfig,
     private readonly ctx: SinkContext,
-  ) {
-    const sasl = config.sasl
-      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions)
-      : undefined;
-    this.kafka = new Kafka({
-      clientId: config.clientId,
-      brokers: config.brokers,
-      ssl: config.ssl,
-      sasl,
-      logLevel: logLevel.NOTHING,
-      requestTimeout: config.requestTimeoutMs,
-      retry: { retries: 5 },
-    });
-  }
+  ) {}
 
   describe(): string {
     return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic}${this.config.exactlyOnce ? ' (exactly-once)' : ''}`;
@@ -129,74 +101,44 @@ export class KafkaSink implements Sink {
   }
 
   async open(): Promise<void> {
-    this.producer = this.config.exactlyOnce
-      ? this.kafka.producer({ transactionalId: this.transactionalId, idempotent: true, maxInFlightRequests: 1 })
-      : this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.producer = createProducer(this.config, this.config.exactlyOnce ? this.transactionalId : undefined);
     try {
-      await this.producer.connect();
+      // Exactly-once: initialising the transactional id fences a killed predecessor and aborts its
+      // open transaction before the route reads its checkpoint; otherwise, connect and learn the ids.
+      // (-1/-1: "a new producer"; the library would otherwise send 0/0 and be refused as fenced.)
+      if (this.config.exactlyOnce) this.openTx = await this.producer.beginTransaction({ producerId: -1n, producerEpoch: -1 });
+      else await this.producer.initIdempotentProducer({});
     } catch (err) {
-      throw new BridgeError('KAFKA_UNAVAILABLE', `kafka sink: cannot connect to ${this.config.brokers.join(',')}: ${errorMessage(err)}`);
+      throw new BridgeError('KAFKA_UNAVAILABLE', `kafka sink: cannot connect to ${this.config.brokers.join(',')}: ${describeError(err)}`);
     }
-  }
-
-  private get compression(): CompressionTypes {
-    return this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 
   /** Create missing topics (createTopics) and learn each topic's max.message.bytes, once per topic. */
   private async ensureTopics(topics: string[]): Promise<void> {
     const missing = topics.filter((t) => !this.known.has(t));
     if (missing.length === 0) return;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      if (this.config.createTopics) {
-        const existing = new Set(await admin.listTopics());
-        const create = missing.filter((t) => !existing.has(t));
-        if (create.length > 0) {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: create.map((topic) => ({
-              topic,
-              numPartitions: this.config.createTopics?.partitions ?? 1,
-              replicationFactor: this.config.createTopics?.replicationFactor ?? -1,
-            })),
-          });
-        }
-      }
-      for (const topic of missing) await this.learnLimit(admin, topic);
-    } finally {
-      await admin.disconnect();
+    const { limits, unread } = await prepareTopics(this.config, missing);
+    for (const [t, v] of limits) {
+      this.limits.set(t, v);
+      this.known.add(t);
     }
-  }
-
-  private async learnLimit(admin: ReturnType<Kafka['admin']>, topic: string): Promise<void> {
-    try {
-      const r = await admin.describeConfigs({
-        includeSynonyms: false,
-        // ConfigResourceTypes is not a named ESM export of kafkajs (CommonJS): take it from the default.
-        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
-      });
-      const v = Number(r.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue);
-      if (Number.isFinite(v) && v > 0) this.limits.set(topic, v);
-      this.known.add(topic);
-    } catch (err) {
-      // A topic the broker will auto-create on first write: learn its limit on a later write.
-      if (/UNKNOWN_TOPIC/.test(kafkaType(err))) return;
-      this.known.add(topic);
+    for (const t of unread) {
+      this.known.add(t);
       this.ctx.log.warn(
-        { topic, error: errorMessage(err), maxBatchBytes: this.config.maxBatchBytes },
+        { topic: t, maxBatchBytes: this.config.maxBatchBytes },
         "kafka sink: cannot read the topic's max.message.bytes; batches stay under maxBatchBytes",
       );
     }
+    // Topics the broker will auto-create on first write are absent from both: learnt next time.
   }
 
   async write(batch: readonly Envelope[], checkpoint?: CheckpointRecord): Promise<EventOutcome[]> {
     const producer = this.producer;
     if (!producer) throw new RetriableError('KAFKA_UNAVAILABLE', 'kafka sink is not connected');
     const records: Outgoing[] = batch.map((e, index) => {
-      const message = toMessage(e, this.config.key);
-      return { index, topic: topicFor(this.config.topic, e, this.ctx.route), message, bytes: recordBytes(message) };
+      const topic = topicFor(this.config.topic, e, this.ctx.route);
+      const message = toMessage(e, topic, this.config.key);
+      return { index, topic, message, bytes: recordBytes(message) };
     });
     try {
       await this.ensureTopics([...new Set(records.map((r) => r.topic))]);
@@ -227,7 +169,7 @@ export class KafkaSink implements Sink {
 
   /** Requests one after another; a failure reports it and everything after it as not delivered. */
   private async sendInOrder(
-    producer: Producer,
+    producer: StringProducer,
     chunks: Outgoing[][],
     outcomes: EventOutcome[],
     limit: (t: string) => number,
@@ -236,7 +178,7 @@ export class KafkaSink implements Sink {
     while (queue.length > 0) {
       const chunk = queue.shift() as Outgoing[];
       try {
-        await producer.sendBatch({ topicMessages: topicMessages(chunk), acks: -1, compression: this.compression });
+        await producer.send({ messages: chunk.map((r) => r.message) });
       } catch (err) {
         if (isTooLarge(err) && chunk.length > 1) {
           // The broker counts differently than we estimated: halve and go on.
@@ -247,7 +189,7 @@ export class KafkaSink implements Sink {
           const r = chunk[0] as Outgoing;
           outcomes[r.index] = {
             status: 'unavailable',
-            error: `${this.oversizeText(r, limit(r.topic))} (the broker said ${kafkaType(err)})`,
+            error: `${this.oversizeText(r, limit(r.topic))} (the broker said: ${describeError(err)})`,
           };
           continue;
         }
@@ -260,17 +202,13 @@ export class KafkaSink implements Sink {
   }
 
   /** Exactly-once: every request and the route's checkpoint in one transaction, all or nothing. */
-  private async sendTransaction(producer: Producer, chunks: Outgoing[][], checkpoint: CheckpointRecord | undefined): Promise<void> {
+  private async sendTransaction(producer: StringProducer, chunks: Outgoing[][], checkpoint: CheckpointRecord | undefined): Promise<void> {
     try {
-      const tx = await producer.transaction();
+      const tx = this.openTx ?? (await producer.beginTransaction());
+      this.openTx = null;
       try {
-        for (const chunk of chunks) await tx.sendBatch({ topicMessages: topicMessages(chunk), acks: -1, compression: this.compression });
-        if (checkpoint) {
-          await tx.sendBatch({
-            topicMessages: [{ topic: checkpoint.topic, messages: [{ key: checkpoint.key, value: checkpoint.value }] }],
-            acks: -1,
-          });
-        }
+        for (const chunk of chunks) await tx.send({ messages: chunk.map((r) => r.message) });
+        if (checkpoint) await tx.send({ messages: [{ topic: checkpoint.topic, key: checkpoint.key, value: checkpoint.value }] });
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => undefined);
@@ -292,7 +230,9 @@ export class KafkaSink implements Sink {
   async drain(): Promise<void> {}
 
   async close(): Promise<void> {
-    await this.producer?.disconnect().catch(() => undefined);
+    await this.openTx?.cancel().catch(() => undefined);
+    this.openTx = null;
+    await this.producer?.close().catch(() => undefined);
     this.producer = null;
   }
 }
