@@ -41,3 +41,31 @@ export async function consumeAll(
 export function replaySeq(b64: string): bigint {
   return Buffer.from(b64, 'base64').readBigUInt64BE();
 }
+
+/**
+ * Read `count` messages of `topic` from the beginning with @platformatic/kafka (it decodes every
+ * compression codec the sink can write; kafkajs alone reads only gzip).
+ */
+export async function consumeDecoded(brokers: string, topic: string, count: number, timeoutMs = 20_000) {
+  const { Consumer, MessagesStreamModes, stringDeserializers } = await import('@platformatic/kafka');
+  const consumer = new Consumer({
+    clientId: 'sfbridge-test-reader',
+    bootstrapBrokers: brokers.split(','),
+    groupId: `reader-${randomUUID()}`,
+    deserializers: stringDeserializers,
+  });
+  const got: Array<{ key: string | undefined; value: any }> = [];
+  const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false });
+  const timer = setTimeout(() => stream.close(() => undefined), timeoutMs);
+  try {
+    for await (const m of stream) {
+      got.push({ key: m.key, value: JSON.parse(m.value as string) });
+      if (got.length >= count) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await new Promise<void>((resolve) => stream.close(() => resolve()));
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+  }
+  return got;
+}

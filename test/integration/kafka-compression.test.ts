@@ -1,0 +1,43 @@
+/** The Kafka sink's batch compression on a real broker: every codec it offers round-trips. */
+import { randomUUID } from 'node:crypto';
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { kafkaSinkConfigSchema } from '../../src/sinks/kafka/config.js';
+import { KafkaSink } from '../../src/sinks/kafka/kafka-sink.js';
+import { event } from '../helpers/fakes.js';
+import { consumeDecoded } from '../helpers/kafka.js';
+import { service } from '../helpers/services.js';
+
+const kafka = service('kafka');
+const zstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+
+describe.skipIf(!kafka.url)(`Kafka sink compression ${kafka.reason ?? ''}`, () => {
+  it.each(['gzip', 'snappy', 'lz4', ...(zstd ? ['zstd'] : [])])(
+    '%s: 500 events written compressed are read back intact',
+    async (compression) => {
+      const topic = `compress-${compression}-${randomUUID().slice(0, 8)}`;
+      const config = kafkaSinkConfigSchema.parse({
+        type: 'kafka',
+        brokers: (kafka.url as string).split(','),
+        topic,
+        compression,
+        createTopics: { partitions: 2 },
+      });
+      const sink = new KafkaSink(config, { route: 'r', log: silentLogger() });
+      await sink.open();
+      const events = Array.from({ length: 500 }, (_, i) => event(i));
+      const outcomes = await sink.write(events);
+      await sink.close();
+      expect(outcomes.every((o) => o.status === 'delivered')).toBe(true);
+      const got = await consumeDecoded(kafka.url as string, topic, 500);
+      expect(got.map((m) => m.value.eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
+    },
+  );
+
+  it.skipIf(zstd)('zstd is refused by the config check on a Node.js without it, saying what to use', () => {
+    const r = kafkaSinkConfigSchema.safeParse({ type: 'kafka', brokers: ['k:9092'], compression: 'zstd' });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toMatch(/zstd needs Node\.js 22\.15 or newer .* use lz4, snappy or gzip/);
+  });
+});
