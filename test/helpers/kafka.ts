@@ -54,12 +54,12 @@ export async function consumeDecoded(brokers: string, topic: string, count: numb
     groupId: `reader-${randomUUID()}`,
     deserializers: stringDeserializers,
   });
-  const got: Array<{ key: string | undefined; value: any }> = [];
+  const got: Array<{ key: string | undefined; value: any; headers: Record<string, string> }> = [];
   const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false });
   const timer = setTimeout(() => stream.close(() => undefined), timeoutMs);
   try {
     for await (const m of stream) {
-      got.push({ key: m.key, value: JSON.parse(m.value as string) });
+      got.push({ key: m.key, value: JSON.parse(m.value as string), headers: Object.fromEntries(m.headers as Map<string, string>) });
       if (got.length >= count) break;
     }
   } finally {

@@ -22,6 +22,8 @@ export class Receiver {
   readonly attempts: Attempt[] = [];
   /** Bodies of requests answered 2xx, in arrival order. */
   readonly delivered: any[] = [];
+  /** Content-Type of every request, in arrival order. */
+  readonly contentTypes: string[] = [];
   respond: (a: Omit<Attempt, 'status'>, n: number) => Reply = () => ({ status: 200 });
   private server!: Server;
   private readonly wh: Webhook;
@@ -47,6 +49,7 @@ export class Receiver {
         text += c;
       });
       req.on('end', () => {
+        this.contentTypes.push(String(req.headers['content-type'] ?? ''));
         const a = this.verify(text, req.headers);
         const reply = this.respond(a, this.attempts.filter((x) => x.id === a.id).length + 1);
         const rec: Attempt = { ...a, status: reply.status };

@@ -1,4 +1,4 @@
-/** The Kafka sink's batch compression on a real broker: every codec it offers round-trips. */
+/** The Kafka sink's batch compression and CloudEvents headers on a real broker. */
 import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,27 @@ describe.skipIf(!kafka.url)(`Kafka sink compression ${kafka.reason ?? ''}`, () =
       expect(got.map((m) => m.value.eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
     },
   );
+
+  it('cloudEvents: true adds CloudEvents 1.0 binary-mode headers; the value stays the envelope', async () => {
+    const topic = `ce-${randomUUID().slice(0, 8)}`;
+    const config = kafkaSinkConfigSchema.parse({ type: 'kafka', brokers: (kafka.url as string).split(','), topic, cloudEvents: true });
+    const sink = new KafkaSink(config, { route: 'r', log: silentLogger() });
+    await sink.open();
+    const e = event(7);
+    await sink.write([e]);
+    await sink.close();
+    const [m] = await consumeDecoded(kafka.url as string, topic, 1);
+    expect(m?.value).toEqual(e);
+    expect(m?.headers).toMatchObject({
+      ce_specversion: '1.0',
+      ce_id: e.eventId,
+      ce_source: `salesforce://${e.org}${e.channel}`,
+      ce_type: `com.salesforce.${e.kind}.AccountChangeEvent`,
+      'content-type': 'application/json',
+      'event-id': e.eventId,
+    });
+    if (e.eventTime) expect(m?.headers.ce_time).toBe(e.eventTime);
+  });
 
   it.skipIf(zstd)('zstd is refused by the config check on a Node.js without it, saying what to use', () => {
     const r = kafkaSinkConfigSchema.safeParse({ type: 'kafka', brokers: ['k:9092'], compression: 'zstd' });

@@ -257,6 +257,22 @@ describe('webhook sink', () => {
     expect(committed(dir)).not.toBeNull();
   });
 
+  it('cloudevents mode posts CloudEvents 1.0 structured events, signed like any other body', async () => {
+    const dir = tempDir();
+    const r = await receiver();
+    const config = configFor(dir, 3, { url: r.url, secrets: [SECRET], body: 'cloudevents' });
+    const { states } = await run(config);
+    expect(states).toEqual(['ended']);
+    expect(r.attempts.every((a) => a.verified)).toBe(true);
+    expect(r.delivered).toHaveLength(3);
+    for (const b of r.delivered) {
+      expect(b).toMatchObject({ specversion: '1.0', id: b.data.eventId, datacontenttype: 'application/json' });
+      expect(b.source).toBe(`salesforce://${b.data.org}${b.data.channel}`);
+      expect(b.type).toBe(`com.salesforce.${b.data.kind}.${b.data.channel.split('/').pop()}`);
+    }
+    expect(r.contentTypes).toContain('application/cloudevents+json');
+  });
+
   it('batch mode posts {"events": [...]} with a stable batch id', async () => {
     const dir = tempDir();
     const r = await receiver();

@@ -36,6 +36,8 @@ export const kafkaSinkConfigSchema = z.strictObject({
    * Needs `replayStore.type: kafka` and this sink as the route's only sink.
    */
   exactlyOnce: z.boolean().default(false),
+  /** Add CloudEvents 1.0 binary-mode headers (ce_specversion, ce_id, ce_source, ce_type, ce_time, content-type). */
+  cloudEvents: z.boolean().default(false),
   ssl: z.boolean().default(false),
   sasl: z
     .strictObject({

@@ -10,6 +10,7 @@
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
 import type { CheckpointRecord } from '../../positions.js';
+import { cloudEventHeaders } from '../cloudevents.js';
 import { recordKey } from '../record-key.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
 import { type Outgoing, pack, recordBytes, tooLarge } from './batching.js';
@@ -65,8 +66,9 @@ export function kafkaSinkProblems(config: KafkaSinkConfig, route: { key: string 
   return bad ? [`topic: "${config.topic}" gives "${sample}" for route "${route.key}", ${bad}`] : [];
 }
 
-function toMessage(e: Envelope, topic: string, mode: KafkaSinkConfig['key']): OutgoingMessage {
+function toMessage(e: Envelope, topic: string, mode: KafkaSinkConfig['key'], cloudEvents: boolean): OutgoingMessage {
   const headers: Record<string, string> = { 'replay-id': e.replayId, channel: e.channel, 'event-id': e.eventId, kind: e.kind };
+  if (cloudEvents) Object.assign(headers, cloudEventHeaders(e));
   if (e.schemaId) headers['schema-id'] = e.schemaId;
   if (e.changeHeader) headers['change-type'] = e.changeHeader.changeType;
   const key = recordKey(mode, e);
@@ -137,7 +139,7 @@ export class KafkaSink implements Sink {
     if (!producer) throw new RetriableError('KAFKA_UNAVAILABLE', 'kafka sink is not connected');
     const records: Outgoing[] = batch.map((e, index) => {
       const topic = topicFor(this.config.topic, e, this.ctx.route);
-      const message = toMessage(e, topic, this.config.key);
+      const message = toMessage(e, topic, this.config.key, this.config.cloudEvents);
       return { index, topic, message, bytes: recordBytes(message) };
     });
     try {

@@ -17,8 +17,11 @@ export const webhookSinkConfigSchema = z.strictObject({
   secrets: z
     .array(z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be a Standard Webhooks secret: "whsec_" followed by base64'))
     .min(1, 'at least one signing secret is needed'),
-  /** event: one POST per envelope; batch: one POST of {"events": [...]} per up to maxBatchEvents. */
-  body: z.enum(['event', 'batch']).default('event'),
+  /**
+   * event: one POST per envelope; batch: one POST of {"events": [...]} per up to maxBatchEvents;
+   * cloudevents: one POST per event as a CloudEvents 1.0 structured event (application/cloudevents+json).
+   */
+  body: z.enum(['event', 'batch', 'cloudevents']).default('event'),
   maxBatchEvents: z.number().int().min(1).max(10_000).default(100),
   /** Give up on one attempt after this long (the attempt then counts as failed and is retried). */
   timeout: duration.default(10_000),

@@ -18,6 +18,7 @@ import type { Envelope } from '../../envelope.js';
 import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
 import { trustedCas } from '../../tls-ca.js';
 import { VERSION } from '../../version.js';
+import { cloudEventStructured } from '../cloudevents.js';
 import { recordKey } from '../record-key.js';
 import type { EventOutcome, RetrySchedule, Sink, SinkContext } from '../types.js';
 import type { WebhookSinkConfig } from './config.js';
@@ -28,6 +29,7 @@ interface Delivery {
   id: string;
   body: string;
   events: readonly Envelope[];
+  contentType?: string;
 }
 
 const WAITING: EventOutcome = { status: 'retry', error: 'not sent: an earlier event of its key (or an earlier batch) was not delivered' };
@@ -80,7 +82,7 @@ export class WebhookSink implements Sink {
           let blocked = false;
           for (const i of lane) {
             const e = batch[i] as Envelope;
-            outcomes[i] = blocked ? this.unsent() : await this.post({ id: e.eventId, body: JSON.stringify(e), events: [e] });
+            outcomes[i] = blocked ? this.unsent() : await this.post(this.eventDelivery(e));
             blocked ||= outcomes[i]?.status === 'retry' || outcomes[i]?.status === 'unavailable';
           }
         } finally {
@@ -124,6 +126,13 @@ export class WebhookSink implements Sink {
     return [...byKey.values()];
   }
 
+  private eventDelivery(e: Envelope): Delivery {
+    if (this.config.body === 'cloudevents') {
+      return { id: e.eventId, body: cloudEventStructured(e), events: [e], contentType: 'application/cloudevents+json' };
+    }
+    return { id: e.eventId, body: JSON.stringify(e), events: [e] };
+  }
+
   private batchDelivery(events: readonly Envelope[]): Delivery {
     const digest = createHash('sha256');
     for (const e of events) digest.update(e.eventId).update('\n');
@@ -142,7 +151,7 @@ export class WebhookSink implements Sink {
     this.counters.attempts++;
     const ts = Math.floor(Date.now() / 1000); // fresh per attempt: receivers reject stale timestamps
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
+      'content-type': d.contentType ?? 'application/json',
       'user-agent': `sfbridge/${VERSION}`,
       ...this.config.headers,
       'webhook-id': d.id,
