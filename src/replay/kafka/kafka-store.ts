@@ -2,10 +2,21 @@
  * Kafka replay store: a compacted topic keyed by `<namespace>:<subscription key>`, read back from
  * the beginning on start (the last value per key wins; a null value deletes). Each commit is one
  * idempotent, acks=all write. It is also the checkpoint that the Kafka sink's exactly-once mode
- * writes inside its transactions.
+ * writes inside its transactions. Reads are read_committed up to the last stable offset, so a
+ * checkpoint inside an aborted or still-open transaction is never taken for a position.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import {
+  Admin,
+  Consumer,
+  FetchIsolationLevels,
+  ListOffsetTimestamps,
+  MessagesStreamModes,
+  ProduceAcks,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
@@ -23,16 +34,19 @@ export const kafkaStoreConfigSchema = z.strictObject({
 export type KafkaStoreConfig = z.infer<typeof kafkaStoreConfigSchema>;
 
 export class KafkaReplayStore implements ReplayStore {
-  private kafka: Kafka;
-  private producer: Producer | null = null;
+  private producer: Producer<string, string, string, string> | null = null;
+  /** Writes go one at a time: the idempotent producer's sequence numbers must reach the broker in order. */
+  private sending: Promise<void> = Promise.resolve();
   private readonly positions = new Map<string, StoredPosition>();
 
-  constructor(private readonly config: KafkaStoreConfig) {
-    this.kafka = new Kafka({ clientId: config.clientId, brokers: config.brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
-  }
+  constructor(private readonly config: KafkaStoreConfig) {}
 
   describe(): string {
     return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic} (namespace ${this.config.namespace})`;
+  }
+
+  private get connection() {
+    return { clientId: this.config.clientId, bootstrapBrokers: this.config.brokers, retries: 3, timeout: 30_000 };
   }
 
   /** The record key of a subscription. */
@@ -41,82 +55,91 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   async open(): Promise<void> {
-    const admin = this.kafka.admin();
+    const admin = new Admin(this.connection);
     try {
-      await admin.connect();
       const topics = await admin.listTopics();
       if (!topics.includes(this.config.topic)) {
         await admin.createTopics({
-          waitForLeaders: true,
-          topics: [{ topic: this.config.topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+          topics: [this.config.topic],
+          partitions: 1,
+          replicas: -1,
+          configs: [{ name: 'cleanup.policy', value: 'compact' }],
         });
       }
       await this.refresh();
-      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await this.producer.connect();
+      this.producer = new Producer({ ...this.connection, idempotent: true, acks: ProduceAcks.ALL, serializers: stringSerializers });
+      await this.producer.initIdempotentProducer({});
     } catch (err) {
       if (err instanceof BridgeError) throw err;
       throw new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()} is unreachable: ${errorMessage(err)}`);
     } finally {
-      await admin.disconnect().catch(() => undefined);
+      await admin.close().catch(() => undefined);
     }
   }
 
-  /** Read the topic from the beginning up to the high watermarks seen at open. */
-  private async readAll(ends: Array<{ partition: number; high: number }>): Promise<void> {
-    const pending = new Set(ends.filter((e) => e.high > 0).map((e) => e.partition));
-    if (pending.size === 0) return;
-    const consumer = this.kafka.consumer({ groupId: `sfbridge-replay-reader-${randomUUID()}`, maxWaitTimeInMs: 200 });
-    // Transactional checkpoints (exactly-once mode) leave commit markers that a read_committed
-    // consumer never sees, so the high watermark can be unreachable: also stop once fetches come
-    // back empty a few times in a row (caught up).
-    let emptyFetches = 0;
-    let sawMessage = false;
-    let finish: () => void = () => undefined;
-    consumer.on(consumer.events.FETCH, () => {
-      if (!sawMessage) emptyFetches++;
-      sawMessage = false;
-      if (emptyFetches >= 3) finish();
+  /**
+   * Read the topic from the beginning up to each partition's last stable offset (read_committed):
+   * the stream's next fetch offset passes transaction markers too, so reaching the LSO is exact.
+   */
+  private async readAll(): Promise<void> {
+    const consumer = new Consumer({
+      ...this.connection,
+      groupId: `sfbridge-replay-reader-${randomUUID()}`,
+      deserializers: stringDeserializers,
+      maxWaitTime: 200,
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.config.topic, fromBeginning: true });
-    const prefix = `${this.config.namespace}:`;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: timed out reading stored positions`)),
-        60_000,
-      );
-      finish = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      consumer
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            sawMessage = true;
-            emptyFetches = 0;
-            const k = message.key?.toString() ?? '';
-            if (k.startsWith(prefix)) {
-              const key = k.slice(prefix.length);
-              if (message.value === null) this.positions.delete(key);
-              else {
-                const v = JSON.parse(message.value.toString()) as { replayId: string; eventTime: string | null; committedAt: string };
-                this.positions.set(key, { key, replayId: v.replayId, eventTime: v.eventTime ?? null, committedAt: v.committedAt });
-              }
-            }
-            const end = ends.find((e) => e.partition === partition);
-            if (end && Number(message.offset) >= end.high - 1) {
-              pending.delete(partition);
-              if (pending.size === 0) {
-                clearTimeout(timer);
-                resolve();
-              }
-            }
-          },
-        })
-        .catch(reject);
-    });
-    await consumer.disconnect();
+    try {
+      const offsets = await consumer.listOffsets({
+        topics: [this.config.topic],
+        timestamp: ListOffsetTimestamps.LATEST,
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      });
+      const ends = (offsets.get(this.config.topic) ?? []).map((end, partition) => ({ partition, end: BigInt(end) }));
+      if (ends.every((e) => e.end === 0n)) return;
+      const stream = await consumer.consume({
+        topics: [this.config.topic],
+        mode: MessagesStreamModes.EARLIEST,
+        autocommit: false,
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      });
+      const prefix = `${this.config.namespace}:`;
+      const caughtUp = () =>
+        ends.every((e) => e.end === 0n || (stream.offsetsToFetch.get(`${this.config.topic}:${e.partition}`) ?? 0n) >= e.end);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: timed out reading stored positions`)),
+          60_000,
+        );
+        const done = () => {
+          if (!caughtUp()) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        stream.on('fetch', done);
+        stream.on('error', (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        stream.on('data', (m: { key?: string; value?: string | null }) => {
+          const k = m.key ?? '';
+          if (k.startsWith(prefix)) this.apply(k.slice(prefix.length), m.value ?? null);
+          done();
+        });
+      });
+      await new Promise<void>((resolve) => stream.close(() => resolve()));
+    } finally {
+      await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+    }
+  }
+
+  private apply(key: string, value: string | null): void {
+    if (value === null || value === '') {
+      this.positions.delete(key);
+      return;
+    }
+    const v = JSON.parse(value) as { replayId: string; eventTime: string | null; committedAt: string };
+    this.positions.set(key, { key, replayId: v.replayId, eventTime: v.eventTime ?? null, committedAt: v.committedAt });
   }
 
   /**
@@ -130,16 +153,11 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   private async refresh(): Promise<void> {
-    const admin = this.kafka.admin();
     try {
-      await admin.connect();
-      const offsets = await admin.fetchTopicOffsets(this.config.topic);
-      await this.readAll(offsets.map((o) => ({ partition: o.partition, high: Number(o.high) })));
+      await this.readAll();
     } catch (err) {
       if (err instanceof BridgeError) throw err;
       throw new RetriableError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: ${errorMessage(err)}`, err);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
   }
 
@@ -169,29 +187,35 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   async commit(key: string, position: CommitRequest): Promise<StoredPosition> {
-    const { stored, ...message } = this.checkpointRecord(key, position);
-    await this.send([{ key: message.key, value: message.value }]);
+    const { stored, ...record } = this.checkpointRecord(key, position);
+    await this.send(record.key, record.value);
     this.positions.set(key, stored);
     return stored;
   }
 
   async delete(key: string): Promise<boolean> {
     const had = this.positions.delete(key);
-    await this.send([{ key: this.recordKey(key), value: null }]);
+    await this.send(this.recordKey(key), undefined);
     return had;
   }
 
-  private async send(messages: Array<{ key: string; value: string | null }>): Promise<void> {
-    if (!this.producer) throw new BridgeError('REPLAY_STORE_UNAVAILABLE', 'kafka store used before open()');
-    try {
-      await this.producer.send({ topic: this.config.topic, acks: -1, messages });
-    } catch (err) {
-      throw new RetriableError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: ${errorMessage(err)}`, err);
-    }
+  /** One idempotent acks=all write; an undefined value is a tombstone (compaction deletes the key). */
+  private send(key: string, value: string | undefined): Promise<void> {
+    const producer = this.producer;
+    if (!producer) return Promise.reject(new BridgeError('REPLAY_STORE_UNAVAILABLE', 'kafka store used before open()'));
+    const run = this.sending.then(async () => {
+      try {
+        await producer.send({ messages: [{ topic: this.config.topic, key, ...(value !== undefined ? { value } : {}) }] });
+      } catch (err) {
+        throw new RetriableError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()}: ${errorMessage(err)}`, err);
+      }
+    });
+    this.sending = run.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {
-    await this.producer?.disconnect().catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
     this.producer = null;
   }
 }
