@@ -6,7 +6,9 @@
 //   3. the public salesforce-pubsub-api-client (unmodified devDependency) doing receive + decode.
 //
 //   node bench/catchup.mjs [--events 1000000] [--runs 3] [--sinks file,kafka,kafka-eos] [--kafka 127.0.0.1:19092]
-//                          [--pipeline '{"maxInFlight":5000}']
+//                          [--pipeline '{"maxInFlight":5000}'] [--fields 600]
+// --fields N (N > 40): a custom object Wide__c with N fields instead of the 40-field Account
+// (the emulator's `objects` config), for wide real-world objects (~4 KB envelopes at 600).
 // Kafka sinks need a broker (`node scripts/kafka-broker.mjs start` prints one).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,18 +20,29 @@ const EVENTS = Number(arg('events', 1_000_000));
 const RUNS = Number(arg('runs', 3));
 const SINKS = arg('sinks', 'file').split(',');
 const KAFKA = arg('kafka', process.env.KAFKA_BROKERS ?? '127.0.0.1:19092');
-const TOPIC = '/data/AccountChangeEvent';
+const FIELDS = Number(arg('fields', 40));
+const WIDE = FIELDS > 40;
+const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
 // Pipeline settings for the bridge under test (defaults: the bridge's own defaults).
 const PIPELINE = JSON.parse(arg('pipeline', '{}'));
 
-const emu = await startEmulatorProcess();
 const work = mkdtempSync(join(tmpdir(), 'sfbridge-bench-'));
+let emuArgs = [];
+if (WIDE) {
+  const kinds = ['string', 'double', 'boolean', 'datetime'];
+  const fields = Array.from({ length: FIELDS - 1 }, (_, i) => ({ name: `Field_${i}__c`, type: kinds[i % kinds.length] }));
+  const cfg = join(work, 'emulator.json');
+  writeFileSync(cfg, JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...fields] }] }));
+  emuArgs = ['--config', cfg];
+}
+const emu = await startEmulatorProcess(emuArgs);
 const rows = [];
 try {
   // The emulator's Account has 38 fields; two custom ones make the 40-field schema of the issue.
-  for (const name of ['Tier__c', 'Region__c']) await emu.admin('schema/change', { target: 'Account', field: { name, type: 'string' } });
-  process.stdout.write(`preloading ${EVENTS} Account change events... `);
-  const first = await preload(emu, 'cdc:Account', EVENTS);
+  if (!WIDE) for (const name of ['Tier__c', 'Region__c']) await emu.admin('schema/change', { target: 'Account', field: { name, type: 'string' } });
+  const spec = WIDE ? 'cdc:Wide__c' : 'cdc:Account';
+  process.stdout.write(`preloading ${EVENTS} ${spec} change events (${FIELDS} fields)... `);
+  const first = await preload(emu, spec, EVENTS);
   process.stdout.write('done\n');
 
   const serve = [];
