@@ -32,14 +32,18 @@ if (WIDE) {
   const kinds = ['string', 'double', 'boolean', 'datetime'];
   const fields = Array.from({ length: FIELDS - 1 }, (_, i) => ({ name: `Field_${i}__c`, type: kinds[i % kinds.length] }));
   const cfg = join(work, 'emulator.json');
-  writeFileSync(cfg, JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...fields] }] }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...fields] }] }),
+  );
   emuArgs = ['--config', cfg];
 }
 const emu = await startEmulatorProcess(emuArgs);
 const rows = [];
 try {
   // The emulator's Account has 38 fields; two custom ones make the 40-field schema of the issue.
-  if (!WIDE) for (const name of ['Tier__c', 'Region__c']) await emu.admin('schema/change', { target: 'Account', field: { name, type: 'string' } });
+  if (!WIDE)
+    for (const name of ['Tier__c', 'Region__c']) await emu.admin('schema/change', { target: 'Account', field: { name, type: 'string' } });
   const spec = WIDE ? 'cdc:Wide__c' : 'cdc:Account';
   process.stdout.write(`preloading ${EVENTS} ${spec} change events (${FIELDS} fields)... `);
   const first = await preload(emu, spec, EVENTS);

@@ -201,11 +201,11 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(child.pid);
-  await new Promise((resolve) => {
-    child.once('exit', resolve);
+  const exitCode = await new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
     child.kill('SIGTERM');
   });
-  return { secs, peakRss, status, cpu, rssSeries, stderr };
+  return { secs, peakRss, status, cpu, rssSeries, stderr, exitCode };
 }
 
 export function getJson(url) {
