@@ -13,6 +13,7 @@ import { BridgeError, errorMessage, RetriableError } from '../errors.js';
 import { httpCall } from '../http.js';
 import { type Logger, registerSecret } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
+import { toId18 } from '../salesforce/ids.js';
 import type { AccessToken, TokenProvider } from './types.js';
 
 type Auth = OrgConfig['auth'];
@@ -160,16 +161,19 @@ export class OAuthTokenProvider implements TokenProvider {
     return { accessToken, instanceUrl, orgId, expiresAt: lifetime ? Date.now() + lifetime * 900 : undefined };
   }
 
-  /** Org id: from the identity URL, else the token's `<orgId>!` prefix, else userinfo. */
+  /**
+   * Org id, always in its 18-character form: from the identity URL, else the token's `<orgId>!`
+   * prefix (15 characters on real orgs), else userinfo.
+   */
   private async orgIdFor(token: string, idUrl: string | null, instanceUrl: string): Promise<string> {
     const fromId = idUrl ? /\/id\/(00D\w{12,15})\//.exec(idUrl)?.[1] : undefined;
-    if (fromId) return fromId;
+    if (fromId) return toId18(fromId);
     const prefix = /^(00D\w{12,15})!/.exec(token)?.[1];
-    if (prefix) return prefix;
+    if (prefix) return toId18(prefix);
     const r = await httpCall(`${instanceUrl}/services/oauth2/userinfo`, { headers: { authorization: `Bearer ${token}` }, ca: this.ctx.ca });
     const org = r.status === 200 ? (JSON.parse(r.text) as { organization_id?: string }).organization_id : undefined;
     if (!org) throw new BridgeError('AUTH_ORG_ID', `${this.path}: cannot determine the org id (userinfo answered HTTP ${r.status})`);
-    return org;
+    return toId18(org);
   }
 
   private async assertion(a: Extract<Auth, { flow: 'jwt' }>): Promise<string> {

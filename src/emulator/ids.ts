@@ -27,9 +27,12 @@ export function newId(prefix: string): string {
   return body + caseSafeSuffix(body);
 }
 
-/** Access tokens look like Salesforce's: `<orgId>!<opaque>`; clients parse the org id from them. */
+/**
+ * Access tokens look like Salesforce's: `<15-character org id>!<opaque>` (the case-sensitive
+ * form, as real orgs issue them); clients parse the org id from them.
+ */
 export function newAccessToken(orgId: string): string {
-  return `${orgId}!${randomBytes(48).toString('base64url').replace(/[-_]/g, 'A')}`;
+  return `${orgId.slice(0, 15)}!${randomBytes(48).toString('base64url').replace(/[-_]/g, 'A')}`;
 }
 
 export function newOpaque(bytes = 32): string {

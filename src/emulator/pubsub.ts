@@ -282,7 +282,8 @@ export class PubSubServer {
     const tenant = md.get('tenantid')[0]?.toString();
     if (this.oauth.check(token) !== 'ok')
       return sfError(grpc.status.UNAUTHENTICATED, 'The session ID is expired or invalid', ERROR_CODES.auth);
-    if (tenant !== this.org.orgId)
+    // Salesforce takes the org id in either form: 18 characters, or the 15 of a token's prefix.
+    if (tenant !== this.org.orgId && tenant !== this.org.orgId.slice(0, 15))
       return sfError(
         grpc.status.UNAUTHENTICATED,
         `tenantid ${tenant ?? '(missing)'} does not match the org of the access token`,

@@ -1,0 +1,12 @@
+import { describe, expect, it } from 'vitest';
+import { toId18 } from '../../src/salesforce/ids.js';
+
+describe('Salesforce ids', () => {
+  it('expands a 15-character id with the public case checksum and leaves other forms alone', () => {
+    expect(toId18('00D5g00000Emu01')).toBe('00D5g00000Emu01EAB');
+    expect(toId18('001000000000000')).toBe('001000000000000AAA');
+    expect(toId18('ABCDEabcdeABCDE')).toBe('ABCDEabcdeABCDE5A5');
+    expect(toId18('00D5g00000Emu01EAB')).toBe('00D5g00000Emu01EAB');
+    expect(toId18('not-an-id')).toBe('not-an-id');
+  });
+});
