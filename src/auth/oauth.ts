@@ -204,14 +204,18 @@ export class OAuthTokenProvider implements TokenProvider {
     }
     const key = await importPKCS8(pkcs8, 'RS256');
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({})
-      .setProtectedHeader({ alg: 'RS256' })
-      .setIssuer(a.clientId)
-      .setSubject(a.username)
-      .setAudience(this.ctx.config.loginUrl.replace(/\/$/, ''))
-      .setExpirationTime(now + 180)
-      .setJti(randomUUID())
-      .sign(key);
+    return (
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256' })
+        .setIssuer(a.clientId)
+        .setSubject(a.username)
+        .setAudience(this.ctx.config.loginUrl.replace(/\/$/, ''))
+        // Salesforce accepts an exp at most 3 minutes ahead of its own clock: stay well inside that,
+        // so a client clock a little fast does not get every assertion refused.
+        .setExpirationTime(now + 120)
+        .setJti(randomUUID())
+        .sign(key)
+    );
   }
 
   /** One clear line per rejection, naming the cause and the config field to fix. */

@@ -47,7 +47,7 @@ export async function applyPushTopics(rest: RestClient, topics: PushTopicConfig[
   const results: ApplyResult[] = [];
   for (const t of topics) {
     const want = desired(t, apiVersion);
-    const [existing] = await rest.query<PushTopicRecord>(`SELECT ${FIELDS} FROM PushTopic WHERE Name = '${t.name.replace(/'/g, "\\\\'")}'`);
+    const [existing] = await rest.query<PushTopicRecord>(`SELECT ${FIELDS} FROM PushTopic WHERE Name = ${soqlString(t.name)}`);
     if (!existing) {
       const r = await rest.request<{ id: string }>('POST', '/sobjects/PushTopic', want);
       results.push({ name: t.name, action: 'created', id: r.id });
@@ -64,4 +64,9 @@ export async function applyPushTopics(rest: RestClient, topics: PushTopicConfig[
     results.push({ name: t.name, action: 'updated', id: existing.Id });
   }
   return results;
+}
+
+/** A SOQL string literal: backslashes and quotes escaped as SOQL requires. */
+export function soqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

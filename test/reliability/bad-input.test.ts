@@ -95,6 +95,11 @@ const CONFIG_CASES: Array<[string, string, RegExp]> = [
     /exactlyOnce: needs replayStore\.type kafka/,
   ],
   ['Kafka broker without a port', sink('{ type: kafka, brokers: [kafka] }'), /brokers\[0\]: must be host:port/],
+  [
+    'managed subscription id of a wrong length',
+    `${org}${src('{ type: pubsub, org: o, topic: /data/AccountChangeEvent, managedSubscription: 18x00000000000000 }')}`,
+    /managedSubscription: must be a managed subscription id \(18x…, 15 or 18 characters\)/,
+  ],
 ];
 
 describe('reliability: bad input', () => {

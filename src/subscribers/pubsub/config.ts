@@ -17,6 +17,12 @@ export const pubsubSubscriberConfigSchema = z.strictObject({
   /** The channel's retention; a stored position older than this is treated as invalid before subscribing. */
   retentionHours: z.number().positive().default(72),
   /** Use a managed subscription (server-side commits) by developer name or id instead of Subscribe. */
-  managedSubscription: z.string().min(1).optional(),
+  managedSubscription: z
+    .string()
+    .regex(
+      /^(?:18x(?:[A-Za-z0-9]{12}|[A-Za-z0-9]{15})|[A-Za-z][A-Za-z0-9_]*)$/,
+      'must be a managed subscription id (18x…, 15 or 18 characters) or its developer name (letters, digits, underscores)',
+    )
+    .optional(),
 });
 export type PubSubSubscriberConfig = z.infer<typeof pubsubSubscriberConfigSchema>;

@@ -169,7 +169,7 @@ export class PubSubSubscriber implements Subscriber {
     call.on('end', () => this.onStreamEnd(call));
     const first = Math.min(this.config.batchSize, this.tk.available);
     if (managed) {
-      const id = /^18x\w{12,15}$/.test(managed) ? { subscription_id: managed } : { developer_name: managed };
+      const id = /^18x(?:\w{12}|\w{15})$/.test(managed) ? { subscription_id: managed } : { developer_name: managed };
       call.write({ ...id, num_requested: first });
     } else {
       let preset = this.nextPreset;
