@@ -38,9 +38,9 @@ export interface PubSubOptions {
   maxPerRequest: number;
 }
 
-function sfError(code: grpc.status, details: string, errorCode: string): grpc.ServiceError {
+function sfError(code: grpc.status, details: string, errorCode: string | null): grpc.ServiceError {
   const metadata = new grpc.Metadata();
-  metadata.set('error-code', errorCode);
+  if (errorCode) metadata.set('error-code', errorCode);
   return Object.assign(new Error(details), { code, details, metadata }) as grpc.ServiceError;
 }
 
@@ -302,6 +302,13 @@ export class PubSubServer {
       }
       const authErr = this.auth(call.metadata);
       if (authErr) return void call.emit('error', authErr);
+      if (!(Number(req.num_requested ?? 0) > 0)) {
+        return void call.emit(
+          'error',
+          // No Salesforce error code is claimed here: which one Salesforce sends is not in its public material.
+          sfError(grpc.status.INVALID_ARGUMENT, 'num_requested must be greater than 0 in the first FetchRequest', null),
+        );
+      }
       if (this.faults.refusing())
         return void call.emit('error', sfError(grpc.status.UNAVAILABLE, 'The service is temporarily unavailable', ERROR_CODES.unavailable));
       const topic = String(req.topic_name ?? '');
@@ -358,6 +365,12 @@ export class PubSubServer {
       if (!stream) {
         const authErr = this.auth(call.metadata);
         if (authErr) return void call.emit('error', authErr);
+        if (!(Number(req.num_requested ?? 0) > 0)) {
+          return void call.emit(
+            'error',
+            sfError(grpc.status.INVALID_ARGUMENT, 'num_requested must be greater than 0 in the first ManagedFetchRequest', null),
+          );
+        }
         const sub = this.org.findManaged({
           id: (req.subscription_id as string) || undefined,
           developerName: (req.developer_name as string) || undefined,

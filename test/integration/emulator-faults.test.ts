@@ -123,12 +123,28 @@ describe('emulator', () => {
       expect(s.responses[0].latest_replay_id).toHaveLength(8);
       expect(s.responses[0].pending_num_requested).toBe(10);
       s.call.end();
+      // Credit used up by one event, then nothing requested: the server closes the idle stream.
       const idle = subscribe(ps.client, await ps.md(), {
+        topic_name: '/data/ContactChangeEvent',
+        replay_preset: 'LATEST',
+        num_requested: 1,
+      });
+      await t.subscribed('/data/ContactChangeEvent');
+      await t.admin('events/emit', { spec: 'cdc:Contact', count: 1 });
+      await until(() => idle.events().length === 1, 5000, 'the one event');
+      await until(() => idle.ended || idle.error !== null, 6000, 'idle close');
+      expect(idle.error).toBeNull();
+    });
+
+    it('refuses a first FetchRequest that asks for no events, as Salesforce does', async () => {
+      const zero = subscribe(ps.client, await ps.md(), {
         topic_name: '/data/ContactChangeEvent',
         replay_preset: 'LATEST',
         num_requested: 0,
       });
-      await until(() => idle.ended || idle.error !== null, 6000, 'idle close');
+      await until(() => zero.ended || zero.error !== null, 5000, 'refusal');
+      expect(zero.error?.code).toBe(3); // INVALID_ARGUMENT
+      expect(zero.error?.details).toMatch(/num_requested must be greater than 0/);
     });
 
     it('rejects unknown topics and schemas with Salesforce error codes', async () => {

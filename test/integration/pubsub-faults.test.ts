@@ -160,7 +160,7 @@ describe('Pub/Sub subscriber under faults', () => {
       log,
     });
     await r.start();
-    await new Promise((res) => setTimeout(res, 300));
+    await t.subscribed('/data/OpportunityChangeEvent');
     await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 3 });
     await t.admin('events/gap', { object: 'Opportunity', changeType: 'GAP_UPDATE' });
     await t.admin('events/overflow', { object: 'Opportunity' });
@@ -175,6 +175,46 @@ describe('Pub/Sub subscriber under faults', () => {
     const schemas = new Set(sink.written.map((e) => e.schemaId));
     expect(schemas.size).toBe(2);
     expect(sub.stats().schemaFetches).toBeLessThanOrEqual(3);
+  });
+
+  it('never opens a stream asking for 0 events: with the pipeline full, a dropped stream waits for credit', async () => {
+    const dir = tempDir();
+    const { log, capture } = captureLogger('info');
+    const org = new OrgServices({ emu: orgSchema.parse(emulatorOrg(t)) }, log);
+    const channel = '/data/CaseChangeEvent';
+    const sub = new PubSubSubscriber(
+      pubsubSubscriberConfigSchema.parse({ type: 'pubsub', org: 'emu', topic: channel, start: 'latest' }),
+      org,
+    );
+    const store = new FileReplayStore({ type: 'file', path: join(dir, 'r.json'), fsync: false });
+    await store.open();
+    const sink = new ManualSink(); // holds every write until released: the pipeline fills up
+    const r = new Route({
+      key: 'cases',
+      subscriber: sub,
+      sinks: [{ name: 's', sink }],
+      store,
+      maxInFlight: 10,
+      maxBatchEvents: 10,
+      commitIntervalMs: 20,
+      commitMaxEvents: 1000,
+      log,
+    });
+    await r.start();
+    await t.subscribed(channel);
+    await t.admin('events/emit', { spec: 'cdc:Case', count: 30 });
+    await until(() => r.status().inFlight === 10, 10_000, 'pipeline full');
+    await t.admin('streams/drop');
+    // The subscriber has no credit: it must not resubscribe (the emulator would refuse num_requested 0).
+    await until(() => (sub.stats().deferredForCredit ?? 0) >= 1, 10_000, 'the reconnect deferred until credit returns');
+    const s = await t.admin('status');
+    expect(s.pubsub.streams.filter((x: { topic: string }) => x.topic === channel)).toHaveLength(0);
+    sink.auto = true;
+    sink.ackAll();
+    await until(() => sink.written.length === 30, 15_000, 'every event after credit returned');
+    await r.stop(1000);
+    org.close();
+    expect(capture.text()).not.toMatch(/num_requested must be greater than 0/);
   });
 
   it('commits keepalive positions so a quiet channel stays inside retention', async () => {

@@ -52,7 +52,7 @@ export class PubSubSubscriber implements Subscriber {
   private failures = 0;
   private queue: Promise<void> = Promise.resolve();
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private readonly counters = { resubscribes: 0, authRefreshes: 0, keepalives: 0, decodeErrors: 0, received: 0 };
+  private readonly counters = { resubscribes: 0, authRefreshes: 0, keepalives: 0, decodeErrors: 0, received: 0, deferredForCredit: 0 };
 
   constructor(
     private readonly config: PubSubSubscriberConfig,
@@ -149,6 +149,12 @@ export class PubSubSubscriber implements Subscriber {
 
   private connect(): void {
     if (this.stopped || this.call) return;
+    // A stream opens only with credit: its first FetchRequest must ask for at least one event
+    // (Salesforce refuses 0). Without credit, the next request() opens it.
+    if (this.tk.available <= 0) {
+      this.counters.deferredForCredit++;
+      return;
+    }
     void this.open().catch((err) => this.onStreamError(err, null));
   }
 
