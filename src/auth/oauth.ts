@@ -13,7 +13,7 @@ import { BridgeError, errorMessage, RetriableError } from '../errors.js';
 import { httpCall } from '../http.js';
 import { type Logger, registerSecret } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
-import { toId18 } from '../salesforce/ids.js';
+import { jwtAudience, toId18 } from '../salesforce/ids.js';
 import type { AccessToken, TokenProvider } from './types.js';
 
 type Auth = OrgConfig['auth'];
@@ -44,6 +44,12 @@ export class OAuthTokenProvider implements TokenProvider {
     this.path = `orgs.${ctx.org}.auth`;
     const a = ctx.config.auth;
     for (const v of Object.values(a)) if (typeof v === 'string' && v.length >= 6 && v !== a.flow) registerSecret(v);
+    if (a.flow === 'client_credentials' && /^https:\/\/(login|test)\.salesforce\.com\/?$/.test(ctx.config.loginUrl)) {
+      ctx.log.warn(
+        { org: ctx.org },
+        `${this.path}: the client credentials flow needs the org's My Domain URL as loginUrl (https://<domain>.my.salesforce.com); ${ctx.config.loginUrl} will refuse it`,
+      );
+    }
     if (a.flow === 'password') {
       ctx.log.warn(
         { org: ctx.org },
@@ -209,7 +215,7 @@ export class OAuthTokenProvider implements TokenProvider {
         .setProtectedHeader({ alg: 'RS256' })
         .setIssuer(a.clientId)
         .setSubject(a.username)
-        .setAudience(this.ctx.config.loginUrl.replace(/\/$/, ''))
+        .setAudience(a.audience ?? jwtAudience(this.ctx.config.loginUrl))
         // Salesforce accepts an exp at most 3 minutes ahead of its own clock: stay well inside that,
         // so a client clock a little fast does not get every assertion refused.
         .setExpirationTime(now + 120)
@@ -228,7 +234,7 @@ export class OAuthTokenProvider implements TokenProvider {
     if (error === 'invalid_client_id') hint = `the client id is not known: check ${p}.clientId (the connected app's consumer key)`;
     else if (error === 'invalid_client') hint = `the client secret is wrong: check ${p}.clientSecret`;
     else if (/audience/i.test(desc))
-      hint = `the JWT audience must be the login URL the org expects: set orgs.${this.ctx.org}.loginUrl (https://login.salesforce.com, https://test.salesforce.com or your My Domain URL)`;
+      hint = `the JWT audience must be https://login.salesforce.com, https://test.salesforce.com (sandboxes) or an Experience Cloud site URL: check orgs.${this.ctx.org}.loginUrl or set orgs.${this.ctx.org}.auth.audience`;
     else if (a.flow === 'jwt' && /expired|invalid assertion/i.test(desc))
       hint = `the assertion was rejected: check that ${p}.privateKey matches the certificate uploaded to the connected app, and that this machine's clock is correct (clock skew makes exp look invalid)`;
     else if (a.flow === 'jwt' && /approved|user/i.test(desc))

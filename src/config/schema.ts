@@ -22,6 +22,8 @@ const jwtAuth = z.strictObject({
   flow: z.literal('jwt'),
   clientId: z.string().min(1),
   username: z.string().min(1),
+  /** The assertion's `aud`; default from loginUrl (My Domain → https://login.salesforce.com, sandbox → https://test.salesforce.com). */
+  audience: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   privateKey: z.string().min(1).optional(),
   privateKeyFile: z.string().min(1).optional(),
 });

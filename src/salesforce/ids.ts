@@ -17,3 +17,18 @@ export function toId18(id: string): string {
   }
   return id + suffix;
 }
+
+/**
+ * The `aud` of a JWT bearer assertion. Salesforce accepts only https://login.salesforce.com,
+ * https://test.salesforce.com (sandboxes) or an Experience Cloud site URL — not a My Domain URL,
+ * even though the token request itself may go to My Domain. So a production My Domain maps to
+ * login, a sandbox one (and test.salesforce.com) to test; any other host (an Experience Cloud
+ * site, a local emulator) is its own audience.
+ */
+export function jwtAudience(loginUrl: string): string {
+  const u = new URL(loginUrl);
+  const host = u.hostname.toLowerCase();
+  if (host === 'test.salesforce.com' || host.endsWith('.sandbox.my.salesforce.com')) return 'https://test.salesforce.com';
+  if (host === 'login.salesforce.com' || host.endsWith('.my.salesforce.com')) return 'https://login.salesforce.com';
+  return `${u.origin}${u.pathname.replace(/\/$/, '')}`;
+}

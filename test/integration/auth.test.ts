@@ -109,7 +109,11 @@ describe('auth against the emulator', () => {
         {},
         /refresh token is expired or revoked: .*orgs\.main\.auth\.refreshToken/,
       ],
-      [flows().jwt, { loginUrl: i.loginUrl.replace('127.0.0.1', 'localhost') }, /audience is invalid.*set orgs\.main\.loginUrl/],
+      [
+        flows().jwt,
+        { loginUrl: i.loginUrl.replace('127.0.0.1', 'localhost') },
+        /audience is invalid.*check orgs\.main\.loginUrl or set orgs\.main\.auth\.audience/,
+      ],
       [{ ...flows().jwt, username: 'someone@else' }, {}, /check orgs\.main\.auth\.username/],
     ];
     for (const [auth, extra, re] of cases) {

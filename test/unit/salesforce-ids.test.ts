@@ -10,3 +10,15 @@ describe('Salesforce ids', () => {
     expect(toId18('not-an-id')).toBe('not-an-id');
   });
 });
+
+describe('JWT audience', () => {
+  it('is login or test for Salesforce hosts (My Domain included), the URL itself elsewhere', async () => {
+    const { jwtAudience } = await import('../../src/salesforce/ids.js');
+    expect(jwtAudience('https://login.salesforce.com')).toBe('https://login.salesforce.com');
+    expect(jwtAudience('https://acme.my.salesforce.com/')).toBe('https://login.salesforce.com');
+    expect(jwtAudience('https://acme--uat.sandbox.my.salesforce.com')).toBe('https://test.salesforce.com');
+    expect(jwtAudience('https://test.salesforce.com')).toBe('https://test.salesforce.com');
+    expect(jwtAudience('https://community.acme.com/partners/')).toBe('https://community.acme.com/partners');
+    expect(jwtAudience('https://127.0.0.1:8443')).toBe('https://127.0.0.1:8443');
+  });
+});
