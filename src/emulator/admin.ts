@@ -33,6 +33,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/tokens/expire',
   'POST /admin/tokens/issue',
   'POST /admin/streams/drop {"refuseMs": 0}',
+  'POST /admin/streams/freeze {"ms": 10000}',
   'POST /admin/delay {"ms": 500}',
   'POST /admin/throttle {"eventsPerSecond": 100}',
   'POST /admin/replay/invalidate',
@@ -93,6 +94,9 @@ export class AdminApi {
         d.faults.refuseUntil = refuseMs > 0 ? Date.now() + refuseMs : 0;
         return sendJson(res, 200, { grpcStreams: d.pubsub.dropAll(), cometdSessions: d.cometd.dropAll(), refuseMs });
       }
+      case 'POST /admin/streams/freeze':
+        // Streams stay open and take requests but send nothing (the "silent subscription").
+        return sendJson(res, 200, { frozenStreams: d.pubsub.freezeAll(num(input.ms, 'ms')) });
       case 'POST /admin/delay':
         d.faults.delayMs = num(input.ms, 'ms');
         return sendJson(res, 200, { delayMs: d.faults.delayMs });

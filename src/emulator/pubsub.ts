@@ -57,6 +57,8 @@ class EventStream {
   ended = false;
   private cursor = 0;
   private scheduled = false;
+  /** Until this epoch ms the stream takes requests but sends nothing, keepalives included. */
+  frozenUntil = 0;
   private waitingDrain = false;
   private lastWrite: number;
   private noCreditSince: number;
@@ -104,6 +106,7 @@ class EventStream {
 
   private pump(): void {
     if (this.ended || this.waitingDrain) return;
+    if (Date.now() < this.frozenUntil) return; // a silent stream: tick() resumes it after the freeze
     if (this.server.oauth.check(this.token) !== 'ok') {
       this.fail(sfError(grpc.status.UNAUTHENTICATED, 'The session ID is expired or invalid', ERROR_CODES.auth));
       return;
@@ -146,8 +149,9 @@ class EventStream {
   }
 
   private tick(): void {
-    if (this.ended) return;
+    if (this.ended || Date.now() < this.frozenUntil) return;
     const now = Date.now();
+    if (this.credit > 0 && !this.scheduled) this.schedule(); // events that arrived during a freeze
     if (this.credit === 0) {
       if (now - this.noCreditSince >= this.server.opts.idleTimeoutMs) this.close();
       return;
@@ -257,6 +261,12 @@ export class PubSubServer {
   }
 
   /** Fault injection: every open stream fails as if the connection dropped. */
+  /** Make every open stream silent for `ms` (admin `streams/freeze`); new streams are not affected. */
+  freezeAll(ms: number): number {
+    for (const s of this.streams) s.frozenUntil = Date.now() + ms;
+    return this.streams.size;
+  }
+
   dropAll(): number {
     const n = this.streams.size;
     for (const s of [...this.streams])

@@ -217,6 +217,26 @@ describe('Pub/Sub subscriber under faults', () => {
     expect(capture.text()).not.toMatch(/num_requested must be greater than 0/);
   });
 
+  it('a stream that goes silent (no event, no keepalive, a request pending) is rebuilt and catches up', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    const ch = '/data/ContactChangeEvent';
+    const a = makeBridge(t, dir, [route('silent', ch, out, { start: 'latest', silentSeconds: 1.5 })]);
+    await a.bridge.start();
+    await t.subscribed(ch);
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 5 });
+    await until(() => readSink(out).length === 5, 10_000, 'first events');
+    // The stream stays open and takes requests, but sends nothing any more.
+    expect((await t.admin('streams/freeze', { ms: 60_000 })).frozenStreams).toBeGreaterThanOrEqual(1);
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 5 });
+    await until(() => readSink(out).length === 10, 15_000, 'events after the rebuild');
+    const stats = a.bridge.status().routes[0]?.sourceStats ?? {};
+    await a.bridge.stop();
+    expect(stats.silentRebuilds).toBeGreaterThanOrEqual(1);
+    expect(a.capture.text()).toMatch(/stream silent for too long with a request pending/);
+    expect(new Set(readSink(out).map((e) => e.replayId)).size).toBe(10);
+  });
+
   it('commits keepalive positions so a quiet channel stays inside retention', async () => {
     const dir = tempDir();
     await t.admin('events/emit', { spec: 'cdc:Account', count: 1 });

@@ -14,6 +14,11 @@ export const pubsubSubscriberConfigSchema = z.strictObject({
   onInvalidReplay: z.enum(['earliest', 'latest', 'fail']).default('earliest'),
   /** Events per FetchRequest (Salesforce's maximum is 100). */
   batchSize: z.number().int().min(1).max(100).default(100),
+  /**
+   * Rebuild a stream that has a pending request but has sent neither an event nor a keepalive for
+   * this long (Salesforce sends a keepalive at least every 270 s): the "silent subscription".
+   */
+  silentSeconds: z.number().positive().default(330),
   /** The channel's retention; a stored position older than this is treated as invalid before subscribing. */
   retentionHours: z.number().positive().default(72),
   /** Use a managed subscription (server-side commits) by developer name or id instead of Subscribe. */

@@ -41,7 +41,11 @@ export function createPubSubClient(opts: ClientOptions): PubSubStub {
   const creds = opts.plaintext ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.ca ? Buffer.from(opts.ca) : null);
   const Ctor = pubSubConstructor();
   const options: grpc.ChannelOptions = {
-    'grpc.keepalive_time_ms': 60_000,
+    // HTTP/2 pings: a Java gRPC server (Salesforce's) tolerates client pings no more often than
+    // every 5 minutes by default and answers more with GOAWAY too_many_pings, dropping every stream
+    // of the connection. Every 6 minutes stays inside that; a stream that goes quiet is caught by
+    // the subscriber's silent-stream watchdog (silentSeconds) sooner anyway.
+    'grpc.keepalive_time_ms': 360_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
   };

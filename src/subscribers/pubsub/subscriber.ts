@@ -52,7 +52,18 @@ export class PubSubSubscriber implements Subscriber {
   private failures = 0;
   private queue: Promise<void> = Promise.resolve();
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private readonly counters = { resubscribes: 0, authRefreshes: 0, keepalives: 0, decodeErrors: 0, received: 0, deferredForCredit: 0 };
+  private readonly counters = {
+    resubscribes: 0,
+    authRefreshes: 0,
+    keepalives: 0,
+    decodeErrors: 0,
+    received: 0,
+    deferredForCredit: 0,
+    silentRebuilds: 0,
+  };
+  /** When the current stream last sent anything (event or keepalive). */
+  private lastHeard = Date.now();
+  private silenceTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly config: PubSubSubscriberConfig,
@@ -109,6 +120,28 @@ export class PubSubSubscriber implements Subscriber {
     );
     if (at === null) this.stopped = true;
     else this.resumeAt(at);
+    this.silenceTimer = setInterval(() => this.checkSilence(), Math.min(30_000, this.config.silentSeconds * 250));
+    this.silenceTimer.unref();
+  }
+
+  /**
+   * A stream the server holds a request on but that has sent nothing for `silentSeconds` is dead
+   * in all but name (the most common complaint about streaming clients): rebuild it from the
+   * last position handed to the pipeline.
+   */
+  private checkSilence(): void {
+    const call = this.call;
+    if (!call || this.stopped || this.outstanding <= 0) return;
+    const silentMs = Date.now() - this.lastHeard;
+    if (silentMs <= this.config.silentSeconds * 1000) return;
+    this.counters.silentRebuilds++;
+    this.ctx.log.warn(
+      { topic: this.config.topic, silentSeconds: Math.round(silentMs / 1000), pending: this.outstanding },
+      'stream silent for too long with a request pending (no event, no keepalive); rebuilding it from the last position',
+    );
+    this.call = null;
+    call.cancel();
+    this.scheduleReconnect(0);
   }
 
   request(n: number): void {
@@ -119,6 +152,7 @@ export class PubSubSubscriber implements Subscriber {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.silenceTimer) clearInterval(this.silenceTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.call?.cancel();
     this.call = null;
@@ -168,6 +202,7 @@ export class PubSubSubscriber implements Subscriber {
     >;
     this.call = call;
     this.outstanding = 0;
+    this.lastHeard = Date.now();
     call.on('data', (res: FetchResponse) => {
       this.queue = this.queue.then(() => this.onResponse(call, res)).catch((err) => this.ctx.fail(err));
     });
@@ -218,6 +253,7 @@ export class PubSubSubscriber implements Subscriber {
 
   private async onResponse(call: grpc.ClientDuplexStream<unknown, FetchResponse>, res: FetchResponse): Promise<void> {
     if (this.stopped || call !== this.call) return;
+    this.lastHeard = Date.now();
     this.failures = 0;
     this.tk.streamWorked();
     const events = res.events ?? [];
