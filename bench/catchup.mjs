@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import PubSubApiClient from 'salesforce-pubsub-api-client';
-import { arg, freePort, median, preload, report, runBridge, serveRate, startEmulatorProcess } from './lib.mjs';
+import { arg, emulatorOrg, freePort, median, preload, report, runBridge, serveRate, startEmulatorProcess } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 1_000_000));
 const RUNS = Number(arg('runs', 3));
@@ -86,14 +86,7 @@ try {
         JSON.stringify({
           log: { level: 'warn', format: 'json' },
           health: { host: '127.0.0.1', port },
-          orgs: {
-            emu: {
-              loginUrl: emu.info.loginUrl,
-              caCertFile: emu.info.caCertPath,
-              pubsubEndpoint: emu.info.pubsubEndpoint,
-              auth: { flow: 'client_credentials', clientId: emu.info.clientId, clientSecret: emu.info.clientSecret },
-            },
-          },
+          orgs: { emu: emulatorOrg(emu) },
           replayStore: store,
           pipeline: PIPELINE,
           deadLetter: { type: 'file', dir: join(dir, 'dlq') },

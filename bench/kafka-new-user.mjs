@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { arg, freePort, preload, runBridge, startEmulatorProcess } from './lib.mjs';
+import { arg, emulatorOrg, freePort, preload, runBridge, startEmulatorProcess } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 100_000));
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
@@ -29,14 +29,7 @@ try {
     JSON.stringify({
       log: { level: 'warn', format: 'json' },
       health: { host: '127.0.0.1', port },
-      orgs: {
-        emu: {
-          loginUrl: emu.info.loginUrl,
-          caCertFile: emu.info.caCertPath,
-          pubsubEndpoint: emu.info.pubsubEndpoint,
-          auth: { flow: 'client_credentials', clientId: emu.info.clientId, clientSecret: emu.info.clientSecret },
-        },
-      },
+      orgs: { emu: emulatorOrg(emu) },
       replayStore: { type: 'file', path: join(work, 'replay.json') },
       deadLetter: { type: 'file', dir: join(work, 'dlq') },
       routes: [
