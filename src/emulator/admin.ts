@@ -34,6 +34,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/tokens/issue',
   'POST /admin/streams/drop {"refuseMs": 0}',
   'POST /admin/streams/freeze {"ms": 10000}',
+  'POST /admin/managed/refuse-commits {"refuse": true}',
   'POST /admin/delay {"ms": 500}',
   'POST /admin/throttle {"eventsPerSecond": 100}',
   'POST /admin/replay/invalidate',
@@ -94,6 +95,9 @@ export class AdminApi {
         d.faults.refuseUntil = refuseMs > 0 ? Date.now() + refuseMs : 0;
         return sendJson(res, 200, { grpcStreams: d.pubsub.dropAll(), cometdSessions: d.cometd.dropAll(), refuseMs });
       }
+      case 'POST /admin/managed/refuse-commits':
+        d.faults.refuseCommits = input.refuse === true;
+        return sendJson(res, 200, { refuseCommits: d.faults.refuseCommits });
       case 'POST /admin/streams/freeze':
         // Streams stay open and take requests but send nothing (the "silent subscription").
         return sendJson(res, 200, { frozenStreams: d.pubsub.freezeAll(num(input.ms, 'ms')) });

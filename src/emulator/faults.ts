@@ -5,6 +5,9 @@ export class Faults {
   /** Until this epoch ms, new Pub/Sub subscriptions and CometD handshakes are refused as unavailable. */
   refuseUntil = 0;
 
+  /** Managed subscriptions answer every commit with an error (the position is not stored). */
+  refuseCommits = false;
+
   refusing(): boolean {
     return Date.now() < this.refuseUntil;
   }

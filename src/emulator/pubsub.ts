@@ -399,7 +399,7 @@ export class PubSubServer {
       if (req.auth_refresh) stream.token = String(req.auth_refresh);
       if (commit?.replay_id && commit.replay_id.length > 0 && stream.managed) {
         const seq = replayIdFromBytes(commit.replay_id);
-        const ok = Number.isFinite(seq) && seq <= this.bus.latestSeq;
+        const ok = Number.isFinite(seq) && seq <= this.bus.latestSeq && !this.faults.refuseCommits;
         if (ok) this.org.commitManaged(stream.managed, seq);
         stream.write({
           events: [],
@@ -409,7 +409,7 @@ export class PubSubServer {
           commit_response: {
             commit_request_id: commit.commit_request_id ?? '',
             replay_id: commit.replay_id,
-            error: ok ? null : { code: 'COMMIT', msg: 'invalid replay id' },
+            error: ok ? null : { code: 'COMMIT', msg: this.faults.refuseCommits ? 'commit refused' : 'invalid replay id' },
             process_time: String(Date.now()),
           },
         });

@@ -283,6 +283,16 @@ describe('Pub/Sub subscriber under faults', () => {
     await until(() => readSink(out).length >= 10, 10_000);
     const m = t.emu.org.findManaged({ developerName: 'BridgeOrders' });
     await until(() => m?.committed !== null && b64(m?.committed as number) === readSink(out).at(-1).replayId, 5000, 'server-side commit');
+    // Commits Salesforce refuses are not ignored: counted and logged loudly; delivery goes on.
+    await t.admin('managed/refuse-commits', { refuse: true });
+    await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 5 });
+    try {
+      await until(() => (a.bridge.status().routes[0]?.sourceStats.commitErrors ?? 0) >= 1, 10_000, 'a refused commit noticed');
+    } finally {
+      await t.admin('managed/refuse-commits', { refuse: false });
+    }
+    expect(readSink(out).length).toBe(15);
+    expect(a.capture.text()).toMatch(/Salesforce refused the managed subscription commit/);
     await a.bridge.stop();
   });
 });

@@ -30,6 +30,8 @@ interface FetchResponse {
   events: RawConsumerEvent[];
   latest_replay_id: Buffer;
   pending_num_requested: number;
+  /** ManagedSubscribe: the answer to a commit request. */
+  commit_response?: { replay_id?: Buffer; error?: { code?: string; msg?: string } | null } | null;
 }
 
 const schemaCaches = new WeakMap<PubSubStub, SchemaCache>();
@@ -60,6 +62,7 @@ export class PubSubSubscriber implements Subscriber {
     received: 0,
     deferredForCredit: 0,
     silentRebuilds: 0,
+    commitErrors: 0,
   };
   /** When the current stream last sent anything (event or keepalive). */
   private lastHeard = Date.now();
@@ -254,6 +257,7 @@ export class PubSubSubscriber implements Subscriber {
   private async onResponse(call: grpc.ClientDuplexStream<unknown, FetchResponse>, res: FetchResponse): Promise<void> {
     if (this.stopped || call !== this.call) return;
     this.lastHeard = Date.now();
+    if (res.commit_response?.error?.msg) this.onCommitError(res.commit_response);
     this.failures = 0;
     this.tk.streamWorked();
     const events = res.events ?? [];
@@ -393,6 +397,25 @@ export class PubSubSubscriber implements Subscriber {
       // Wait for the queue so responses of the old stream are processed first (order, position).
       void this.queue.then(() => this.connect());
     }, delayMs);
+  }
+
+  /**
+   * Salesforce refused a managed subscription's commit. Nothing is lost (the bridge's own replay
+   * store has the position), but after a restart the managed subscription resumes from its last
+   * accepted commit, so events after it are delivered again: say so loudly.
+   */
+  private onCommitError(cr: NonNullable<FetchResponse['commit_response']>): void {
+    this.counters.commitErrors++;
+    this.ctx.log.error(
+      {
+        topic: this.config.topic,
+        managedSubscription: this.config.managedSubscription,
+        replayId: cr.replay_id ? Buffer.from(cr.replay_id).toString('base64') : null,
+        code: cr.error?.code,
+        error: cr.error?.msg,
+      },
+      'Salesforce refused the managed subscription commit; a restart would resume from the last accepted commit (events after it delivered again)',
+    );
   }
 
   /** The invalid-replay policy (../toolkit.ts), then resume where it says, or stop. */
