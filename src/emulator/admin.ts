@@ -35,6 +35,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/streams/drop {"refuseMs": 0}',
   'POST /admin/streams/freeze {"ms": 10000}',
   'POST /admin/managed/refuse-commits {"refuse": true}',
+  'POST /admin/cometd/deny {"channel": "/topic/X", "error": "403::Restricted channel"}',
   'POST /admin/delay {"ms": 500}',
   'POST /admin/throttle {"eventsPerSecond": 100}',
   'POST /admin/replay/invalidate',
@@ -94,6 +95,13 @@ export class AdminApi {
         const refuseMs = input.refuseMs === undefined ? 0 : num(input.refuseMs, 'refuseMs');
         d.faults.refuseUntil = refuseMs > 0 ? Date.now() + refuseMs : 0;
         return sendJson(res, 200, { grpcStreams: d.pubsub.dropAll(), cometdSessions: d.cometd.dropAll(), refuseMs });
+      }
+      case 'POST /admin/cometd/deny': {
+        // Subscribes to `channel` fail with `error` (empty: allowed again).
+        const channel = String(input.channel ?? '');
+        if (input.error) d.cometd.denied.set(channel, String(input.error));
+        else d.cometd.denied.delete(channel);
+        return sendJson(res, 200, { denied: Object.fromEntries(d.cometd.denied) });
       }
       case 'POST /admin/managed/refuse-commits':
         d.faults.refuseCommits = input.refuse === true;

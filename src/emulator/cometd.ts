@@ -168,9 +168,14 @@ export class CometdServer {
     return replies;
   }
 
+  /** Subscribe errors to answer per channel (admin `cometd/deny`), as Salesforce words them. */
+  readonly denied = new Map<string, string>();
+
   private subscribe(client: Client, msg: Msg): Msg {
     const channel = String(msg.subscription ?? '');
     const base: Msg = { channel: '/meta/subscribe', id: msg.id, clientId: client.id, subscription: channel };
+    const denial = this.denied.get(channel);
+    if (denial) return { ...base, successful: false, error: denial };
     const resolved = this.org.resolveChannel(channel);
     if (!resolved)
       return { ...base, successful: false, error: `400::The channel you requested to subscribe to does not exist {${channel}}` };

@@ -169,4 +169,25 @@ describe('CometD subscriber', () => {
     const ledger = await t.ledger(ch);
     expect(readSink(out).map((e) => e.replayId)).toEqual(ledger.map((l) => String(l.replayId)));
   });
+
+  it('reads subscribe errors as Salesforce sent them (faye strips the NNN:: prefix): a restricted channel stops the route, a 401 refreshes the token', async () => {
+    const dir = tempDir();
+    await t.admin('cometd/deny', { channel: '/topic/Restricted', error: '403::Restricted channel' });
+    const a = makeBridge(t, dir, [route('restricted', '/topic/Restricted', join(dir, 'out'))]);
+    await a.bridge.start();
+    expect(await a.bridge.routes[0]?.done).toBe('failed');
+    expect(a.bridge.status().routes[0]?.error).toMatch(
+      /cannot subscribe to \/topic\/Restricted .*403::Restricted channel; the user may not read this channel/,
+    );
+    await a.bridge.stop();
+    await t.admin('cometd/deny', { channel: '/topic/Restricted' });
+
+    const dir2 = tempDir();
+    await t.admin('cometd/deny', { channel: '/data/CaseChangeEvent', error: '401::Authentication invalid' });
+    const b = makeBridge(t, dir2, [route('auth', '/data/CaseChangeEvent', join(dir2, 'out'))]);
+    await b.bridge.start();
+    await until(() => (b.bridge.status().routes[0]?.sourceStats.authRefreshes ?? 0) >= 1, 10_000, 'a token refresh on the 401');
+    await t.admin('cometd/deny', { channel: '/data/CaseChangeEvent' });
+    await b.bridge.stop();
+  });
 });

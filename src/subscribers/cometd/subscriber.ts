@@ -183,7 +183,7 @@ export class CometdSubscriber implements Subscriber {
           this.failures = 0;
           this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'subscribed');
         },
-        (err) => gen === this.generation && this.onSubscribeError(String((err as { message?: string }).message ?? err)),
+        (err) => gen === this.generation && this.onSubscribeError(bayeuxError(err)),
       );
   }
 
@@ -255,6 +255,17 @@ export class CometdSubscriber implements Subscriber {
     }
     if (message.startsWith('401')) {
       this.onAuthFailure(message);
+      return;
+    }
+    const permanent = permanentSubscribeError(message);
+    if (permanent) {
+      this.teardown();
+      this.ctx.fail(
+        new BridgeError(
+          'COMETD_SUBSCRIBE',
+          `cannot subscribe to ${this.config.channel} in org ${this.config.org}: ${message}; ${permanent}`,
+        ),
+      );
       return;
     }
     this.teardown();
@@ -388,4 +399,29 @@ export class CometdSubscriber implements Subscriber {
     }
     this.replayFrom = at === 'earliest' ? -2 : -1;
   }
+}
+
+/**
+ * The Salesforce error string of a failed subscribe. faye parses `NNN:params:message` into
+ * {code, message} and drops the prefix when the text fits its grammar (`403::Restricted channel`
+ * arrives as code 403 + "Restricted channel"), and keeps the text whole when it does not: put the
+ * code back so every error reads as Salesforce sent it.
+ */
+export function bayeuxError(err: unknown): string {
+  const e = err as { code?: number | null; params?: string[]; message?: string } | null;
+  if (e && typeof e === 'object' && typeof e.code === 'number') return `${e.code}:${(e.params ?? []).join(',')}:${e.message ?? ''}`;
+  return String(e?.message ?? err);
+}
+
+/** Subscribe errors no retry can fix (permissions, limits, a bad query): what to do about each. */
+function permanentSubscribeError(message: string): string | null {
+  if (/^403::?Restricted channel/i.test(message)) return 'the user may not read this channel: check its profile or permission set';
+  if (/not enabled for streaming|Streaming API.*not enabled/i.test(message))
+    return 'enable the Streaming API permission for the integration user';
+  if (/View All Data|Change Data Capture.*permission/i.test(message))
+    return 'change events need View All Data (or View All for the object) for the integration user';
+  if (/subscription limit|maximum number of subscriptions/i.test(message))
+    return 'the org has reached its subscriber limit for this channel: stop other subscribers or ask Salesforce';
+  if (/^400::/.test(message)) return 'Salesforce refused the subscription request: fix the channel (and the PushTopic query behind it)';
+  return null;
 }
