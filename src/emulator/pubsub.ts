@@ -86,9 +86,10 @@ class EventStream {
     this.keepalive.unref();
   }
 
+  /** Salesforce counts at most 100 requested events per Subscribe in total; more is treated as 100. */
   addCredit(n: number): void {
     if (n <= 0) return;
-    this.credit += Math.min(n, this.server.opts.maxPerRequest);
+    this.credit = Math.min(this.server.opts.maxPerRequest, this.credit + n);
     this.schedule();
   }
 

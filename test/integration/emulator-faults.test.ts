@@ -420,6 +420,25 @@ describe('emulator', () => {
       expect((await t.http('GET', '/services/data/v63.0/limits')).status).toBe(401);
     });
   });
+  // Last in this file: it publishes enough events to change what the earlier tests' replays see.
+  describe('Pub/Sub API totals', () => {
+    it('counts at most 100 requested events per Subscribe in total, as Salesforce documents', async () => {
+      const s = subscribe(ps.client, await ps.md(), {
+        topic_name: '/data/OpportunityChangeEvent',
+        replay_preset: 'LATEST',
+        num_requested: 100,
+      });
+      s.call.write({ num_requested: 100 });
+      s.call.write({ num_requested: 50 });
+      await t.subscribed('/data/OpportunityChangeEvent');
+      await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 150 });
+      await until(() => s.events().length >= 100, 5000, '100 events');
+      await new Promise((r) => setTimeout(r, 300)); // a negative check: nothing beyond the cap arrives
+      expect(s.events()).toHaveLength(100);
+      expect(s.responses.at(-1).pending_num_requested).toBe(0);
+      s.call.end();
+    });
+  });
 });
 
 describe('emulator persistence (--data-dir)', () => {

@@ -45,8 +45,10 @@ export class PubSubSubscriber implements Subscriber {
   private orgId = '';
   /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../toolkit.ts). */
   private tk!: SubscriberToolkit;
-  /** Requested from the server and not yet received on the current stream. */
+  /** Requested from the server and not yet received on the current stream (the server's count). */
   private outstanding = 0;
+  /** Events received on the current stream and not yet handed to the pipeline. */
+  private arrived = 0;
   /** Replay id of the last event (or keepalive) handed to the pipeline. */
   private position: Buffer | null = null;
   private nextPreset: Preset = 'LATEST';
@@ -205,8 +207,16 @@ export class PubSubSubscriber implements Subscriber {
     >;
     this.call = call;
     this.outstanding = 0;
+    this.arrived = 0;
     this.lastHeard = Date.now();
     call.on('data', (res: FetchResponse) => {
+      // Flow control follows the server as events arrive, before they are decoded: its pending
+      // count is the truth, and the next request goes out while this batch is being processed.
+      if (call === this.call) {
+        this.arrived += res.events?.length ?? 0;
+        if (typeof res.pending_num_requested === 'number') this.outstanding = res.pending_num_requested;
+        this.topUp();
+      }
       this.queue = this.queue.then(() => this.onResponse(call, res)).catch((err) => this.ctx.fail(err));
     });
     call.on('error', (err: grpc.ServiceError) => this.onStreamError(err, call));
@@ -241,17 +251,19 @@ export class PubSubSubscriber implements Subscriber {
     this.topUp();
   }
 
-  /** Ask for more events while the pipeline has room that is not already requested. */
+  /**
+   * Keep the server's pending request at min(batchSize, room): Salesforce counts at most 100
+   * requested events per Subscribe in total (more is treated as 100), so asking for more than
+   * that only makes the bridge's count drift from the server's. Room is the pipeline's credit
+   * less what has arrived and is not yet handed on.
+   */
   private topUp(): void {
     const call = this.call;
     if (!call || this.stopped) return;
-    let want = this.tk.available - this.outstanding;
-    while (want > 0) {
-      const n = Math.min(this.config.batchSize, want);
-      call.write({ num_requested: n });
-      this.outstanding += n;
-      want -= n;
-    }
+    const want = Math.min(this.config.batchSize, this.tk.available - this.arrived) - this.outstanding;
+    if (want <= 0) return;
+    call.write({ num_requested: want });
+    this.outstanding += want;
   }
 
   private async onResponse(call: grpc.ClientDuplexStream<unknown, FetchResponse>, res: FetchResponse): Promise<void> {
@@ -263,14 +275,16 @@ export class PubSubSubscriber implements Subscriber {
     const events = res.events ?? [];
     if (events.length === 0) {
       this.counters.keepalives++;
-      if (res.latest_replay_id?.length && this.outstanding > 0) {
+      // A keepalive's position is trusted only when the server held a request (it has sent us
+      // everything up to it); its own pending count says so.
+      if (res.latest_replay_id?.length && (res.pending_num_requested ?? 0) > 0) {
         this.position = Buffer.from(res.latest_replay_id);
         this.nextPreset = 'CUSTOM';
         this.ctx.checkpoint(this.position.toString('base64'), null);
       }
       return;
     }
-    this.outstanding = Math.max(0, this.outstanding - events.length);
+    this.arrived = Math.max(0, this.arrived - events.length);
     this.tk.available -= events.length;
     this.counters.received += events.length;
     const cache = schemaCaches.get(this.client) as SchemaCache;
