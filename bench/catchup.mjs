@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import PubSubApiClient from 'salesforce-pubsub-api-client';
-import { arg, emulatorOrg, freePort, median, preload, report, runBridge, serveRate, startEmulatorProcess } from './lib.mjs';
+import { arg, freePort, median, preload, report, runBridge, serveRate, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 1_000_000));
 const RUNS = Number(arg('runs', 3));
@@ -80,19 +80,13 @@ try {
         sink === 'kafka-eos'
           ? { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.replay`, namespace: ns }
           : { type: 'file', path: join(dir, 'replay.json'), fsync: true };
-      const cfg = join(work, `${sink}-${i}.json`);
-      writeFileSync(
-        cfg,
-        JSON.stringify({
-          log: { level: 'warn', format: 'json' },
-          health: { host: '127.0.0.1', port },
-          orgs: { emu: emulatorOrg(emu) },
-          replayStore: store,
-          pipeline: PIPELINE,
-          deadLetter: { type: 'file', dir: join(dir, 'dlq') },
-          routes: [{ name: 'accounts', source: { type: 'pubsub', org: 'emu', topic: TOPIC, initial: 'earliest' }, sinks: [sinkCfg] }],
-        }),
-      );
+      const cfg = writeBridgeConfig(join(work, `${sink}-${i}.json`), {
+        emu,
+        dir,
+        port,
+        routes: [{ name: 'accounts', source: { type: 'pubsub', org: 'emu', topic: TOPIC, initial: 'earliest' }, sinks: [sinkCfg] }],
+        extra: { replayStore: store, pipeline: PIPELINE },
+      });
       const r = await runBridge(
         cfg,
         port,

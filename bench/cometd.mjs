@@ -2,10 +2,10 @@
 // The emulator matches PushTopics on REST record changes, so the backlog is made by creating
 // Accounts through REST (20 requests in flight); the bridge then replays it from the start.
 //   node bench/cometd.mjs [--events 20000] [--runs 3]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, emulatorOrg, freePort, median, report, runBridge, startEmulatorProcess } from './lib.mjs';
+import { arg, freePort, median, report, runBridge, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 20_000));
 const RUNS = Number(arg('runs', 3));
@@ -38,24 +38,18 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const dir = join(work, String(i));
     const port = await freePort();
-    const cfg = join(work, `${i}.json`);
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        log: { level: 'warn', format: 'json' },
-        health: { host: '127.0.0.1', port },
-        orgs: { emu: emulatorOrg(emu) },
-        replayStore: { type: 'file', path: join(dir, 'replay.json') },
-        deadLetter: { type: 'file', dir: join(dir, 'dlq') },
-        routes: [
-          {
-            name: 'pt',
-            source: { type: 'cometd', org: 'emu', channel: '/topic/BenchAccounts', initial: 'earliest' },
-            sinks: [{ type: 'file', dir: join(dir, 'out') }],
-          },
-        ],
-      }),
-    );
+    const cfg = writeBridgeConfig(join(work, `${i}.json`), {
+      emu,
+      dir,
+      port,
+      routes: [
+        {
+          name: 'pt',
+          source: { type: 'cometd', org: 'emu', channel: '/topic/BenchAccounts', initial: 'earliest' },
+          sinks: [{ type: 'file', dir: join(dir, 'out') }],
+        },
+      ],
+    });
     const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS);
     rates.push(EVENTS / r.secs);
     rss.push(r.peakRss);

@@ -3,10 +3,10 @@
 //   node bench/idle.mjs [--routes 50] [--seconds 60]
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, cpuSeconds, emulatorOrg, freePort, getJson, ROOT, report, rssMb, startEmulatorProcess } from './lib.mjs';
+import { arg, cpuSeconds, freePort, getJson, ROOT, report, rssMb, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const ROUTES = Number(arg('routes', 50));
 const SECONDS = Number(arg('seconds', 60));
@@ -21,18 +21,7 @@ try {
     const source = i % 2 === 0 ? { type: 'pubsub', org: 'emu', topic: channel } : { type: 'cometd', org: 'emu', channel };
     return { name: `quiet-${i}`, source, sinks: [{ type: 'file', dir: join(dir, 'out') }] };
   });
-  const cfg = join(dir, 'bridge.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      log: { level: 'warn', format: 'json' },
-      health: { host: '127.0.0.1', port },
-      orgs: { emu: emulatorOrg(emu) },
-      replayStore: { type: 'file', path: join(dir, 'replay.json') },
-      deadLetter: { type: 'file', dir: join(dir, 'dlq') },
-      routes,
-    }),
-  );
+  const cfg = writeBridgeConfig(join(dir, 'bridge.json'), { emu, dir, port, routes });
   const bridge = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
   // Settle: every route running, then a few seconds more.
   for (;;) {

@@ -7,11 +7,11 @@
 //
 //   KAFKA_BROKERS=127.0.0.1:19092 node bench/kafka-new-user.mjs [--events 100000]
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { arg, emulatorOrg, freePort, preload, runBridge, startEmulatorProcess } from './lib.mjs';
+import { arg, freePort, preload, runBridge, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 100_000));
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
@@ -23,24 +23,18 @@ let result;
 try {
   await preload(emu, 'cdc:Account', EVENTS);
   const port = await freePort();
-  const cfg = join(work, 'bridge.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      log: { level: 'warn', format: 'json' },
-      health: { host: '127.0.0.1', port },
-      orgs: { emu: emulatorOrg(emu) },
-      replayStore: { type: 'file', path: join(work, 'replay.json') },
-      deadLetter: { type: 'file', dir: join(work, 'dlq') },
-      routes: [
-        {
-          name: 'accounts',
-          source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'earliest' },
-          sinks: [{ type: 'kafka', brokers: BROKERS, topic, createTopics: { partitions: 3 } }],
-        },
-      ],
-    }),
-  );
+  const cfg = writeBridgeConfig(join(work, 'bridge.json'), {
+    emu,
+    dir: work,
+    port,
+    routes: [
+      {
+        name: 'accounts',
+        source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'earliest' },
+        sinks: [{ type: 'kafka', brokers: BROKERS, topic, createTopics: { partitions: 3 } }],
+      },
+    ],
+  });
   const run = await runBridge(cfg, port, (s) => (s.routes?.[0]?.eventsCommitted ?? 0) >= EVENTS);
   const exit = run.exitCode;
   const got = await readAll(topic, EVENTS);

@@ -5,10 +5,10 @@
 //   node bench/latency.mjs [--rate 1000] [--seconds 30]
 
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, emulatorOrg, freePort, percentile, ROOT, report, rssMb, startEmulatorProcess } from './lib.mjs';
+import { arg, freePort, percentile, ROOT, report, rssMb, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const RATE = Number(arg('rate', 1000));
 const SECONDS = Number(arg('seconds', 30));
@@ -17,24 +17,18 @@ const WARMUP_S = 3;
 const emu = await startEmulatorProcess(['--generate', `cdc:Account:${RATE}/s`]);
 const dir = mkdtempSync(join(tmpdir(), 'sfbridge-latency-'));
 try {
-  const cfg = join(dir, 'bridge.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      log: { level: 'warn', format: 'json' },
-      health: { host: '127.0.0.1', port: await freePort() },
-      orgs: { emu: emulatorOrg(emu) },
-      replayStore: { type: 'file', path: join(dir, 'replay.json') },
-      deadLetter: { type: 'file', dir: join(dir, 'dlq') },
-      routes: [
-        {
-          name: 'accounts',
-          source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'latest' },
-          sinks: [{ type: 'file', dir: join(dir, 'out'), fsync: true }],
-        },
-      ],
-    }),
-  );
+  const cfg = writeBridgeConfig(join(dir, 'bridge.json'), {
+    emu,
+    dir,
+    port: await freePort(),
+    routes: [
+      {
+        name: 'accounts',
+        source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'latest' },
+        sinks: [{ type: 'file', dir: join(dir, 'out'), fsync: true }],
+      },
+    ],
+  });
   const bridge = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
   const out = join(dir, 'out');
   const latencies = [];

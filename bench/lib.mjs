@@ -248,6 +248,26 @@ export function emulatorOrg(emu) {
   };
 }
 
+/**
+ * Write a bridge config for a benchmark run to `path`: the emulator's org, health on `port`, file
+ * replay store and dead letters under `dir`, JSON logs at warn; `extra` overrides or adds settings.
+ */
+export function writeBridgeConfig(path, { emu, dir, port, routes, extra = {} }) {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      log: { level: 'warn', format: 'json' },
+      health: { host: '127.0.0.1', port },
+      orgs: { emu: emulatorOrg(emu) },
+      replayStore: { type: 'file', path: join(dir, 'replay.json') },
+      deadLetter: { type: 'file', dir: join(dir, 'dlq') },
+      routes,
+      ...extra,
+    }),
+  );
+  return path;
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

@@ -5,11 +5,11 @@
 //   node bench/memory.mjs [--events 1000000] [--seconds 60] [--delay 5]
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, emulatorOrg, freePort, getJson, preload, ROOT, report, rssMb, startEmulatorProcess } from './lib.mjs';
+import { arg, freePort, getJson, preload, ROOT, report, rssMb, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 1_000_000));
 const SECONDS = Number(arg('seconds', 60));
@@ -34,24 +34,18 @@ try {
   await preload(emu, 'cdc:Account', EVENTS);
   process.stdout.write('done\n');
   const port = await freePort();
-  const cfg = join(dir, 'bridge.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      log: { level: 'warn', format: 'json' },
-      health: { host: '127.0.0.1', port },
-      orgs: { emu: emulatorOrg(emu) },
-      replayStore: { type: 'file', path: join(dir, 'replay.json') },
-      deadLetter: { type: 'file', dir: join(dir, 'dlq') },
-      routes: [
-        {
-          name: 'accounts',
-          source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'earliest' },
-          sinks: [{ type: 'webhook', url: `http://127.0.0.1:${receiver.address().port}/hook`, secrets: [SECRET], concurrency: 4 }],
-        },
-      ],
-    }),
-  );
+  const cfg = writeBridgeConfig(join(dir, 'bridge.json'), {
+    emu,
+    dir,
+    port,
+    routes: [
+      {
+        name: 'accounts',
+        source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'earliest' },
+        sinks: [{ type: 'webhook', url: `http://127.0.0.1:${receiver.address().port}/hook`, secrets: [SECRET], concurrency: 4 }],
+      },
+    ],
+  });
   const bridge = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
   const series = [];
   for (let s = 0; s < SECONDS; s++) {
