@@ -66,6 +66,15 @@ export function hasPosition(e: Envelope): boolean {
   return !MARKER_KINDS.has(e.kind);
 }
 
+/** The position after a batch: that of its last real event (markers carry none), or null. */
+export function lastPosition(events: readonly Envelope[]): { replayId: string; eventTime: string | null } | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i] as Envelope;
+    if (hasPosition(e)) return { replayId: e.replayId, eventTime: e.eventTime };
+  }
+  return null;
+}
+
 /** A marker sent to sinks when a replay position could not be honoured (see replay policy). */
 export function replayGapEnvelope(args: {
   org: string;

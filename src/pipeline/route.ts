@@ -9,7 +9,7 @@
  *   events, and gets no new credit while positions cannot be stored.
  */
 
-import { type Envelope, hasPosition } from '../envelope.js';
+import { type Envelope, lastPosition } from '../envelope.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 import type { SubscriberContext } from '../subscribers/types.js';
@@ -181,11 +181,7 @@ export class Route {
   private onEmit(events: Envelope[]): void {
     if (events.length === 0) return;
     if (this.state !== 'running' && this.state !== 'draining') return;
-    // Markers (replay-gap) carry no position: commit the last real event of the batch, if any.
-    let last: Envelope | undefined;
-    for (let i = events.length - 1; i >= 0 && !last; i--) if (hasPosition(events[i] as Envelope)) last = events[i];
-    const position = last ? { replayId: last.replayId, eventTime: last.eventTime } : null;
-    const seq = this.tracker.add(events.length, position, this.writers.length);
+    const seq = this.tracker.add(events.length, lastPosition(events), this.writers.length);
     this.received += events.length;
     const inFlight = this.tracker.inFlight;
     if (inFlight > this.maxInFlightSeen) this.maxInFlightSeen = inFlight;
@@ -209,11 +205,8 @@ export class Route {
 
   /** The commit record for an atomic write: the position of its last positioned event. */
   private checkpointFor(events: readonly Envelope[]): CheckpointRecord | undefined {
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i] as Envelope;
-      if (hasPosition(e)) return this.opts.store.checkpointRecord?.(this.key, { replayId: e.replayId, eventTime: e.eventTime });
-    }
-    return undefined;
+    const position = lastPosition(events);
+    return position ? this.opts.store.checkpointRecord?.(this.key, position) : undefined;
   }
 
   private onSinkAck(seq: number, committed?: StoredPosition): void {
