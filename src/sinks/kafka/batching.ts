@@ -7,7 +7,7 @@
  * sizes plus a per-record overhead, so compression only adds room. A record that alone exceeds
  * its topic's limit can never be produced: it is reported, not sent.
  */
-import type { OutgoingMessage } from './client.js';
+import type { OutgoingMessage } from './record.js';
 
 /** Record framing (length, attributes, deltas, varints) and per-header costs, generously rounded up. */
 const RECORD_OVERHEAD = 64;
@@ -23,17 +23,10 @@ export interface Outgoing {
   bytes: number;
 }
 
-export function recordBytes(m: { key?: string | null; value: string; headers?: Record<string, string> }): number {
-  let n = RECORD_OVERHEAD + byteLength(m.key) + byteLength(m.value);
-  for (const [k, v] of Object.entries(m.headers ?? {})) n += HEADER_OVERHEAD + Buffer.byteLength(k) + byteLength(v as string | Buffer);
+export function recordBytes(m: OutgoingMessage): number {
+  let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + m.value.length;
+  for (const [k, v] of m.headers) n += HEADER_OVERHEAD + k.length + v.length;
   return n;
-}
-
-function byteLength(v: string | Buffer | null | undefined | unknown): number {
-  if (v === null || v === undefined) return 0;
-  if (typeof v === 'string') return Buffer.byteLength(v);
-  if (Buffer.isBuffer(v)) return v.length;
-  return 0;
 }
 
 /**

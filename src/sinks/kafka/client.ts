@@ -4,17 +4,12 @@
  * acks=all; transactional for exactly-once), topic creation, each topic's max.message.bytes, and
  * what its errors mean for the bridge.
  */
-import { Admin, ConfigResourceTypes, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, ProduceAcks, Producer } from '@platformatic/kafka';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { KafkaSinkConfig } from './config.js';
 
-export type StringProducer = Producer<string, string, string, string>;
-export interface OutgoingMessage {
-  topic: string;
-  key?: string;
-  value: string;
-  headers: Record<string, string>;
-}
+/** Records go out as Buffers (record.ts): no serializers. */
+export type BytesProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
 function connection(config: KafkaSinkConfig) {
   return {
@@ -39,7 +34,7 @@ function connection(config: KafkaSinkConfig) {
 }
 
 /** An idempotent acks=all producer; with `transactionalId`, a transactional one. */
-export function createProducer(config: KafkaSinkConfig, transactionalId?: string): StringProducer {
+export function createProducer(config: KafkaSinkConfig, transactionalId?: string): BytesProducer {
   return new Producer({
     ...connection(config),
     idempotent: true,
@@ -47,7 +42,6 @@ export function createProducer(config: KafkaSinkConfig, transactionalId?: string
     // As with any Kafka client: a topic that does not exist is created by the broker when it allows
     // (auto.create.topics.enable); `createTopics` creates it explicitly with partitions.
     autocreateTopics: true,
-    serializers: stringSerializers,
     ...(config.compression !== 'none' ? { compression: config.compression } : {}),
     ...(transactionalId ? { transactionalId } : {}),
   });

@@ -10,20 +10,11 @@
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
 import type { CheckpointRecord } from '../../positions.js';
-import { cloudEventHeaders } from '../cloudevents.js';
-import { recordKey } from '../record-key.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
 import { type Outgoing, pack, recordBytes, tooLarge } from './batching.js';
-import {
-  createProducer,
-  describe as describeError,
-  isTooLarge,
-  kafkaError,
-  type OutgoingMessage,
-  prepareTopics,
-  type StringProducer,
-} from './client.js';
+import { type BytesProducer, createProducer, describe as describeError, isTooLarge, kafkaError, prepareTopics } from './client.js';
 import type { KafkaSinkConfig } from './config.js';
+import { toRecord } from './record.js';
 
 export function topicSafe(s: string): string {
   return s
@@ -66,22 +57,15 @@ export function kafkaSinkProblems(config: KafkaSinkConfig, route: { key: string 
   return bad ? [`topic: "${config.topic}" gives "${sample}" for route "${route.key}", ${bad}`] : [];
 }
 
-function toMessage(e: Envelope, topic: string, mode: KafkaSinkConfig['key'], cloudEvents: boolean): OutgoingMessage {
-  const headers: Record<string, string> = { 'replay-id': e.replayId, channel: e.channel, 'event-id': e.eventId, kind: e.kind };
-  if (cloudEvents) Object.assign(headers, cloudEventHeaders(e));
-  if (e.schemaId) headers['schema-id'] = e.schemaId;
-  if (e.changeHeader) headers['change-type'] = e.changeHeader.changeType;
-  const key = recordKey(mode, e);
-  return { topic, ...(key !== null && key !== undefined ? { key } : {}), value: JSON.stringify(e), headers };
-}
-
 export class KafkaSink implements Sink {
-  private producer: StringProducer | null = null;
+  private producer: BytesProducer | null = null;
   /** Exactly-once: the transaction begun at open (it fences a previous incarnation), used by the first write. */
-  private openTx: Awaited<ReturnType<StringProducer['beginTransaction']>> | null = null;
+  private openTx: Awaited<ReturnType<BytesProducer['beginTransaction']>> | null = null;
   private readonly known = new Set<string>();
   /** Each topic's max.message.bytes, as the broker reports it. */
   private readonly limits = new Map<string, number>();
+  /** Topic per (org, channel, kind): the template is applied once, not per event. */
+  private readonly topics = new Map<string, string>();
 
   constructor(
     private readonly config: KafkaSinkConfig,
@@ -138,8 +122,8 @@ export class KafkaSink implements Sink {
     const producer = this.producer;
     if (!producer) throw new RetriableError('KAFKA_UNAVAILABLE', 'kafka sink is not connected');
     const records: Outgoing[] = batch.map((e, index) => {
-      const topic = topicFor(this.config.topic, e, this.ctx.route);
-      const message = toMessage(e, topic, this.config.key, this.config.cloudEvents);
+      const topic = this.topicOf(e);
+      const message = toRecord(e, topic, this.config.key, this.config.cloudEvents);
       return { index, topic, message, bytes: recordBytes(message) };
     });
     try {
@@ -169,9 +153,19 @@ export class KafkaSink implements Sink {
     return outcomes;
   }
 
+  private topicOf(e: Envelope): string {
+    const k = `${e.org}\n${e.channel}\n${e.kind}`;
+    let topic = this.topics.get(k);
+    if (topic === undefined) {
+      topic = topicFor(this.config.topic, e, this.ctx.route);
+      if (this.topics.size < 1024) this.topics.set(k, topic);
+    }
+    return topic;
+  }
+
   /** Requests one after another; a failure reports it and everything after it as not delivered. */
   private async sendInOrder(
-    producer: StringProducer,
+    producer: BytesProducer,
     chunks: Outgoing[][],
     outcomes: EventOutcome[],
     limit: (t: string) => number,
@@ -204,13 +198,16 @@ export class KafkaSink implements Sink {
   }
 
   /** Exactly-once: every request and the route's checkpoint in one transaction, all or nothing. */
-  private async sendTransaction(producer: StringProducer, chunks: Outgoing[][], checkpoint: CheckpointRecord | undefined): Promise<void> {
+  private async sendTransaction(producer: BytesProducer, chunks: Outgoing[][], checkpoint: CheckpointRecord | undefined): Promise<void> {
     try {
       const tx = this.openTx ?? (await producer.beginTransaction());
       this.openTx = null;
       try {
         for (const chunk of chunks) await tx.send({ messages: chunk.map((r) => r.message) });
-        if (checkpoint) await tx.send({ messages: [{ topic: checkpoint.topic, key: checkpoint.key, value: checkpoint.value }] });
+        if (checkpoint)
+          await tx.send({
+            messages: [{ topic: checkpoint.topic, key: Buffer.from(checkpoint.key), value: Buffer.from(checkpoint.value) }],
+          });
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => undefined);
