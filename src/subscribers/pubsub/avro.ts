@@ -5,6 +5,7 @@
  * so JSON output never loses precision (commitNumber can exceed 2^53).
  */
 import avro from 'avsc';
+import { compilePayload, type PayloadOf } from './payload.js';
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN = -MAX;
@@ -36,6 +37,8 @@ export interface ParsedSchema {
   fieldNames: string[];
   /** For record-valued fields (compound fields such as BillingAddress): their sub-field names. */
   nested: Map<number, string[]>;
+  /** The envelope payload of a record of this schema (payload.ts). */
+  payloadOf: PayloadOf;
   /** Field names per bitmap string: CDC streams repeat the same few change sets, so decode each once. */
   bitmaps: Map<string, readonly string[]>;
 }
@@ -57,7 +60,7 @@ export function parseSchema(id: string, json: string): ParsedSchema {
         (t as avro.types.RecordType).fields.map((x) => x.name),
       );
   });
-  return { id, type, fieldNames: fields.map((f) => f.name), nested, bitmaps: new Map() };
+  return { id, type, fieldNames: fields.map((f) => f.name), nested, payloadOf: compilePayload(type), bitmaps: new Map() };
 }
 
 /** Cache of parsed schemas with single-flight fetches. */

@@ -1,5 +1,6 @@
 /** Turn a Pub/Sub ConsumerEvent into the shared envelope (CDC bitmaps decoded, nulls dropped). */
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
+import { isoTime } from '../../iso-time.js';
 import { changeKind, toChangeHeader } from '../change-header.js';
 import { decodeBitmapFields, type ParsedSchema } from './avro.js';
 
@@ -10,39 +11,11 @@ export interface RawConsumerEvent {
 
 function iso(ms: unknown): string | null {
   const n = typeof ms === 'string' ? Number(ms) : ms;
-  return typeof n === 'number' && Number.isFinite(n) ? new Date(n).toISOString() : null;
+  // Outside Date's range (±8.64e15 ms) there is no time to give, and Date would throw.
+  return typeof n === 'number' && Math.abs(n) <= 8.64e15 ? isoTime(n) : null;
 }
 
 const NONE: ReadonlySet<string> = new Set();
-
-/** Drop null fields (CDC sends only changed values) but keep explicitly nulled ones as null. */
-function compact(rec: Record<string, unknown>, nulled: ReadonlySet<string>, skip?: string): Record<string, unknown> {
-  // Object.keys, not entries: no per-field pair arrays on the hot path (and not for…in: avsc
-  // records carry enumerable methods on their prototype).
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(rec)) {
-    if (k === skip) continue;
-    const v = rec[k];
-    if (v === null || v === undefined) {
-      if (nulled.has(k)) out[k] = null;
-      continue;
-    }
-    if (typeof v !== 'object') out[k] = v;
-    else if (Buffer.isBuffer(v)) out[k] = v.toString('base64');
-    else if (Array.isArray(v)) out[k] = v;
-    else {
-      const inner: Record<string, unknown> = {};
-      const o = v as Record<string, unknown>;
-      for (const ik of Object.keys(o)) {
-        const iv = o[ik];
-        if (iv !== null && iv !== undefined) inner[ik] = iv;
-        else if (nulled.size > 0 && nulled.has(`${k}.${ik}`)) inner[ik] = null;
-      }
-      out[k] = inner;
-    }
-  }
-  return out;
-}
 
 export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel: string, org: string, receivedAt: string): Envelope {
   const replayId = Buffer.from(raw.replay_id).toString('base64');
@@ -64,7 +37,7 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
       receivedAt,
       kind,
       changeHeader: header,
-      payload: compact(record, header.nulledFields.length > 0 ? new Set(header.nulledFields) : NONE, 'ChangeEventHeader'),
+      payload: schema.payloadOf(record, header.nulledFields.length > 0 ? new Set(header.nulledFields) : NONE),
     };
   }
   const uuid = typeof record.EventUuid === 'string' ? record.EventUuid : null;
@@ -78,6 +51,6 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
     eventTime: iso(record.CreatedDate),
     receivedAt,
     kind: 'platform',
-    payload: compact(record, NONE),
+    payload: schema.payloadOf(record, NONE),
   };
 }
