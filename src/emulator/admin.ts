@@ -11,7 +11,7 @@ import { type Generator, parseEmitSpec } from './generator.js';
 import type { OAuthServer } from './oauth.js';
 import type { FieldType } from './objects.js';
 import { type EmulatedOrg, OrgError } from './org.js';
-import type { PubSubServer } from './pubsub.js';
+import { injectedError, type PubSubServer } from './pubsub.js';
 import { sendJson } from './respond.js';
 
 export interface AdminDeps {
@@ -34,6 +34,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/tokens/issue',
   'POST /admin/streams/drop {"refuseMs": 0}',
   'POST /admin/streams/freeze {"ms": 10000}',
+  'POST /admin/streams/fail {"code": "sfdc.platform.eventbus.grpc.subscription.limit.exceeded", "next": 1}',
   'POST /admin/managed/refuse-commits {"refuse": true}',
   'POST /admin/cometd/deny {"channel": "/topic/X", "error": "403::Restricted channel"}',
   'POST /admin/delay {"ms": 500}',
@@ -102,6 +103,16 @@ export class AdminApi {
         if (input.error) d.cometd.denied.set(channel, String(input.error));
         else d.cometd.denied.delete(channel);
         return sendJson(res, 200, { denied: Object.fromEntries(d.cometd.denied) });
+      }
+      case 'POST /admin/streams/fail': {
+        // Open Pub/Sub streams end with this documented error code; the next `next` Subscribe calls fail with it too.
+        const code = String(input.code ?? '');
+        if (!code.startsWith('sfdc.platform.eventbus.grpc.'))
+          throw new OrgError(400, 'INVALID_FIELD', 'code must be a Pub/Sub API error code (sfdc.platform.eventbus.grpc.…)');
+        const next = input.next === undefined ? 0 : num(input.next, 'next');
+        const err = injectedError(code);
+        d.faults.subscribeErrors = Array.from({ length: next }, () => code);
+        return sendJson(res, 200, { failedStreams: d.pubsub.failAll(err), next, status: err.code });
       }
       case 'POST /admin/managed/refuse-commits':
         d.faults.refuseCommits = input.refuse === true;

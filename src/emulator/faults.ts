@@ -11,6 +11,13 @@ export class Faults {
   refusing(): boolean {
     return Date.now() < this.refuseUntil;
   }
+
+  /** Salesforce error codes the next Subscribe calls fail with, one each (admin `streams/fail`). */
+  subscribeErrors: string[] = [];
+
+  nextSubscribeError(): string | undefined {
+    return this.subscribeErrors.shift();
+  }
   /** Events per second across all Pub/Sub streams and CometD sessions; 0 = unlimited. */
   private throttlePerSec = 0;
   private bucket = 0;

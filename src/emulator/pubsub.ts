@@ -16,16 +16,39 @@ import type { EmulatedOrg, ManagedSubscription } from './org.js';
 
 export const PROTO_PATH = fileURLToPath(new URL('../../proto/pubsub_api.proto', import.meta.url));
 
+/**
+ * Codes from the error table of Salesforce's "Handle Errors" page (Pub/Sub API guide). Where the
+ * table has no code for a case (an unknown schema id, publishing where not allowed) the nearest
+ * documented one is used and docs/salesforce-fidelity.md says so.
+ */
 export const ERROR_CODES = {
   auth: 'sfdc.platform.eventbus.grpc.service.auth.error',
   replayCorrupted: 'sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted',
   replayValidation: 'sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed',
-  topicNotFound: 'sfdc.platform.eventbus.grpc.subscription.topic.notfound',
-  schemaNotFound: 'sfdc.platform.eventbus.grpc.schema.notfound',
+  requestedInvalid: 'sfdc.platform.eventbus.grpc.subscription.fetch.requested.events.invalid',
+  topicNotFound: 'sfdc.platform.eventbus.grpc.topic.not.found',
+  schemaNotFound: 'sfdc.platform.eventbus.grpc.schema.meta.permission',
   unavailable: 'sfdc.platform.eventbus.grpc.service.unavailable',
-  publishNotAllowed: 'sfdc.platform.eventbus.grpc.publish.topic.not.allowed',
-  managedNotFound: 'sfdc.platform.eventbus.grpc.subscription.managed.notfound',
+  publishNotAllowed: 'sfdc.platform.eventbus.grpc.topic.meta.permission',
+  managedIdNotFound: 'sfdc.platform.eventbus.grpc.managed.subscription.subscription.id.not.found',
+  managedNameNotFound: 'sfdc.platform.eventbus.grpc.managed.subscription.developer.name.not.found',
+  managedRequestedInvalid: 'sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.events.invalid',
 } as const;
+
+/** The gRPC status an injected Salesforce error code comes with (the table gives codes, not statuses). */
+function statusOf(code: string): grpc.status {
+  if (code.includes('.auth.')) return grpc.status.UNAUTHENTICATED;
+  if (code.includes('not.found')) return grpc.status.NOT_FOUND;
+  if (code.includes('permission') || code.includes('cannot.subscribe') || code.includes('license')) return grpc.status.PERMISSION_DENIED;
+  if (code.includes('limit') || code.includes('protection')) return grpc.status.RESOURCE_EXHAUSTED;
+  if (code.includes('unavailable') || code.includes('internal')) return grpc.status.UNAVAILABLE;
+  return grpc.status.INVALID_ARGUMENT;
+}
+
+/** An injected failure (admin `streams/fail`): a documented code and its status. */
+export function injectedError(code: string): grpc.ServiceError {
+  return sfError(statusOf(code), `${code} (injected by the emulator)`, code);
+}
 
 export function loadPubSubProto(): grpc.GrpcObject {
   const def = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
@@ -268,6 +291,13 @@ export class PubSubServer {
     return this.streams.size;
   }
 
+  /** Injected failure (admin `streams/fail`): end every open stream with this error. */
+  failAll(err: grpc.ServiceError): number {
+    const n = this.streams.size;
+    for (const s of [...this.streams]) s.fail(err);
+    return n;
+  }
+
   dropAll(): number {
     const n = this.streams.size;
     for (const s of [...this.streams])
@@ -316,12 +346,17 @@ export class PubSubServer {
       if (!(Number(req.num_requested ?? 0) > 0)) {
         return void call.emit(
           'error',
-          // No Salesforce error code is claimed here: which one Salesforce sends is not in its public material.
-          sfError(grpc.status.INVALID_ARGUMENT, 'num_requested must be greater than 0 in the first FetchRequest', null),
+          sfError(
+            grpc.status.INVALID_ARGUMENT,
+            'num_requested must be greater than 0 in the first FetchRequest',
+            ERROR_CODES.requestedInvalid,
+          ),
         );
       }
       if (this.faults.refusing())
         return void call.emit('error', sfError(grpc.status.UNAVAILABLE, 'The service is temporarily unavailable', ERROR_CODES.unavailable));
+      const injected = this.faults.nextSubscribeError();
+      if (injected) return void call.emit('error', injectedError(injected));
       const topic = String(req.topic_name ?? '');
       const ch = this.org.resolveChannel(topic);
       if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform')) {
@@ -379,7 +414,11 @@ export class PubSubServer {
         if (!(Number(req.num_requested ?? 0) > 0)) {
           return void call.emit(
             'error',
-            sfError(grpc.status.INVALID_ARGUMENT, 'num_requested must be greater than 0 in the first ManagedFetchRequest', null),
+            sfError(
+              grpc.status.INVALID_ARGUMENT,
+              'num_requested must be greater than 0 in the first ManagedFetchRequest',
+              ERROR_CODES.managedRequestedInvalid,
+            ),
           );
         }
         const sub = this.org.findManaged({
@@ -387,7 +426,12 @@ export class PubSubServer {
           developerName: (req.developer_name as string) || undefined,
         });
         if (!sub)
-          return void call.emit('error', sfError(grpc.status.NOT_FOUND, 'managed subscription not found', ERROR_CODES.managedNotFound));
+          return void call.emit(
+            'error',
+            req.subscription_id
+              ? sfError(grpc.status.NOT_FOUND, `No managed subscription has the id ${req.subscription_id}`, ERROR_CODES.managedIdNotFound)
+              : sfError(grpc.status.NOT_FOUND, `No managed subscription is named ${req.developer_name}`, ERROR_CODES.managedNameNotFound),
+          );
         const ch = this.org.resolveChannel(sub.topic);
         if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform'))
           return void call.emit('error', sfError(grpc.status.NOT_FOUND, `Topic ${sub.topic} does not exist`, ERROR_CODES.topicNotFound));

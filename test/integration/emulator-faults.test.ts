@@ -151,7 +151,7 @@ describe('emulator', () => {
       const s = subscribe(ps.client, await ps.md(), { topic_name: '/data/NoSuchChangeEvent', num_requested: 1 });
       await until(() => s.error !== null);
       expect(s.error?.code).toBe(5); // NOT_FOUND
-      expect(sfErrorCode(s.error)).toBe('sfdc.platform.eventbus.grpc.subscription.topic.notfound');
+      expect(sfErrorCode(s.error)).toBe('sfdc.platform.eventbus.grpc.topic.not.found');
       await expect(unary(ps.client, 'GetSchema', { schema_id: 'nope' }, await ps.md())).rejects.toMatchObject({ code: 5 });
       const topic: any = await unary(ps.client, 'GetTopic', { topic_name: '/event/Order_Event__e' }, await ps.md());
       expect(topic).toMatchObject({ can_publish: true, can_subscribe: true, tenant_guid: t.emu.info.orgId });

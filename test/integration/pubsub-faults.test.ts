@@ -268,8 +268,44 @@ describe('Pub/Sub subscriber under faults', () => {
     await a.bridge.start();
     expect(await a.bridge.whenDone()).toEqual(['failed']);
     expect(a.bridge.status().routes[0]?.error).toMatch(
-      /^topic \/data\/NoSuchChangeEvent does not exist in org emu or its user may not subscribe to it/,
+      /^Salesforce refused the subscription to \/data\/NoSuchChangeEvent in org emu \(sfdc\.platform\.eventbus\.grpc\.topic\.not\.found: .*\): check the route's source\.topic/,
     );
+    await a.bridge.stop();
+  });
+
+  it("acts on Salesforce's error codes by the documented table: retry, stay away, or stop", async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    const a = makeBridge(t, dir, [route('codes', '/data/AccountChangeEvent', out, { start: 'latest' })]);
+    await a.bridge.start();
+    await t.subscribed('/data/AccountChangeEvent');
+    await t.admin('events/emit', { spec: 'cdc:Account', count: 5 });
+    await until(() => readSink(out).length >= 5, 10_000, 'first events');
+    // Retriable (no "topic"-substring guessing): the stream and the next Subscribe fail, then it resumes.
+    await t.admin('streams/fail', { code: 'sfdc.platform.eventbus.grpc.subscription.internal.error', next: 1 });
+    await t.admin('events/emit', { spec: 'cdc:Account', count: 5 });
+    await until(() => readSink(out).length >= 10, 15_000, 'events after a retriable error');
+    expect(a.bridge.status().routes[0]?.state).toBe('running');
+    // The daily delivery allocation is spent: no retry every few seconds, a loud error and minutes of back-off.
+    await t.admin('streams/fail', { code: 'sfdc.platform.eventbus.grpc.subscription.limit.exceeded' });
+    await until(
+      () => /Salesforce asks the bridge to stay away: the org's 24-hour event delivery allocation is spent/.test(a.capture.text()),
+      10_000,
+      'the allocation error',
+    );
+    const line = a.capture.lines().find((l) => /stay away/.test(String(l.msg)));
+    expect(line?.retryInMs).toBe(300_000);
+    expect(a.bridge.status().routes[0]?.state).toBe('running');
+    await a.bridge.stop();
+  });
+
+  it('stops the route, naming the fix, when Salesforce says the user may not subscribe', async () => {
+    const dir = tempDir();
+    const a = makeBridge(t, dir, [route('denied', '/data/AccountChangeEvent', join(dir, 'out'), { start: 'latest' })]);
+    await t.admin('streams/fail', { code: 'sfdc.platform.eventbus.grpc.subscription.topic.cannot.subscribe', next: 1 });
+    await a.bridge.start();
+    expect(await a.bridge.whenDone()).toEqual(['failed']);
+    expect(a.bridge.status().routes[0]?.error).toMatch(/subscription\.topic\.cannot\.subscribe.*grant it read access/);
     await a.bridge.stop();
   });
 

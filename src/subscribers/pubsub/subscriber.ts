@@ -8,7 +8,7 @@
  * once; invalid or expired replay ids follow the route's policy, loudly, with a replay-gap marker.
  */
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { TokenProvider } from '../../auth/types.js';
 import type { DeadLetterInput } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
@@ -22,6 +22,7 @@ import { kindOfChannel, undecodable } from '../undecodable.js';
 import { SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
 import { type RawConsumerEvent, toEnvelope } from './decode.js';
+import { classifyError, longBackoffMs } from './error-codes.js';
 import { authMetadata, type PubSubStub, sfErrorCode, unary } from './grpc-client.js';
 
 type Preset = 'LATEST' | 'EARLIEST' | 'CUSTOM';
@@ -54,6 +55,8 @@ export class PubSubSubscriber implements Subscriber {
   private nextPreset: Preset = 'LATEST';
   private stopped = false;
   private failures = 0;
+  /** Consecutive long back-offs (allocation spent, client limit…), reset by the next event. */
+  private longFailures = 0;
   private queue: Promise<void> = Promise.resolve();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly counters = {
@@ -271,6 +274,7 @@ export class PubSubSubscriber implements Subscriber {
     this.lastHeard = Date.now();
     if (res.commit_response?.error?.msg) this.onCommitError(res.commit_response);
     this.failures = 0;
+    this.longFailures = 0;
     this.tk.streamWorked();
     const events = res.events ?? [];
     if (events.length === 0) {
@@ -344,58 +348,61 @@ export class PubSubSubscriber implements Subscriber {
     if (call && call !== this.call) return;
     this.call = null;
     this.outstanding = 0;
-    const code = sfErrorCode(err) ?? '';
-    const status = (err as { code?: number }).code;
     if ((err as unknown) instanceof BridgeError && !(err as unknown as BridgeError).retriable) {
       this.ctx.fail(err as unknown as Error);
       return;
     }
-    if (status === grpc.status.UNAUTHENTICATED || code.endsWith('auth.error')) {
-      this.tokens.invalidate(this.token ?? undefined);
-      this.counters.authRefreshes++;
-      this.ctx.log.warn({ topic: this.config.topic, errorCode: code }, 'access token rejected; refreshing it and resubscribing');
-      if (this.tk.retryAuthNow()) this.scheduleReconnect(0);
-      else this.backoff(err);
-      return;
+    const c = classifyError(sfErrorCode(err), (err as { code?: number }).code);
+    const said = `${c.code ?? `gRPC status ${err.code}`}: ${err.details ?? err.message}`;
+    switch (c.action) {
+      case 'reauth':
+        this.tokens.invalidate(this.token ?? undefined);
+        this.counters.authRefreshes++;
+        this.ctx.log.warn({ topic: this.config.topic, errorCode: c.code }, 'access token rejected; refreshing it and resubscribing');
+        if (this.tk.retryAuthNow()) this.scheduleReconnect(0);
+        else this.backoff(err, c.code);
+        return;
+      case 'invalid-replay': {
+        const stored = this.position?.toString('base64') ?? '';
+        const from = this.ctx.from;
+        this.invalidReplay(stored, from && from.replayId === stored ? from.eventTime : null, `Salesforce rejected the replay id (${said})`);
+        if (!this.stopped) this.scheduleReconnect(0);
+        return;
+      }
+      case 'fatal':
+        this.ctx.fail(
+          new BridgeError(
+            'PUBSUB_REFUSED',
+            `Salesforce refused the subscription to ${this.config.topic} in org ${this.config.org} (${said}): ${c.fix}`,
+          ),
+        );
+        return;
+      case 'long': {
+        this.longFailures++;
+        const delay = longBackoffMs(this.longFailures);
+        this.ctx.log.error(
+          { topic: this.config.topic, errorCode: c.code, retryInMs: delay, attempt: this.longFailures, error: err.details ?? err.message },
+          `Salesforce asks the bridge to stay away: ${c.fix}; resubscribing from the last position in ${Math.round(delay / 60_000)} min`,
+        );
+        this.scheduleReconnect(delay);
+        return;
+      }
+      default:
+        this.backoff(err, c.code);
     }
-    if (code.includes('replayid.corrupted') || code.includes('replayid.validation.failed')) {
-      const stored = this.position?.toString('base64') ?? '';
-      const from = this.ctx.from;
-      this.invalidReplay(
-        stored,
-        from && from.replayId === stored ? from.eventTime : null,
-        `Salesforce rejected the replay id (${code}: ${err.details ?? err.message})`,
-      );
-      if (!this.stopped) this.scheduleReconnect(0);
-      return;
-    }
-    if (status === grpc.status.NOT_FOUND || code.includes('topic')) {
-      this.ctx.fail(
-        new BridgeError(
-          'PUBSUB_TOPIC',
-          `topic ${this.config.topic} does not exist in org ${this.config.org} or its user may not subscribe to it (${code || err.message}); check the route's source.topic and the user's permissions`,
-        ),
-      );
-      return;
-    }
-    if (status === grpc.status.PERMISSION_DENIED) {
-      this.ctx.fail(new BridgeError('PUBSUB_DENIED', `not allowed to subscribe to ${this.config.topic}: ${err.details ?? err.message}`));
-      return;
-    }
-    this.backoff(err);
   }
 
-  private backoff(err: grpc.ServiceError): void {
+  private backoff(err: grpc.ServiceError, code: string | null): void {
     this.failures++;
-    const serviceBusy = (sfErrorCode(err) ?? '').includes('service.unavailable');
-    const delay = Math.max(serviceBusy ? 1000 : 0, backoffDelay(this.failures, DEFAULT_BACKOFF));
+    // The service said it is unavailable: give it at least a second.
+    const delay = Math.max(code?.endsWith('service.unavailable') ? 1000 : 0, backoffDelay(this.failures, DEFAULT_BACKOFF));
     this.ctx.log.warn(
       {
         topic: this.config.topic,
         attempt: this.failures,
         retryInMs: delay,
         status: err.code,
-        errorCode: sfErrorCode(err),
+        errorCode: code,
         error: err.details ?? err.message,
       },
       'stream failed; resubscribing from the last position handed to the pipeline',
