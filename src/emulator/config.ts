@@ -25,6 +25,11 @@ export const emulatorConfigSchema = z.strictObject({
   plaintext: z.boolean().default(false),
   keepaliveMs: z.number().int().positive().default(270_000),
   idleTimeoutMs: z.number().int().positive().default(70_000),
+  /**
+   * HTTP/2 PINGs from a client closer together than this count as strikes; after two, the
+   * connection gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (a default Java gRPC server: 5 min). 0: no limit.
+   */
+  minPingIntervalMs: z.number().int().nonnegative().default(300_000),
   cometdConnectTimeoutMs: z.number().int().positive().default(110_000),
   cometdSessionTimeoutMs: z.number().int().positive().default(40_000),
   ledger: z.boolean().default(true),

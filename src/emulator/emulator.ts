@@ -112,6 +112,7 @@ export class Emulator {
     this.generator = new Generator(this.org);
     this.pubsub = new PubSubServer(this.bus, this.org, this.oauth, this.faults, {
       keepaliveMs: c.keepaliveMs,
+      minPingIntervalMs: c.minPingIntervalMs,
       idleTimeoutMs: c.idleTimeoutMs,
       maxPerRequest: 100,
     });

@@ -6,6 +6,7 @@
  * trailer.
  */
 import { randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -57,6 +58,7 @@ export function loadPubSubProto(): grpc.GrpcObject {
 
 export interface PubSubOptions {
   keepaliveMs: number;
+  minPingIntervalMs: number;
   idleTimeoutMs: number;
   maxPerRequest: number;
 }
@@ -271,6 +273,7 @@ export class PubSubServer {
   stats() {
     return {
       openStreams: this.streams.size,
+      pingGoaways: this.pingGoaways,
       streams: [...this.streams].map((s) => ({ topic: s.topic, pending: s.credit, delivered: s.delivered })),
     };
   }
@@ -279,12 +282,49 @@ export class PubSubServer {
     const creds = tls
       ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }], false)
       : grpc.ServerCredentials.createInsecure();
-    return new Promise((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.server.bindAsync(`127.0.0.1:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
+    }).then((bound) => {
+      this.enforcePingPolicy();
+      return bound;
     });
   }
 
-  /** Fault injection: every open stream fails as if the connection dropped. */
+  /**
+   * Like a default Java gRPC server (Netty's keepalive enforcer): a client PING sooner than
+   * `minPingIntervalMs` after the previous one is a strike; the third strike ends the connection
+   * with GOAWAY ENHANCE_YOUR_CALM and debug data "too_many_pings", failing every stream on it.
+   * grpc-js has no such policy, so the emulator watches its HTTP/2 sessions itself (through the
+   * server's http2 listeners, not a public grpc-js API; the emulator-faults test fails if that changes).
+   */
+  private enforcePingPolicy(): void {
+    const min = this.opts.minPingIntervalMs;
+    if (min <= 0) return;
+    const listeners = (this.server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> }).http2Servers;
+    for (const srv of listeners?.keys() ?? []) {
+      if (this.policed.has(srv)) continue;
+      this.policed.add(srv);
+      srv.on('session', (session: http2.ServerHttp2Session) => {
+        let last = Date.now();
+        let strikes = 0;
+        session.on('ping', () => {
+          const now = Date.now();
+          if (now - last < min) strikes++;
+          last = now;
+          if (strikes > 2 && !session.closed) {
+            this.pingGoaways++;
+            session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+            session.destroy();
+          }
+        });
+      });
+    }
+  }
+
+  private readonly policed = new Set<http2.Http2Server>();
+  /** Connections ended for pinging too often (in `stats()`). */
+  pingGoaways = 0;
+
   /** Make every open stream silent for `ms` (admin `streams/freeze`); new streams are not affected. */
   freezeAll(ms: number): number {
     for (const s of this.streams) s.frozenUntil = Date.now() + ms;
@@ -298,6 +338,7 @@ export class PubSubServer {
     return n;
   }
 
+  /** Fault injection: every open stream fails as if the connection dropped. */
   dropAll(): number {
     const n = this.streams.size;
     for (const s of [...this.streams])

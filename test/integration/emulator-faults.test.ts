@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import avro from 'avsc';
 import { importPKCS8, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorConfigSchema } from '../../src/emulator/config.js';
 import { generateJwtSigningPair } from '../../src/emulator/tls.js';
-import { sfErrorCode, unary } from '../../src/subscribers/pubsub/grpc-client.js';
+import { createPubSubClient, PING_INTERVAL_MS, sfErrorCode, unary } from '../../src/subscribers/pubsub/grpc-client.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { pubsubClient, replayBytes, seqOf, subscribe } from '../helpers/pubsub.js';
@@ -145,6 +146,28 @@ describe('emulator', () => {
       await until(() => zero.ended || zero.error !== null, 5000, 'refusal');
       expect(zero.error?.code).toBe(3); // INVALID_ARGUMENT
       expect(zero.error?.details).toMatch(/num_requested must be greater than 0/);
+    });
+
+    it('ends a connection that pings more often than a default Java gRPC server allows (GOAWAY too_many_pings)', async () => {
+      // A client pinging every 200 ms: its third early ping ends the connection and its streams.
+      const eager = createPubSubClient({
+        endpoint: t.emu.info.pubsubEndpoint,
+        ca: t.ca,
+        plaintext: !t.emu.info.tls,
+        channelOptions: { 'grpc.keepalive_time_ms': 200, 'grpc.keepalive_permit_without_calls': 1 },
+      });
+      try {
+        const before = t.emu.pubsub.pingGoaways;
+        const s = subscribe(eager, await ps.md(), { topic_name: CDC, replay_preset: 'LATEST', num_requested: 1 });
+        await until(() => s.error !== null || s.ended, 10_000, 'the connection to be ended');
+        // grpc-js reports streams ended by ENHANCE_YOUR_CALM as RESOURCE_EXHAUSTED.
+        expect(s.error?.code).toBe(8);
+        expect(t.emu.pubsub.pingGoaways).toBe(before + 1);
+      } finally {
+        eager.close();
+      }
+      // The bridge's own interval is one a default Java server accepts (and so does the emulator).
+      expect(PING_INTERVAL_MS).toBeGreaterThanOrEqual(emulatorConfigSchema.parse({}).minPingIntervalMs);
     });
 
     it('rejects unknown topics and schemas with Salesforce error codes', async () => {

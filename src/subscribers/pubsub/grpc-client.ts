@@ -35,19 +35,26 @@ export interface ClientOptions {
   /** PEM CA to trust in addition to nothing (e.g. the emulator's); default: system roots. */
   ca?: string | Buffer | null;
   plaintext?: boolean;
+  /** gRPC channel options over the defaults below. */
+  channelOptions?: grpc.ChannelOptions;
 }
+
+/**
+ * HTTP/2 pings: a Java gRPC server (Salesforce's) tolerates client pings no more often than
+ * every 5 minutes by default and answers more with GOAWAY too_many_pings, dropping every stream
+ * of the connection. Every 6 minutes stays inside that; a stream that goes quiet is caught by
+ * the subscriber's silent-stream watchdog (silentSeconds) sooner anyway.
+ */
+export const PING_INTERVAL_MS = 360_000;
 
 export function createPubSubClient(opts: ClientOptions): PubSubStub {
   const creds = opts.plaintext ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.ca ? Buffer.from(opts.ca) : null);
   const Ctor = pubSubConstructor();
   const options: grpc.ChannelOptions = {
-    // HTTP/2 pings: a Java gRPC server (Salesforce's) tolerates client pings no more often than
-    // every 5 minutes by default and answers more with GOAWAY too_many_pings, dropping every stream
-    // of the connection. Every 6 minutes stays inside that; a stream that goes quiet is caught by
-    // the subscriber's silent-stream watchdog (silentSeconds) sooner anyway.
-    'grpc.keepalive_time_ms': 360_000,
+    'grpc.keepalive_time_ms': PING_INTERVAL_MS,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    ...opts.channelOptions,
   };
   // TLS forbids an IP as server name; for a loopback endpoint (a local emulator) verify "localhost".
   if (!opts.plaintext && /^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(opts.endpoint)) options['grpc.ssl_target_name_override'] = 'localhost';
