@@ -19,6 +19,15 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BAC
   return Math.round(base / 2 + random() * (base / 2));
 }
 
+/**
+ * When Salesforce asks a client to stay away (delivery allocation spent, client limit reached,
+ * throttling): minutes, not seconds — 5 min doubling to 1 h (attempt is 1-based). Retrying sooner
+ * fixes nothing and may count against the same limit.
+ */
+export function stayAwayDelay(attempt: number): number {
+  return Math.min(3_600_000, 300_000 * 2 ** Math.max(0, attempt - 1));
+}
+
 /** Sleep that an AbortSignal can cut short (resolves early, never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -35,6 +35,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/streams/drop {"refuseMs": 0}',
   'POST /admin/streams/freeze {"ms": 10000}',
   'POST /admin/streams/fail {"code": "sfdc.platform.eventbus.grpc.subscription.limit.exceeded", "next": 1}',
+  'POST /admin/cometd/fail {"meta": "handshake", "error": "403::Organization concurrent user limit exceeded", "next": 1}',
   'POST /admin/managed/refuse-commits {"refuse": true}',
   'POST /admin/cometd/deny {"channel": "/topic/X", "error": "403::Restricted channel"}',
   'POST /admin/delay {"ms": 500}',
@@ -113,6 +114,17 @@ export class AdminApi {
         const err = injectedError(code);
         d.faults.subscribeErrors = Array.from({ length: next }, () => code);
         return sendJson(res, 200, { failedStreams: d.pubsub.failAll(err), next, status: err.code });
+      }
+      case 'POST /admin/cometd/fail': {
+        // The next `next` handshakes (reason in ext.sfdc.failureReason) or connects fail with `error`.
+        const meta = `/meta/${String(input.meta ?? '')}`;
+        if (meta !== '/meta/handshake' && meta !== '/meta/connect')
+          throw new OrgError(400, 'INVALID_FIELD', 'meta must be "handshake" or "connect"');
+        const error = String(input.error ?? '');
+        if (!/^\d{3}::/.test(error))
+          throw new OrgError(400, 'INVALID_FIELD', 'error must be a Bayeux error such as "503::Server is too busy"');
+        d.cometd.metaFailures.set(meta, { error, left: input.next === undefined ? 1 : num(input.next, 'next') });
+        return sendJson(res, 200, { meta, error, next: d.cometd.metaFailures.get(meta)?.left });
       }
       case 'POST /admin/managed/refuse-commits':
         d.faults.refuseCommits = input.refuse === true;

@@ -111,6 +111,25 @@ export class CometdServer {
         );
         continue;
       }
+      const injected =
+        msg.channel === '/meta/handshake' || msg.channel === '/meta/connect' ? this.metaFailures.get(msg.channel) : undefined;
+      if (injected && injected.left > 0) {
+        // Admin `cometd/fail`: this meta message fails as Salesforce words it (a handshake is
+        // denied with the reason in ext.sfdc.failureReason; a connect carries the error itself).
+        injected.left--;
+        replies.push(
+          msg.channel === '/meta/handshake'
+            ? {
+                ...base,
+                successful: false,
+                error: '403::Handshake denied',
+                ext: { sfdc: { failureReason: injected.error } },
+                advice: { reconnect: 'none' },
+              }
+            : { ...base, clientId: msg.clientId, successful: false, error: injected.error, advice: { reconnect: 'none' } },
+        );
+        continue;
+      }
       if (msg.channel === '/meta/handshake' && this.faults.refusing()) {
         replies.push({ ...base, successful: false, error: '503::Server is too busy', advice: { reconnect: 'handshake', interval: 500 } });
         continue;
@@ -167,6 +186,9 @@ export class CometdServer {
     if (this.faults.delayMs > 0) await new Promise((r) => setTimeout(r, this.faults.delayMs));
     return replies;
   }
+
+  /** Injected /meta/handshake and /meta/connect failures (admin `cometd/fail`): error text and how many left. */
+  readonly metaFailures = new Map<string, { error: string; left: number }>();
 
   /** Subscribe errors to answer per channel (admin `cometd/deny`), as Salesforce words them. */
   readonly denied = new Map<string, string>();

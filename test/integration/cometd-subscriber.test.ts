@@ -190,4 +190,45 @@ describe('CometD subscriber', () => {
     await t.admin('cometd/deny', { channel: '/data/CaseChangeEvent' });
     await b.bridge.stop();
   });
+
+  it("reads a denied handshake's failureReason: a busy server is retried, a client limit or a spent allocation means minutes away, not a token loop", async () => {
+    const ch = '/data/OpportunityChangeEvent';
+    // 503 too busy: faye retries the handshake; no token refresh; events flow.
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    await t.admin('cometd/fail', { meta: 'handshake', error: '503::Server is too busy', next: 2 });
+    const a = makeBridge(t, dir, [route('busy', ch, out, { initial: 'latest' })]);
+    await a.bridge.start();
+    await t.subscribed(ch);
+    await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 3 });
+    await until(() => readSink(out).length >= 3, 15_000, 'events after a busy handshake');
+    expect(a.bridge.status().routes[0]?.sourceStats.authRefreshes).toBe(0);
+    expect(a.capture.text()).toMatch(/503::Server is too busy/);
+    await a.bridge.stop();
+
+    // The org's concurrent client limit: an error naming it, minutes of back-off, no token refresh.
+    const dir2 = tempDir();
+    await t.admin('cometd/fail', { meta: 'handshake', error: '403::Organization concurrent user limit exceeded', next: 1 });
+    const b = makeBridge(t, dir2, [route('limit', ch, join(dir2, 'out'), { initial: 'latest' })]);
+    await b.bridge.start();
+    await until(() => /stay away: the org's limit of concurrent CometD clients/.test(b.capture.text()), 10_000, 'the client-limit error');
+    expect(b.capture.lines().find((l) => /stay away/.test(String(l.msg)))?.retryInMs).toBe(300_000);
+    expect(b.bridge.status().routes[0]?.sourceStats.authRefreshes).toBe(0);
+    expect(b.bridge.status().routes[0]?.state).toBe('running');
+    await b.bridge.stop();
+
+    // The daily delivery allocation, reported on /meta/connect.
+    const dir3 = tempDir();
+    const c = makeBridge(t, dir3, [route('daily', ch, join(dir3, 'out'), { initial: 'latest' })]);
+    await c.bridge.start();
+    await t.subscribed(ch);
+    await t.admin('cometd/fail', { meta: 'connect', error: '403::Organization total events daily limit exceeded', next: 1 });
+    await until(
+      () => /stay away: the org's 24-hour event delivery allocation is spent/.test(c.capture.text()),
+      15_000,
+      'the allocation error',
+    );
+    expect(c.bridge.status().routes[0]?.sourceStats.authRefreshes).toBe(0);
+    await c.bridge.stop();
+  });
 });

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { classifyError, DOCUMENTED_CODES, longBackoffMs } from '../../src/subscribers/pubsub/error-codes.js';
+import { stayAwayDelay } from '../../src/retry.js';
+import { classifyError, DOCUMENTED_CODES } from '../../src/subscribers/pubsub/error-codes.js';
 
 const P = 'sfdc.platform.eventbus.grpc.';
 
@@ -34,6 +35,6 @@ describe('Pub/Sub error codes', () => {
   });
 
   it('long back-off: 5 min doubling to 1 h', () => {
-    expect([1, 2, 3, 4, 5, 9].map(longBackoffMs)).toEqual([300_000, 600_000, 1_200_000, 2_400_000, 3_600_000, 3_600_000]);
+    expect([1, 2, 3, 4, 5, 9].map(stayAwayDelay)).toEqual([300_000, 600_000, 1_200_000, 2_400_000, 3_600_000, 3_600_000]);
   });
 });

@@ -15,11 +15,12 @@ import type { DeadLetterInput } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
-import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
+import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
 import { SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
+import { classifyMetaError } from './meta-errors.js';
 import { normaliseCometd } from './normalise.js';
 
 export class CometdSubscriber implements Subscriber {
@@ -44,6 +45,8 @@ export class CometdSubscriber implements Subscriber {
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
   private failures = 0;
+  /** Consecutive stay-away back-offs (limits), reset by the next event. */
+  private stayAways = 0;
   private ca: string | null = null;
   private readonly counters = {
     received: 0,
@@ -207,25 +210,45 @@ export class CometdSubscriber implements Subscriber {
         this.tk.streamWorked();
         return;
       }
-      const err = String(m.error ?? '');
       const reason = String(((m.ext?.sfdc ?? {}) as { failureReason?: string }).failureReason ?? '');
-      if (
-        err.startsWith('401') ||
-        reason.startsWith('401') ||
-        (m.channel === '/meta/handshake' && err.startsWith('403::Handshake denied'))
-      ) {
-        this.onAuthFailure(err || reason);
-      } else if (err.startsWith('403::Unknown client')) {
-        // faye re-handshakes by itself; the outgoing extension resubscribes from the last position.
-        this.counters.rehandshakes++;
-        this.ctx.log.info(
-          { channel: this.config.channel, replayFrom: this.replayFrom },
-          'server forgot the session (403::Unknown client); re-handshaking',
-        );
-      } else if (err) {
-        this.ctx.log.warn({ channel: this.config.channel, meta: m.channel, error: err }, 'CometD error');
+      const e = classifyMetaError(m.channel, String(m.error ?? ''), reason);
+      if (!e.said) return;
+      switch (e.action) {
+        case 'reauth':
+          this.onAuthFailure(e.said);
+          return;
+        case 'rehandshake':
+          // faye re-handshakes by itself; the outgoing extension resubscribes from the last position.
+          this.counters.rehandshakes++;
+          this.ctx.log.info(
+            { channel: this.config.channel, replayFrom: this.replayFrom },
+            'server forgot the session (403::Unknown client); re-handshaking',
+          );
+          return;
+        case 'stay-away':
+          this.stayAway(e.said, e.fix as string);
+          return;
+        case 'retry':
+          // 503 too busy and the like: rebuild with backoff (whatever reconnect advice came with it).
+          this.teardown();
+          this.scheduleRebuild(e.said);
+          return;
+        default:
+          this.ctx.log.warn({ channel: this.config.channel, meta: m.channel, error: e.said }, 'CometD error');
       }
     }
+  }
+
+  /** Salesforce asks the client to stay away (a limit): no handshake loop, minutes of back-off, said loudly. */
+  private stayAway(said: string, fix: string): void {
+    this.teardown();
+    this.stayAways++;
+    const delay = stayAwayDelay(this.stayAways);
+    this.ctx.log.error(
+      { channel: this.config.channel, error: said, retryInMs: delay, attempt: this.stayAways },
+      `Salesforce asks the bridge to stay away: ${fix}; reconnecting from the last position in ${Math.round(delay / 60_000)} min`,
+    );
+    this.scheduleRebuild(said, delay);
   }
 
   private onAuthFailure(error: string): void {
@@ -273,6 +296,7 @@ export class CometdSubscriber implements Subscriber {
   }
 
   private onEvent(gen: number, data: Record<string, unknown>): void {
+    this.stayAways = 0;
     if (gen !== this.generation || this.stopped) return;
     if (this.tk.available <= 0) {
       // Past the credit: drop it; it is fetched again after the reconnect from replayFrom.
@@ -375,10 +399,10 @@ export class CometdSubscriber implements Subscriber {
     }
   }
 
-  private scheduleRebuild(why: string): void {
+  private scheduleRebuild(why: string, delayMs?: number): void {
     if (this.stopped || this.rebuildTimer) return;
     this.failures++;
-    const delay = backoffDelay(this.failures, DEFAULT_BACKOFF);
+    const delay = delayMs ?? backoffDelay(this.failures, DEFAULT_BACKOFF);
     this.ctx.log.warn(
       { channel: this.config.channel, attempt: this.failures, retryInMs: delay, why },
       'CometD client failed; reconnecting with backoff',

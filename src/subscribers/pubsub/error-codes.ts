@@ -10,7 +10,7 @@
  * - `invalid-replay`: the stored position was refused; the route's `onInvalidReplay` policy decides.
  * - `retry`: resubscribe from the last position with the usual backoff (seconds, ≤ 30 s).
  * - `long`: Salesforce asks the client to stay away (allocation spent, client limit, protection):
- *   back off in minutes (5 min doubling to 1 h), logged as an error each time.
+ *   back off in minutes (`stayAwayDelay`, src/retry.ts), logged as an error each time.
  * - `fatal`: no retry can fix it; the route stops with what to fix.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -130,8 +130,3 @@ export function classifyError(code: string | null, status: number | undefined): 
 
 /** Every documented code (for the emulator's tests and the fidelity table). */
 export const DOCUMENTED_CODES: readonly string[] = Object.keys(TABLE).map((k) => PREFIX + k);
-
-/** Long back-off: 5 min doubling to 1 h (attempt 1, 2, …). */
-export function longBackoffMs(attempt: number): number {
-  return Math.min(3_600_000, 300_000 * 2 ** Math.max(0, attempt - 1));
-}

@@ -15,14 +15,14 @@ import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../positions.js';
-import { backoffDelay, DEFAULT_BACKOFF } from '../../retry.js';
+import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
 import { type StartAt, SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import { SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
 import { type RawConsumerEvent, toEnvelope } from './decode.js';
-import { classifyError, longBackoffMs } from './error-codes.js';
+import { classifyError } from './error-codes.js';
 import { authMetadata, type PubSubStub, sfErrorCode, unary } from './grpc-client.js';
 
 type Preset = 'LATEST' | 'EARLIEST' | 'CUSTOM';
@@ -379,7 +379,7 @@ export class PubSubSubscriber implements Subscriber {
         return;
       case 'long': {
         this.longFailures++;
-        const delay = longBackoffMs(this.longFailures);
+        const delay = stayAwayDelay(this.longFailures);
         this.ctx.log.error(
           { topic: this.config.topic, errorCode: c.code, retryInMs: delay, attempt: this.longFailures, error: err.details ?? err.message },
           `Salesforce asks the bridge to stay away: ${c.fix}; resubscribing from the last position in ${Math.round(delay / 60_000)} min`,
