@@ -109,7 +109,8 @@ export class EmulatedOrg {
   readonly managed = new Map<string, ManagedSubscription>();
   private readonly customChannels = new Map<string, Set<string>>();
   private readonly parsedTopics = new Map<string, Query>();
-  private commitNumber = 1_180_000_000_000;
+  /** Real commit numbers exceed 2^53 (a capture from an org: 1725346778429841409): a BigInt, exact on both transports. */
+  private commitNumber = 1_725_346_778_429_841_409n;
   private stateTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -360,10 +361,38 @@ export class EmulatedOrg {
     if (!schema || !ev.payload) return {};
     const rec = schema.type.fromBuffer(ev.payload) as Record<string, unknown>;
     const header = rec.ChangeEventHeader as Record<string, unknown> | undefined;
-    if (header) {
-      for (const k of ['changedFields', 'nulledFields', 'diffFields']) header[k] = decodeFieldBitmap(schema, header[k] as string[]);
-      // CometD omits fields that carry no value.
-      for (const [k, v] of Object.entries(rec)) if (v === null) delete rec[k];
+    if (header) return this.cometdChange(schema, rec, header);
+    return rec;
+  }
+
+  /**
+   * A change event as Streaming API (CometD) sends it, unlike the Pub/Sub form: the header lists
+   * changedFields by name and has no nulledFields / diffFields; fields without a value are left
+   * out and fields set to null are present as null; date and datetime fields are ISO strings;
+   * a field sent as a diff is `{"diff": …}`; commitNumber is a plain JSON integer beyond 2^53.
+   */
+  private cometdChange(schema: SchemaEntry, rec: Record<string, unknown>, header: Record<string, unknown>): Record<string, unknown> {
+    const nulled = new Set(decodeFieldBitmap(schema, header.nulledFields as string[]));
+    const diff = new Set(decodeFieldBitmap(schema, header.diffFields as string[]));
+    header.changedFields = decodeFieldBitmap(schema, header.changedFields as string[]);
+    delete header.nulledFields;
+    delete header.diffFields;
+    const types = new Map((this.objects.get(String(header.entityName))?.fields ?? []).map((f) => [f.name, f.type]));
+    for (const [k, v] of Object.entries(rec)) {
+      if (k === 'ChangeEventHeader') continue;
+      if (v === null) {
+        if (!nulled.has(k)) delete rec[k];
+        continue;
+      }
+      const type = types.get(k);
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        const inner = v as Record<string, unknown>;
+        for (const [ik, iv] of Object.entries(inner)) if (iv === null && !nulled.has(`${k}.${ik}`)) delete inner[ik];
+      } else if ((type === 'datetime' || type === 'date') && (typeof v === 'number' || typeof v === 'bigint')) {
+        const iso = new Date(Number(v)).toISOString();
+        rec[k] = type === 'date' ? iso.slice(0, 10) : iso;
+      }
+      if (diff.has(k)) rec[k] = { diff: rec[k] };
     }
     return rec;
   }
@@ -612,7 +641,7 @@ export class EmulatedOrg {
       objects: [...this.objects.values()],
       platformEvents: [...this.platformEvents.values()],
       invalidBefore: this.bus.invalidBefore,
-      commitNumber: this.commitNumber,
+      commitNumber: this.commitNumber.toString(),
       schemaHistory: this.schemaHistory,
     };
     writeFileSync(`${path}.tmp`, JSON.stringify(state));
@@ -631,7 +660,7 @@ export class EmulatedOrg {
     for (const m of s.managed ?? []) this.managed.set(m.id, m);
     for (const g of s.genericChannels ?? []) this.genericChannels.add(g);
     this.bus.invalidBefore = s.invalidBefore ?? 0;
-    this.commitNumber = s.commitNumber ?? this.commitNumber;
+    this.commitNumber = s.commitNumber !== undefined ? BigInt(s.commitNumber) : this.commitNumber;
     for (const h of s.schemaHistory ?? []) {
       const entry = h.key.startsWith('pe:') ? platformEventSchema(h.def) : cdcSchema(h.def);
       this.registerSchema(h.key, entry, h.def);

@@ -68,6 +68,26 @@ function optionalField(fd: FieldDef, named: Set<string>): Record<string, unknown
   return { name: fd.name, type: ['null', avroType(fd.type)], default: null };
 }
 
+/**
+ * Avro long as Salesforce uses it: a commitNumber exceeds 2^53, so longs beyond the safe range are
+ * BigInts (written exactly, decoded as BigInt); the others stay numbers.
+ */
+const ExactLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => {
+    const v = buf.readBigInt64LE();
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+  },
+  toBuffer: (n: number | bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(BigInt(n));
+    return b;
+  },
+  fromJSON: (x: unknown) => x,
+  toJSON: (x: unknown) => x,
+  isValid: (x: unknown) => typeof x === 'bigint' || Number.isSafeInteger(x),
+  compare: (a: number | bigint, b: number | bigint) => (BigInt(a) === BigInt(b) ? 0 : BigInt(a) < BigInt(b) ? -1 : 1),
+});
+
 function schemaId(json: string): string {
   return createHash('sha256').update(json).digest('base64url').slice(0, 22);
 }
@@ -84,7 +104,7 @@ function entry(schema: Record<string, unknown>, fields: FieldDef[], headerFirst:
   return {
     id: schemaId(json),
     json,
-    type: avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false }),
+    type: avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false, registry: { long: ExactLong as unknown as avro.Type } }),
     fieldNames: [...(headerFirst ? ['ChangeEventHeader'] : []), ...fields.map((x) => x.name)],
     compound,
   };

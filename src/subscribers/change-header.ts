@@ -13,13 +13,20 @@ export function toChangeHeader(h: Record<string, unknown>, fieldNames: (list: st
     changeOrigin: String(h.changeOrigin ?? ''),
     transactionKey: String(h.transactionKey ?? ''),
     sequenceNumber: Number(h.sequenceNumber ?? 0),
-    commitTimestamp: Number(h.commitTimestamp ?? 0),
+    commitTimestamp: epochMs(h.commitTimestamp),
     commitNumber: h.commitNumber === undefined || h.commitNumber === null ? undefined : String(h.commitNumber),
     commitUser: String(h.commitUser ?? ''),
     changedFields: fieldNames(h.changedFields as string[] | undefined),
     nulledFields: fieldNames(h.nulledFields as string[] | undefined),
     diffFields: fieldNames(h.diffFields as string[] | undefined),
   };
+}
+
+/** Epoch ms from a number, a numeric string or an ISO date (CometD may send any). */
+function epochMs(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') return /^-?\d+$/.test(v) ? Number(v) : Date.parse(v) || 0;
+  return 0;
 }
 
 /** GAP_OVERFLOW -> overflow, other GAP_* -> gap, everything else -> cdc. */

@@ -231,4 +231,55 @@ describe('CometD subscriber', () => {
     expect(c.bridge.status().routes[0]?.sourceStats.authRefreshes).toBe(0);
     await c.bridge.stop();
   });
+
+  it('change events in their real CometD shape: exact commitNumber beyond 2^53, nulled and changed fields like Pub/Sub, ISO dates', async () => {
+    const dir = tempDir();
+    const viaCometd = join(dir, 'cometd');
+    const viaPubsub = join(dir, 'pubsub');
+    const ch = '/data/ContactChangeEvent';
+    const a = makeBridge(t, dir, [
+      route('shape-cometd', ch, viaCometd, { initial: 'latest' }),
+      {
+        name: 'shape-pubsub',
+        source: { type: 'pubsub', org: 'emu', topic: ch, initial: 'latest' },
+        sinks: [{ type: 'file', dir: viaPubsub }],
+      },
+    ]);
+    await a.bridge.start();
+    await t.subscribed(ch, 2);
+    const tok = await t.token();
+    const created = await t.http('POST', '/services/data/v63.0/sobjects/Contact', {
+      token: tok,
+      body: { FirstName: 'Grace', LastName: 'Hopper', Email: 'grace@example.com', MailingCity: 'Arlington', Birthdate: 1_790_000_000_000 },
+    });
+    expect(created.status, created.text).toBe(201);
+    await t.http('PATCH', `/services/data/v63.0/sobjects/Contact/${created.json.id}`, {
+      token: tok,
+      body: { Email: null, MailingCity: 'NYC' },
+    });
+    await until(() => readSink(viaCometd).length >= 2 && readSink(viaPubsub).length >= 2, 15_000, 'both transports');
+    const [c0, c1] = readSink(viaCometd);
+    const [p0, p1] = readSink(viaPubsub);
+    // Beyond 2^53 and exact, the same on both transports (JSON.parse alone would round it).
+    expect(c1.changeHeader.commitNumber).toMatch(/^\d{19}$/);
+    expect(BigInt(c1.changeHeader.commitNumber)).toBeGreaterThan(BigInt(Number.MAX_SAFE_INTEGER));
+    expect(c1.changeHeader.commitNumber).toBe(p1.changeHeader.commitNumber);
+    expect(BigInt(c1.changeHeader.commitNumber) - BigInt(c0.changeHeader.commitNumber)).toBe(1n);
+    // The update: Email nulled, MailingAddress.City changed; the same lists from both transports.
+    expect(c1.changeHeader.nulledFields).toEqual(p1.changeHeader.nulledFields);
+    expect(c1.changeHeader.nulledFields).toContain('Email');
+    expect(c1.changeHeader.changedFields).toEqual(p1.changeHeader.changedFields);
+    expect(c1.changeHeader.diffFields).toEqual([]);
+    expect(c1.payload.Email).toBeNull();
+    expect(
+      Object.entries(c1.payload)
+        .filter(([, v]) => v === null)
+        .map(([k]) => k),
+    ).toEqual(['Email']);
+    // Dates as Streaming API sends them (ISO), epoch ms over Pub/Sub.
+    expect(c0.payload.Birthdate).toBe(new Date(1_790_000_000_000).toISOString().slice(0, 10));
+    expect(p0.payload.Birthdate).toBe(1_790_000_000_000);
+    expect(c0.eventTime).toBe(p0.eventTime);
+    await a.bridge.stop();
+  });
 });

@@ -5,9 +5,32 @@ import { changeKind, toChangeHeader } from '../change-header.js';
 type Obj = Record<string, unknown>;
 
 function isoOrNull(v: unknown): string | null {
-  if (typeof v === 'number') return new Date(v).toISOString();
-  if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) return new Date(v).toISOString();
-  return null;
+  const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  // Date throws outside ±8.64e15 ms; such a time is no time.
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : null;
+}
+
+/**
+ * Over CometD the change header has no nulledFields / diffFields: a field set to null is present
+ * with a null value and a field sent as a diff is `{"diff": …}`. Name them in the header like the
+ * Pub/Sub API does, so both transports give the same lists (docs/envelope.md).
+ */
+function cometdFieldLists(payload: Obj, h: Obj): { nulled: string[]; diff: string[] } {
+  const nulled: string[] = [];
+  const diff: string[] = [];
+  for (const [k, v] of Object.entries(payload)) {
+    if (v === null) nulled.push(k);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const o = v as Obj;
+      const keys = Object.keys(o);
+      if (keys.length === 1 && keys[0] === 'diff') diff.push(k);
+      else for (const ik of keys) if (o[ik] === null) nulled.push(`${k}.${ik}`);
+    }
+  }
+  return {
+    nulled: Array.isArray(h.nulledFields) ? (h.nulledFields as string[]) : nulled,
+    diff: Array.isArray(h.diffFields) ? (h.diffFields as string[]) : diff,
+  };
 }
 
 export function normaliseCometd(channel: string, data: Obj, org: string, receivedAt: string): Envelope {
@@ -42,7 +65,8 @@ export function normaliseCometd(channel: string, data: Obj, org: string, receive
   const h = payload.ChangeEventHeader as Obj | undefined;
   if (h) {
     delete payload.ChangeEventHeader;
-    const header = toChangeHeader(h, (list) => list ?? []);
+    const lists = cometdFieldLists(payload, h);
+    const header = toChangeHeader({ ...h, nulledFields: lists.nulled, diffFields: lists.diff }, (list) => list ?? []);
     for (const n of header.nulledFields) if (!n.includes('.') && !(n in payload)) payload[n] = null;
     const kind = changeKind(header.changeType);
     return {

@@ -20,6 +20,7 @@ import { SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
+import { useExactJsonInFaye } from './exact-json.js';
 import { classifyMetaError } from './meta-errors.js';
 import { normaliseCometd } from './normalise.js';
 
@@ -145,6 +146,7 @@ export class CometdSubscriber implements Subscriber {
     this.token = tok.accessToken;
     this.orgId = tok.orgId;
     const apiVersion = this.orgs.config(this.config.org).apiVersion;
+    useExactJsonInFaye();
     const client = new Faye.Client(`${tok.instanceUrl}/cometd/${apiVersion}`, {
       timeout: this.config.timeoutSeconds,
       retry: 5,
