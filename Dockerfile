@@ -22,7 +22,8 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
-# /healthz answers 503 once a route has failed (config/bridge.yaml enables health on :8080).
+# /healthz is liveness (200 while the process serves; a failed route is restarted by the bridge,
+# not by restarting the container): /readyz and /status say which routes run (health on :8080).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "/app/bin/sfbridge.js"]

@@ -69,7 +69,12 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
   try {
     await bridge.start();
     if (config.health) {
-      health = await startHealthServer(config.health.host, config.health.port, () => bridge.status());
+      health = await startHealthServer(
+        config.health.host,
+        config.health.port,
+        () => bridge.status(),
+        (key) => bridge.restartNow(key),
+      );
       const addr = health.address();
       const port = addr && typeof addr === 'object' ? addr.port : config.health.port;
       log.info({ url: `http://${config.health.host}:${port}` }, 'health endpoints listening: /healthz /readyz /status /metrics');
@@ -89,6 +94,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
 
   const finished = bridge.whenDone().then(async (states) => {
     await bridge.stop();
+    if (bridge.exitReason) process.stderr.write(`sfbridge: ${bridge.exitReason} (onRouteFailure: exit)\n`);
     return states.includes('failed') ? 1 : 0;
   });
   const code = await Promise.race([stopped, finished]);

@@ -157,6 +157,15 @@ export function configSchemaWith(c: ComponentSchemas) {
         leaseTtlMs: z.number().int().min(300).default(15_000),
       })
       .optional(),
+    /**
+     * When a route fails for good: restart it after a back-off (default), leave it stopped while
+     * the others run, or exit the daemon with code 1 (src/pipeline/supervisor.ts).
+     */
+    onRouteFailure: z.enum(['restart', 'stop', 'exit']).default('restart'),
+    /** Back-off between restarts of a failed route: `initial`, doubling up to `max`. */
+    routeRestart: z
+      .strictObject({ initial: duration.default(30_000), max: duration.default(3_600_000) })
+      .default({ initial: 30_000, max: 3_600_000 }),
     routes: z.array(routeSchemaWith(c)).min(1, 'at least one route is needed'),
   });
 }

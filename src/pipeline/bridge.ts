@@ -14,8 +14,11 @@ import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
+import { ChangeSignal } from './change-signal.js';
 import { HaCoordinator } from './ha.js';
-import { Route, type RouteState, type RouteStatus } from './route.js';
+import { Route, type RouteState } from './route.js';
+import { type RouteStatus, standbyStatus } from './route-types.js';
+import { RouteSupervisor } from './supervisor.js';
 
 export interface BridgeStatus {
   state: 'starting' | 'running' | 'stopping' | 'stopped';
@@ -50,6 +53,10 @@ export class Bridge {
   private readonly stoppedPromise = new Promise<void>((r) => {
     this.stopped = r;
   });
+  /** Failed routes: restarted, left stopped, or the daemon exits (onRouteFailure). */
+  private readonly supervisor: RouteSupervisor;
+  /** Notified when a route ends, fails, restarts, or the daemon must exit: whenDone() looks again. */
+  private readonly changed = new ChangeSignal();
 
   constructor(
     private readonly config: BridgeConfig,
@@ -59,6 +66,13 @@ export class Bridge {
     this.deadLetters = createDeadLetterStore(config, log);
     this.orgs = new OrgServices(config.orgs, log);
     for (const rc of config.routes) this.specs.set(routeKey(rc), rc);
+    this.supervisor = new RouteSupervisor(
+      config.onRouteFailure,
+      { initialMs: config.routeRestart.initial, maxMs: Math.max(config.routeRestart.initial, config.routeRestart.max) },
+      log,
+      (key) => this.restartRoute(key),
+      () => this.changed.notify(),
+    );
     if (!config.ha?.enabled) for (const key of this.specs.keys()) this.running.set(key, this.build(key));
   }
 
@@ -135,7 +149,10 @@ export class Bridge {
       );
       return;
     }
-    for (const r of this.running.values()) await this.openAndStart(r);
+    for (const [key, r] of this.running) {
+      await this.openAndStart(r);
+      this.watch(key, r);
+    }
     this.state = 'running';
     this.log.info({ routes: [...this.running.keys()], replayStore: this.store.describe() }, 'bridge running');
   }
@@ -149,6 +166,39 @@ export class Bridge {
       }
     }
     await r.route.start();
+  }
+
+  /** Hand a route's failure to the supervisor, and wake whenDone() when it ends either way. */
+  private watch(key: string, r: Running): void {
+    this.supervisor.started(key);
+    void r.route.done.then((state) => {
+      if (state === 'failed' && this.state === 'running' && this.running.get(key) === r)
+        this.supervisor.failed(key, r.route.status().error ?? 'unknown error');
+      this.changed.notify();
+    });
+  }
+
+  /** A supervised restart: fresh subscriber and sinks, from the route's last committed position. */
+  private async restartRoute(key: string): Promise<void> {
+    if (this.state !== 'running') return;
+    const old = this.running.get(key);
+    if (old) await this.closeSinks(old);
+    const r = this.build(key);
+    this.running.set(key, r);
+    try {
+      await this.openAndStart(r);
+    } catch (err) {
+      await this.closeSinks(r);
+      throw err;
+    }
+    this.log.info({ route: key }, 'route restarted');
+    this.watch(key, r);
+    this.changed.notify();
+  }
+
+  /** Operator request (HTTP `POST /routes/<key>/restart`): restart a failed route now. */
+  restartNow(key: string): boolean {
+    return this.supervisor.restartNow(key);
   }
 
   private async startRoute(key: string, lease: Lease, mayWrite: () => boolean): Promise<Route> {
@@ -172,17 +222,42 @@ export class Bridge {
     this.running.delete(key);
   }
 
-  /** Resolves when every route has ended (finite sources) or failed, or stop() was called. */
+  /**
+   * Resolves when every route has ended (finite sources) or failed for good (onRouteFailure stop),
+   * at the first failure with onRouteFailure exit, or when stop() was called. A route waiting for a
+   * supervised restart is not done.
+   */
   async whenDone(): Promise<RouteState[]> {
     if (this.ha) {
       await this.stoppedPromise;
       return this.routes.map((r) => r.status().state);
     }
-    return Promise.all(this.routes.map((r) => r.done));
+    // Routes notify `changed` when they end or fail (watch), so waiting on it alone never spins.
+    const settled = (s: RouteState) => s === 'ended' || s === 'stopped' || (s === 'failed' && !this.supervisor.restarting);
+    for (;;) {
+      const wake = this.changed.wait(60_000);
+      const states = this.status().routes.map((r) => r.state);
+      if (this.supervisor.exitReason !== null || this.state === 'stopping' || this.state === 'stopped') return states;
+      if (states.every(settled)) return states;
+      await Promise.race([wake, this.stoppedPromise]);
+    }
+  }
+
+  /** Why the daemon must exit (onRouteFailure: exit), or null. */
+  get exitReason(): string | null {
+    return this.supervisor.exitReason;
   }
 
   status(): BridgeStatus {
-    const routes = [...this.specs.keys()].map((key) => this.running.get(key)?.route.status() ?? standbyStatus(key));
+    const routes = [...this.specs.keys()].map((key) => {
+      const st = this.running.get(key)?.route.status() ?? standbyStatus(key);
+      const restart = this.supervisor.info(key);
+      if (!restart) return st;
+      // Waiting for a restart (or a restart that could not open its sinks): failed, with why.
+      return restart.nextRestartAt
+        ? { ...st, state: 'failed' as const, error: st.error ?? restart.lastFailure, restart }
+        : { ...st, restart };
+    });
     return { state: this.state, replayStore: this.store.describe(), instance: this.ha?.instanceId, routes };
   }
 
@@ -194,6 +269,8 @@ export class Bridge {
 
   private async doStop(timeoutMs: number): Promise<boolean> {
     this.state = 'stopping';
+    this.supervisor.close();
+    this.changed.notify();
     await this.ha?.stopLoop();
     const results = await Promise.all([...this.running.values()].map((r) => r.route.stop(timeoutMs)));
     for (const r of this.running.values()) await this.closeSinks(r);
@@ -212,26 +289,6 @@ export class Bridge {
       await s.close().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
     }
   }
-}
-
-function standbyStatus(key: string): RouteStatus {
-  return {
-    key,
-    state: 'standby',
-    source: '',
-    sourceStats: {},
-    eventsReceived: 0,
-    eventsAcked: 0,
-    eventsCommitted: 0,
-    inFlight: 0,
-    maxInFlight: 0,
-    maxInFlightSeen: 0,
-    creditViolations: 0,
-    committed: null,
-    commitFailures: 0,
-    error: null,
-    sinks: [],
-  };
 }
 
 function asStartupError(what: string, err: unknown): BridgeError {

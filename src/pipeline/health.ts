@@ -1,18 +1,38 @@
-/** Minimal HTTP endpoints for orchestrators: /healthz (alive, no route failed), /readyz, /status (JSON), /metrics (Prometheus). */
+/**
+ * HTTP endpoints for orchestrators. /healthz is liveness: 200 while the process serves requests,
+ * whatever single routes do (a failed route must not get the healthy ones restarted with the
+ * process). /readyz is readiness: 200 only while every route runs. /status (JSON, public: strings
+ * scrubbed), /metrics (Prometheus). `POST /routes/<name>/restart` restarts a failed route now,
+ * from loopback clients only.
+ */
 import { createServer, type Server } from 'node:http';
 import { scrubString } from '../log.js';
 import type { BridgeStatus } from './bridge.js';
 
-export function startHealthServer(host: string, port: number, status: () => BridgeStatus): Promise<Server> {
+export function startHealthServer(
+  host: string,
+  port: number,
+  status: () => BridgeStatus,
+  restart: (route: string) => boolean = () => false,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const s = status();
-    const failed = s.routes.some((r) => r.state === 'failed');
-    const url = (req.url ?? '/').split('?')[0];
+    const failed = s.routes.filter((r) => r.state === 'failed').map((r) => r.key);
+    const url = (req.url ?? '/').split('?')[0] ?? '/';
+    const restartMatch = /^\/routes\/(.+)\/restart$/.exec(url);
     if (url === '/healthz') {
-      res.writeHead(failed ? 503 : 200, { 'content-type': 'text/plain' }).end(failed ? 'route failed\n' : 'ok\n');
+      const alive = s.state !== 'stopped';
+      res.writeHead(alive ? 200 : 503, { 'content-type': 'text/plain' }).end(alive ? 'ok\n' : 'stopped\n');
     } else if (url === '/readyz') {
-      const ready = s.state === 'running' && !failed;
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `${s.state}\n`);
+      const ready = s.state === 'running' && failed.length === 0;
+      const why = failed.length > 0 ? `failed routes: ${failed.join(', ')}` : s.state;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `${why}\n`);
+    } else if (restartMatch && req.method === 'POST') {
+      const local = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
+      if (!local) res.writeHead(403, { 'content-type': 'text/plain' }).end('route restarts are accepted from loopback clients only\n');
+      else if (restart(decodeURIComponent(restartMatch[1] as string)))
+        res.writeHead(202, { 'content-type': 'text/plain' }).end('restarting\n');
+      else res.writeHead(409, { 'content-type': 'text/plain' }).end('no such route waiting for a restart\n');
     } else if (url === '/status') {
       // /status is public: every string passes the secret scrubber on its way out.
       const body = JSON.stringify(s, (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
@@ -20,7 +40,9 @@ export function startHealthServer(host: string, port: number, status: () => Brid
     } else if (url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheus(s));
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /status or /metrics\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: try /healthz, /readyz, /status, /metrics or POST /routes/<name>/restart\n');
     }
   });
   return new Promise((resolve, reject) => {

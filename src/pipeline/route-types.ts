@@ -45,4 +45,27 @@ export interface RouteStatus {
   commitFailures: number;
   error: string | null;
   sinks: SinkStatus[];
+  /** Supervised restarts of a failed route (onRouteFailure: restart). */
+  restart?: { restarts: number; nextRestartAt: string | null; lastFailure: string | null };
+}
+
+/** Status of a route this instance does not run (HA standby). */
+export function standbyStatus(key: string): RouteStatus {
+  return {
+    key,
+    state: 'standby',
+    source: '',
+    sourceStats: {},
+    eventsReceived: 0,
+    eventsAcked: 0,
+    eventsCommitted: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    maxInFlightSeen: 0,
+    creditViolations: 0,
+    committed: null,
+    commitFailures: 0,
+    error: null,
+    sinks: [],
+  };
 }

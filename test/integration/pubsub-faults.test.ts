@@ -114,7 +114,9 @@ describe('Pub/Sub subscriber under faults', () => {
   it('invalid stored replay id with policy fail: the route stops with a clear error', async () => {
     const dir = tempDir();
     await storeWith(dir, 'cases-fail', b64(999_999_999_999), null);
-    const a = makeBridge(t, dir, [route('cases-fail', '/data/CaseChangeEvent', join(dir, 'out'), { onInvalidReplay: 'fail' })]);
+    const a = makeBridge(t, dir, [route('cases-fail', '/data/CaseChangeEvent', join(dir, 'out'), { onInvalidReplay: 'fail' })], {
+      onRouteFailure: 'stop',
+    });
     await a.bridge.start();
     const states = await a.bridge.whenDone();
     expect(states).toEqual(['failed']);
@@ -264,7 +266,7 @@ describe('Pub/Sub subscriber under faults', () => {
 
   it('fails the route clearly on an unknown topic', async () => {
     const dir = tempDir();
-    const a = makeBridge(t, dir, [route('nope', '/data/NoSuchChangeEvent', join(dir, 'out'))]);
+    const a = makeBridge(t, dir, [route('nope', '/data/NoSuchChangeEvent', join(dir, 'out'))], { onRouteFailure: 'stop' });
     await a.bridge.start();
     expect(await a.bridge.whenDone()).toEqual(['failed']);
     expect(a.bridge.status().routes[0]?.error).toMatch(
@@ -301,7 +303,9 @@ describe('Pub/Sub subscriber under faults', () => {
 
   it('stops the route, naming the fix, when Salesforce says the user may not subscribe', async () => {
     const dir = tempDir();
-    const a = makeBridge(t, dir, [route('denied', '/data/AccountChangeEvent', join(dir, 'out'), { start: 'latest' })]);
+    const a = makeBridge(t, dir, [route('denied', '/data/AccountChangeEvent', join(dir, 'out'), { start: 'latest' })], {
+      onRouteFailure: 'stop',
+    });
     await t.admin('streams/fail', { code: 'sfdc.platform.eventbus.grpc.subscription.topic.cannot.subscribe', next: 1 });
     await a.bridge.start();
     expect(await a.bridge.whenDone()).toEqual(['failed']);

@@ -67,6 +67,7 @@ function configFor(dir: string, n: number, sink: Record<string, unknown>, route:
     replayStore: { type: 'file', path: join(dir, 'replay.json') },
     deadLetter: { type: 'file', dir: join(dir, 'dlq') },
     pipeline: { commitIntervalMs: 20, maxBatchEvents: 50 },
+    onRouteFailure: 'stop',
     routes: [{ name: 'r', source: { type: 'file', path: input, batchSize: 25 }, sinks: [{ type: 'webhook', ...sink }], ...route }],
   });
 }

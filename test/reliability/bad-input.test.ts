@@ -185,11 +185,15 @@ describe('reliability: bad input', () => {
       expect(r.stderr).toMatch(/orgs\.emu\.auth\.privateKeyFile: cannot read \/nonexistent\/key\.pem \(ENOENT\)/);
     });
 
-    it('unknown topic: the route fails with a clear error, exit 1', async () => {
+    it('unknown topic with onRouteFailure exit: the route fails with a clear error, exit 1', async () => {
       const dir = tempDir();
-      const r = await runCli(['run', '-c', cfg(dir, { type: 'pubsub', org: 'emu', topic: '/data/NoSuchChangeEvent' })]);
+      const r = await runCli([
+        'run',
+        '-c',
+        cfg(dir, { type: 'pubsub', org: 'emu', topic: '/data/NoSuchChangeEvent' }, { onRouteFailure: 'exit' }),
+      ]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/NoSuchChangeEvent/);
+      expect(r.stderr).toMatch(/route \/data\/NoSuchChangeEvent failed: .*NoSuchChangeEvent.*\(onRouteFailure: exit\)/);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 

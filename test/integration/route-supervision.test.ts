@@ -1,0 +1,96 @@
+/**
+ * One poisoned route among three (issue 20): the others deliver every event, liveness stays
+ * green, the poisoned route is visible as failed with its next restart, and it heals by itself
+ * once the fault is removed (supervised restart from its last committed position).
+ */
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHealthServer } from '../../src/pipeline/health.js';
+import { makeBridge, readSink } from '../helpers/bridge.js';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
+import { Receiver } from '../helpers/webhook-receiver.js';
+
+const SECRET = `whsec_${Buffer.from('supervision-secret-0123456789').toString('base64')}`;
+const pubsub = (name: string, topic: string, sinks: unknown[], initial = 'latest') => ({
+  name,
+  source: { type: 'pubsub', org: 'emu', topic, initial },
+  sinks,
+});
+
+describe('route supervision', () => {
+  let t: TestEmulator;
+  const receiver = new Receiver(SECRET);
+  beforeAll(async () => {
+    t = await startEmulator();
+    await receiver.start();
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    await t?.stop();
+  });
+
+  it('a failed route does not stop the others or liveness, shows its restart, and heals once the cause is gone', async () => {
+    const dir = tempDir();
+    const outA = join(dir, 'a');
+    const outB = join(dir, 'b');
+    let gone = true;
+    receiver.respond = () => (gone ? { status: 410 } : { status: 200 });
+    const a = makeBridge(
+      t,
+      dir,
+      [
+        pubsub('accounts', '/data/AccountChangeEvent', [{ type: 'file', dir: outA }]),
+        pubsub('contacts', '/data/ContactChangeEvent', [{ type: 'file', dir: outB }]),
+        // earliest: the route fails before its first commit (a restart at `latest` would start after the events).
+        pubsub('orders', '/event/Order_Event__e', [{ type: 'webhook', url: receiver.url, secrets: [SECRET] }], 'earliest'),
+      ],
+      { routeRestart: { initial: 300, max: 2000 } },
+    );
+    await a.bridge.start();
+    let health: Server | null = null;
+    try {
+      health = await startHealthServer(
+        '127.0.0.1',
+        0,
+        () => a.bridge.status(),
+        (k) => a.bridge.restartNow(k),
+      );
+      const addr = health.address() as { port: number };
+      const get = async (path: string, method = 'GET') => {
+        const r = await fetch(`http://127.0.0.1:${addr.port}${path}`, { method });
+        return { status: r.status, text: await r.text() };
+      };
+      await t.subscribed('/event/Order_Event__e');
+      await t.subscribed('/data/AccountChangeEvent');
+      await t.subscribed('/data/ContactChangeEvent');
+      await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 3 });
+      const orders = () => a.bridge.status().routes.find((r) => r.key === 'orders');
+      await until(() => orders()?.state === 'failed', 15_000, 'the poisoned route to fail');
+      expect(orders()?.restart?.nextRestartAt).toBeTruthy();
+      expect(orders()?.error).toMatch(/410/);
+      // The healthy routes deliver every event meanwhile; liveness stays 200, readiness names the failed route.
+      await t.admin('events/emit', { spec: 'cdc:Account', count: 200 });
+      await t.admin('events/emit', { spec: 'cdc:Contact', count: 200 });
+      await until(() => readSink(outA).length >= 200 && readSink(outB).length >= 200, 20_000, 'the healthy routes');
+      expect((await get('/healthz')).status).toBe(200);
+      const ready = await get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.text).toMatch(/failed routes: orders/);
+      expect((await get('/routes/accounts/restart', 'POST')).status).toBe(409);
+      // The receiver is fixed: the route heals by itself and delivers what it had not.
+      gone = false;
+      await until(() => receiver.delivered.length >= 3, 20_000, 'the healed route to deliver');
+      await until(() => orders()?.state === 'running', 10_000, 'the healed route to run');
+      expect(orders()?.restart?.restarts).toBeGreaterThanOrEqual(1);
+      expect((await get('/readyz')).status).toBe(200);
+      expect(readSink(outA)).toHaveLength(200);
+      expect(readSink(outB)).toHaveLength(200);
+    } finally {
+      health?.close();
+      await a.bridge.stop();
+    }
+  });
+});
