@@ -13,7 +13,7 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { link, readFile, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { BridgeError, RetriableError } from '../errors.js';
@@ -109,16 +109,22 @@ export class FileDeadLetterStore implements DeadLetterStore {
   /** The store's own MAC key: created once (0600, never through a symlink), then read. */
   private async localKey(): Promise<Buffer> {
     const path = join(this.dir, 'dead-letters.key');
+    // Written whole under a private name, then linked into place (link refuses an existing name):
+    // a second process starting at the same moment never reads a half-written key.
+    const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      const fh = await openNoFollow(path, O_CREATE_NEW, 'dead-letter store');
+      const fh = await openNoFollow(temp, O_CREATE_NEW, 'dead-letter store');
       try {
         await fh.writeFile(randomBytes(32).toString('hex'));
         await fh.sync();
       } finally {
         await fh.close();
       }
+      await link(temp, path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(temp).catch(() => undefined);
     }
     try {
       const text = await readFile(path, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });

@@ -193,7 +193,7 @@ describe('reliability: bad input', () => {
         cfg(dir, { type: 'pubsub', org: 'emu', topic: '/data/NoSuchChangeEvent' }, { onRouteFailure: 'exit' }),
       ]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/route \/data\/NoSuchChangeEvent failed: .*NoSuchChangeEvent.*\(onRouteFailure: exit\)/);
+      expect(r.stderr).toMatch(/sfbridge: route r failed: .*NoSuchChangeEvent.*\(onRouteFailure: exit\)/);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 

@@ -248,6 +248,8 @@ describe('reliability: hostile input (run time, no emulator)', () => {
           log: { level: 'info', format: 'json' },
           replayStore: { type: 'file', path: join(dir, `${replay}-replay.json`) },
           deadLetter: { type: 'file', dir: join(dir, `${replay}-dlq`) },
+          // The refused route ends the process (the default would retry it with back-off).
+          onRouteFailure: 'exit',
           routes: [
             { name: 'r', source: { type: 'file', path: inbox(dir, 50), follow: true, pollMs: 50 }, sinks: [{ type: 'file', dir: out }] },
           ],
@@ -337,6 +339,7 @@ describe('reliability: hostile input (run time, emulator)', () => {
         },
         replayStore: { type: 'file', path: join(dir, 'replay.json') },
         deadLetter: { type: 'file', dir: join(dir, 'dlq') },
+        onRouteFailure: 'exit',
         routes: [
           {
             name: 'r',
