@@ -17,6 +17,7 @@ commands:
   check -c FILE                validate a config and print what it would do
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
+  route restart NAME           restart a failed route of the running bridge now
   dlq list|replay|purge        inspect, deliver again or drop dead-lettered events
   tail -c FILE                 print a route's events to stdout (does not move its position)
   demo                         end-to-end demo on the embedded emulator, resumable
@@ -68,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./demo.js')).demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
+      case 'route':
+        return await (await import('./route.js')).routeCommand(rest);
       case 'dlq':
         return await (await import('./dlq.js')).dlqCommand(rest);
       case 'tail':
@@ -76,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
         throw new UsageError(
-          `unknown command "${command}" (commands: run, check, replay, pushtopic, dlq, tail, demo, emulator, version, help)`,
+          `unknown command "${command}" (commands: run, check, replay, pushtopic, route, dlq, tail, demo, emulator, version, help)`,
         );
     }
   } catch (err) {

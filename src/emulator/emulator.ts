@@ -3,7 +3,7 @@
  * Bulk API 2.0 query, CometD, the Pub/Sub API — with fault injection and a ledger of every
  * published event. HTTPS and gRPC over TLS by default (self-signed CA written on first start).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { homedir } from 'node:os';
@@ -77,6 +77,8 @@ export class Emulator {
   private async boot(opts: EmulatorOptions): Promise<void> {
     const c = this.config;
     const dataDir = opts.dataDir ? resolve(opts.dataDir) : null;
+    // Created up front (0700): the event log and state live here whatever the transport.
+    if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const r = c.retentionHours;
     this.bus = new EventBus(
       this.clock,

@@ -156,11 +156,32 @@ describe('CometD subscriber', () => {
     const out = join(dir, 'out');
     const ch = '/data/CaseChangeEvent';
     await t.admin('events/emit', { spec: 'cdc:Case', count: 3000 });
-    const a = makeBridge(t, dir, [{ ...route('slow', ch, out, { initial: 'earliest' }), maxInFlight: 100 }], {
-      pipeline: { commitIntervalMs: 20, maxBatchEvents: 20 },
-    });
+    // A second route of the same org shares the one CometD client; the slow route's pauses
+    // unsubscribe only its own channel.
+    const other = join(dir, 'orders');
+    const a = makeBridge(
+      t,
+      dir,
+      [
+        { ...route('slow', ch, out, { initial: 'earliest' }), maxInFlight: 100 },
+        route('orders', '/event/Order_Event__e', other, { initial: 'latest' }),
+      ],
+      { pipeline: { commitIntervalMs: 20, maxBatchEvents: 20 } },
+    );
     await a.bridge.start();
-    await until(() => (a.bridge.status().routes[0]?.eventsAcked ?? 0) >= 3000, 60_000, 'all events');
+    let maxClients = 0;
+    await t.subscribed('/event/Order_Event__e');
+    await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 20 });
+    await until(
+      () => {
+        maxClients = Math.max(maxClients, t.emu.cometd.stats().clients);
+        return (a.bridge.status().routes[0]?.eventsAcked ?? 0) >= 3000 && readSink(other).length >= 20;
+      },
+      60_000,
+      'all events',
+    );
+    expect(maxClients).toBe(1);
+    expect(a.bridge.status().routes[1]?.sourceStats.backpressurePauses).toBe(0);
     await a.bridge.stop();
     const st = a.bridge.status().routes[0];
     expect(st?.maxInFlightSeen).toBeLessThanOrEqual(100);

@@ -1,5 +1,5 @@
 /** Emulator behaviour and every injected fault, observed through real protocol clients. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -491,6 +491,18 @@ describe('emulator persistence (--data-dir)', () => {
       writeFileSync(join(dir, 'marker'), '');
     } finally {
       await b.stop();
+    }
+  });
+
+  it('plaintext with a data directory that does not exist yet: creates it and logs events there', async () => {
+    const dir = join(tempDir(), 'not', 'yet');
+    const plain = await startEmulator({ plaintext: true }, { dataDir: dir });
+    try {
+      const r = await plain.admin('events/emit', { spec: 'cdc:Account', count: 2 });
+      expect(r.firstReplayId).toBeGreaterThan(0);
+      expect(readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await plain.stop();
     }
   });
 });

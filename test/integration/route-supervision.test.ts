@@ -3,11 +3,14 @@
  * green, the poisoned route is visible as failed with its next restart, and it heals by itself
  * once the fault is removed (supervised restart from its last committed position).
  */
+
+import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHealthServer } from '../../src/pipeline/health.js';
 import { makeBridge, readSink } from '../helpers/bridge.js';
+import { runCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -90,6 +93,55 @@ describe('route supervision', () => {
       expect(readSink(outB)).toHaveLength(200);
     } finally {
       health?.close();
+      await a.bridge.stop();
+    }
+  });
+
+  it('sfbridge route restart NAME restarts a failed route now instead of at its next scheduled attempt', async () => {
+    const dir = tempDir();
+    let gone = true;
+    receiver.respond = () => (gone ? { status: 410 } : { status: 200 });
+    const before = receiver.delivered.length;
+    const a = makeBridge(
+      t,
+      dir,
+      [pubsub('later', '/event/Order_Event__e', [{ type: 'webhook', url: receiver.url, secrets: [SECRET] }], 'earliest')],
+      {
+        routeRestart: { initial: '10m', max: '1h' },
+      },
+    );
+    await a.bridge.start();
+    const health = await startHealthServer(
+      '127.0.0.1',
+      0,
+      () => a.bridge.status(),
+      (k) => a.bridge.restartNow(k),
+    );
+    try {
+      const port = (health.address() as { port: number }).port;
+      const cfg = join(dir, 'cli.json');
+      writeFileSync(
+        cfg,
+        JSON.stringify({
+          health: { host: '127.0.0.1', port },
+          routes: [{ name: 'x', source: { type: 'file', path: join(dir, 'in.ndjson') }, sinks: [{ type: 'file', dir: join(dir, 'x') }] }],
+        }),
+      );
+      await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 2 });
+      const later = () => a.bridge.status().routes[0];
+      await until(() => later()?.state === 'failed', 15_000, 'the route to fail');
+      expect(Date.parse(later()?.restart?.nextRestartAt ?? '') - Date.now()).toBeGreaterThan(60_000);
+      const unknown = await runCli(['route', 'restart', 'nope', '-c', cfg]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/route nope: no such route waiting for a restart/);
+      gone = false;
+      const r = await runCli(['route', 'restart', 'later', '-c', cfg]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/route later: restarting/);
+      await until(() => later()?.state === 'running' && receiver.delivered.length >= before + 2, 20_000, 'the restarted route to deliver');
+      expect(later()?.restart?.restarts).toBe(1);
+    } finally {
+      health.close();
       await a.bridge.stop();
     }
   });

@@ -1,0 +1,328 @@
+/**
+ * One CometD client per org, shared by every CometD route of that org. Salesforce counts
+ * concurrent CometD clients per org (2,000; 20 on Developer Edition) and each client is a
+ * handshake, a long poll and a session on its side; several subscriptions ride one client.
+ *
+ * The session owns the connection: handshake, the replay extension (each channel subscribes from
+ * its own member's position), /meta errors read by `failureReason`, token refresh, the watchdog
+ * against silent death, back-off and rebuilds. Rebuilding resubscribes every member from its last
+ * handed-over event. A member (one route's subscriber) owns its channel: events, credit and
+ * back-pressure — a paused route unsubscribes its channel only, the others keep streaming.
+ */
+import type { Client as FayeClient, Message, Subscription } from 'faye';
+import Faye from 'faye';
+import type { TokenProvider } from '../../auth/types.js';
+import { BridgeError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { OrgServices } from '../../orgs.js';
+import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
+import { useExactJsonInFaye } from './exact-json.js';
+import { classifyMetaError } from './meta-errors.js';
+
+/** What the session needs from one route's subscriber. */
+export interface SessionMember {
+  readonly channel: string;
+  readonly log: Logger;
+  /** The replay id to subscribe with now (-1 new only, -2 all retained, or the last handed-over id). */
+  subscribeFrom(): number;
+  onEvent(data: Record<string, unknown>): void;
+  onSubscribed(): void;
+  /** A subscribe the member must judge (invalid replay id, permissions, unknown channel). */
+  onSubscribeError(message: string): void;
+  /** The session connected (a /meta/connect or handshake succeeded). */
+  onConnected(): void;
+  /** Token, transport or connection failure that stops this member for good. */
+  fail(err: Error): void;
+}
+
+export interface SessionSettings {
+  timeoutSeconds: number;
+  watchdogSeconds: number;
+}
+
+export interface SessionCounters {
+  rehandshakes: number;
+  rebuilds: number;
+  watchdogRebuilds: number;
+  authRefreshes: number;
+  sessionMembers: number;
+}
+
+const sessions = new WeakMap<OrgServices, Map<string, CometdSession>>();
+
+/** The org's session (created on first use, closed when its last member leaves). */
+export function sessionFor(orgs: OrgServices, org: string, settings: SessionSettings): CometdSession {
+  let byOrg = sessions.get(orgs);
+  if (!byOrg) {
+    byOrg = new Map();
+    sessions.set(orgs, byOrg);
+  }
+  let s = byOrg.get(org);
+  if (!s) {
+    s = new CometdSession(orgs, org, settings, () => byOrg.delete(org));
+    byOrg.set(org, s);
+  }
+  return s;
+}
+
+export class CometdSession {
+  private readonly tokens: TokenProvider;
+  private readonly members = new Map<string, SessionMember>();
+  private readonly subs = new Map<string, Subscription>();
+  private client: FayeClient | null = null;
+  private generation = 0;
+  private token: string | null = null;
+  private connecting = false;
+  private rebuildTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private lastConnectOk = Date.now();
+  private failures = 0;
+  private stayAways = 0;
+  private lastAuthRetry = 0;
+  readonly counters: SessionCounters = { rehandshakes: 0, rebuilds: 0, watchdogRebuilds: 0, authRefreshes: 0, sessionMembers: 0 };
+
+  constructor(
+    private readonly orgs: OrgServices,
+    private readonly org: string,
+    private readonly settings: SessionSettings,
+    private readonly onEmpty: () => void,
+  ) {
+    this.tokens = orgs.tokenProvider(org);
+  }
+
+  /** Start (or resume after back-pressure) a member's subscription. */
+  join(m: SessionMember): void {
+    const existing = this.members.get(m.channel);
+    if (existing && existing !== m)
+      throw new BridgeError('CONFIG', `two CometD routes of org ${this.org} subscribe to ${m.channel}; give each channel one route`);
+    this.members.set(m.channel, m);
+    this.counters.sessionMembers = this.members.size;
+    if (!this.watchdog) {
+      this.watchdog = setInterval(() => this.checkWatchdog(), Math.min(5000, this.settings.watchdogSeconds * 250));
+      this.watchdog.unref();
+    }
+    if (this.client) this.subscribe(m, this.client, this.generation);
+    else if (!this.rebuildTimer) void this.connect();
+  }
+
+  /** Stop a member's subscription (back-pressure pause or route stop); the client stays for the others. */
+  leave(m: SessionMember): void {
+    if (this.members.get(m.channel) !== m) return;
+    this.members.delete(m.channel);
+    this.counters.sessionMembers = this.members.size;
+    const sub = this.subs.get(m.channel);
+    this.subs.delete(m.channel);
+    try {
+      sub?.cancel();
+    } catch {
+      // the client may already be gone
+    }
+    if (this.members.size === 0) this.close();
+  }
+
+  /** Subscribe a member's channel again (after its invalid-replay policy moved its position). */
+  resubscribe(m: SessionMember): void {
+    const sub = this.subs.get(m.channel);
+    this.subs.delete(m.channel);
+    try {
+      sub?.cancel();
+    } catch {
+      // ignore
+    }
+    if (this.client && this.members.get(m.channel) === m) this.subscribe(m, this.client, this.generation);
+  }
+
+  /** A member saw `401` on its subscribe: the token is bad for the whole session. */
+  authFailed(error: string): void {
+    this.onAuthFailure(error);
+  }
+
+  private close(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = null;
+    this.teardown();
+    this.onEmpty();
+  }
+
+  private teardown(): void {
+    this.generation++;
+    this.subs.clear();
+    const c = this.client;
+    this.client = null;
+    try {
+      c?.disconnect();
+    } catch {
+      // the client may already be dead
+    }
+  }
+
+  private get log(): Logger | undefined {
+    return this.members.values().next().value?.log;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.client || this.connecting || this.members.size === 0) return;
+    this.connecting = true;
+    const gen = ++this.generation;
+    let tok: Awaited<ReturnType<TokenProvider['getToken']>>;
+    try {
+      tok = await this.tokens.getToken();
+    } catch (err) {
+      this.connecting = false;
+      if (err instanceof BridgeError && !err.retriable) for (const m of [...this.members.values()]) m.fail(err);
+      else this.scheduleRebuild(`token: ${errorMessage(err)}`);
+      return;
+    }
+    this.connecting = false;
+    if (gen !== this.generation || this.members.size === 0) return;
+    this.token = tok.accessToken;
+    useExactJsonInFaye();
+    const ca = this.orgs.cas(this.org);
+    const client = new Faye.Client(`${tok.instanceUrl}/cometd/${this.orgs.config(this.org).apiVersion}`, {
+      timeout: this.settings.timeoutSeconds,
+      retry: 5,
+      ...(ca ? { tls: { ca } } : {}),
+    });
+    client.disable('websocket');
+    client.setHeader('Authorization', `Bearer ${tok.accessToken}`);
+    client.addExtension({
+      outgoing: (msg, cb) => {
+        if (msg.channel === '/meta/subscribe') {
+          const channel = String((msg as { subscription?: unknown }).subscription ?? '');
+          const m = this.members.get(channel);
+          if (m) msg.ext = { ...(msg.ext ?? {}), replay: { [channel]: m.subscribeFrom() } };
+        }
+        cb(msg);
+      },
+      incoming: (msg, cb) => {
+        if (gen === this.generation) this.onMeta(msg);
+        else if (msg.successful && (msg.channel === '/meta/handshake' || msg.channel === '/meta/connect')) {
+          // Torn down before its handshake finished: faye ignores disconnect() until connected,
+          // so the stale client would keep polling (and keep the process alive). Disconnect now.
+          setImmediate(() => client.disconnect());
+        }
+        cb(msg);
+      },
+    });
+    client.on(
+      'transport:down',
+      () => gen === this.generation && this.log?.warn({ org: this.org }, 'CometD transport down; the client retries'),
+    );
+    this.client = client;
+    this.lastConnectOk = Date.now();
+    this.counters.rebuilds++;
+    for (const m of this.members.values()) this.subscribe(m, client, gen);
+  }
+
+  private subscribe(m: SessionMember, client: FayeClient, gen: number): void {
+    const sub = client.subscribe(m.channel, (data) => {
+      if (gen === this.generation && this.members.get(m.channel) === m && this.subs.get(m.channel) === sub) {
+        this.stayAways = 0;
+        m.onEvent(data as Record<string, unknown>);
+      }
+    });
+    this.subs.set(m.channel, sub);
+    sub.then(
+      () => {
+        if (gen !== this.generation || this.subs.get(m.channel) !== sub) return;
+        this.failures = 0;
+        m.onSubscribed();
+      },
+      (err) => gen === this.generation && this.subs.get(m.channel) === sub && m.onSubscribeError(bayeuxError(err)),
+    );
+  }
+
+  private onMeta(msg: Message): void {
+    if (msg.channel !== '/meta/connect' && msg.channel !== '/meta/handshake') return;
+    if (msg.successful) {
+      this.lastConnectOk = Date.now();
+      for (const m of this.members.values()) m.onConnected();
+      return;
+    }
+    const reason = String(((msg.ext?.sfdc ?? {}) as { failureReason?: string }).failureReason ?? '');
+    const e = classifyMetaError(msg.channel, String(msg.error ?? ''), reason);
+    if (!e.said) return;
+    switch (e.action) {
+      case 'reauth':
+        this.onAuthFailure(e.said);
+        return;
+      case 'rehandshake':
+        // faye re-handshakes by itself and resubscribes every channel through the extension.
+        this.counters.rehandshakes++;
+        this.log?.info(
+          { org: this.org, channels: [...this.members.keys()] },
+          'server forgot the session (403::Unknown client); re-handshaking',
+        );
+        return;
+      case 'stay-away': {
+        this.teardown();
+        this.stayAways++;
+        const delay = stayAwayDelay(this.stayAways);
+        this.log?.error(
+          { org: this.org, error: e.said, retryInMs: delay, attempt: this.stayAways },
+          `Salesforce asks the bridge to stay away: ${e.fix}; reconnecting from the last position in ${Math.round(delay / 60_000)} min`,
+        );
+        this.scheduleRebuild(e.said, delay);
+        return;
+      }
+      case 'retry':
+        // 503 too busy and the like: rebuild with backoff (whatever reconnect advice came with it).
+        this.teardown();
+        this.scheduleRebuild(e.said);
+        return;
+      default:
+        this.log?.warn({ org: this.org, meta: msg.channel, error: e.said }, 'CometD error');
+    }
+  }
+
+  private onAuthFailure(error: string): void {
+    this.tokens.invalidate(this.token ?? undefined);
+    this.counters.authRefreshes++;
+    this.log?.warn({ org: this.org, error }, 'CometD authentication failed; refreshing the token and re-handshaking');
+    this.teardown();
+    // Once at once; again within a minute means the new token fails too: back off.
+    if (Date.now() - this.lastAuthRetry > 60_000) {
+      this.lastAuthRetry = Date.now();
+      void this.connect();
+    } else this.scheduleRebuild('authentication failed again');
+  }
+
+  private checkWatchdog(): void {
+    if (!this.client) return;
+    const silentMs = Date.now() - this.lastConnectOk;
+    if (silentMs > this.settings.watchdogSeconds * 1000) {
+      this.counters.watchdogRebuilds++;
+      this.log?.warn(
+        { org: this.org, silentSeconds: Math.round(silentMs / 1000), channels: [...this.members.keys()] },
+        'no /meta/connect completed for too long; rebuilding the CometD client',
+      );
+      this.teardown();
+      void this.connect();
+    }
+  }
+
+  private scheduleRebuild(why: string, delayMs?: number): void {
+    if (this.rebuildTimer || this.members.size === 0) return;
+    this.failures++;
+    const delay = delayMs ?? backoffDelay(this.failures, DEFAULT_BACKOFF);
+    this.log?.warn({ org: this.org, attempt: this.failures, retryInMs: delay, why }, 'CometD client failed; reconnecting with backoff');
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = null;
+      void this.connect();
+    }, delay);
+  }
+}
+
+/**
+ * The Salesforce error string of a failed subscribe. faye parses `NNN:params:message` into
+ * {code, message} and drops the prefix when the text fits its grammar (`403::Restricted channel`
+ * arrives as code 403 + "Restricted channel"), and keeps the text whole when it does not: put the
+ * code back so every error reads as Salesforce sent it.
+ */
+export function bayeuxError(err: unknown): string {
+  const e = err as { code?: number | null; params?: string[]; message?: string } | null;
+  if (e && typeof e === 'object' && typeof e.code === 'number') return `${e.code}:${(e.params ?? []).join(',')}:${e.message ?? ''}`;
+  return String(e?.message ?? err);
+}
