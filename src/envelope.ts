@@ -52,6 +52,12 @@ export interface Envelope {
   changeHeader?: ChangeHeader;
   /** The event's fields (CDC: the entity fields; platform: event fields; generic: the string). */
   payload: unknown;
+  /** `gap` events of a route with `gaps: enrich`: the records' current state was fetched (payload). */
+  enriched?: true;
+  /** When the enriched fields were fetched (ISO). */
+  enrichedAt?: string;
+  /** Why a gap event could not be enriched (it goes on without fields). */
+  enrichError?: string;
 }
 
 /**

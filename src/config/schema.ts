@@ -124,6 +124,8 @@ function routeSchemaWith(c: ComponentSchemas) {
         after: duration.default(3_600_000),
       })
       .default({ mode: 'block', after: 3_600_000 }),
+    /** CDC `GAP_*` events: pass them on as they are, or enrich them with the records' current state (REST). */
+    gaps: z.enum(['pass', 'enrich']).default('pass'),
   });
 }
 

@@ -73,6 +73,7 @@ export class AdminApi {
           published: d.bus.ledger.length,
           pubsub: d.pubsub.stats(),
           cometd: d.cometd.stats(),
+          usage: d.org.usage,
           faults: { delayMs: d.faults.delayMs, throttle: d.faults.throttle, invalidBefore: d.bus.invalidBefore },
           clockOffsetMs: d.clock.now() - Date.now(),
           routes: ADMIN_ROUTES,

@@ -115,6 +115,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   const rest = m[2] ?? '/';
   const org = d.org;
   let r: RegExpExecArray | null;
+  org.usage.apiRequests++;
 
   if (rest === '/')
     return sendJson(res, 200, {
@@ -122,7 +123,17 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
       query: `/services/data/v${m[1]}/query`,
       limits: `/services/data/v${m[1]}/limits`,
     });
-  if (rest === '/limits') return sendJson(res, 200, limits());
+  if (rest === '/limits') return sendJson(res, 200, limits(org.usage.apiRequests));
+  if ((r = /^\/sobjects\/(\w+)\/describe$/.exec(rest)) && method === 'GET') {
+    // The field list clients read to know what to ask for (a subset of Salesforce's describe).
+    org.usage.describes++;
+    const obj = org.object(r[1] as string);
+    const fields = [
+      { name: 'Id', type: 'id' },
+      ...obj.fields.map((f) => ({ name: f.name, type: f.type === 'datetime' ? 'datetime' : f.type })),
+    ];
+    return sendJson(res, 200, { name: obj.name, keyPrefix: obj.keyPrefix, fields });
+  }
   if (rest === '/tooling/query') {
     // Only what clients need: ManagedEventSubscription look-ups by Id or DeveloperName.
     const q = url.searchParams.get('q') ?? '';
@@ -143,6 +154,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     return sendJson(res, 200, { totalSize: records.length, done: true, records });
   }
   if ((r = /^\/composite\/sobjects\/(\w+)$/.exec(rest)) && method === 'GET') {
+    org.usage.compositeGets++;
     const ids = (url.searchParams.get('ids') ?? '').split(',').filter(Boolean);
     if (ids.length > 200) throw new OrgError(400, 'EXCEEDED_ID_LIMIT', 'Exceeded max number of ids: 200');
     const fields = (url.searchParams.get('fields') ?? 'Id').split(',').filter(Boolean);
@@ -236,10 +248,10 @@ function parseJsonAny(text: string): unknown {
   }
 }
 
-function limits() {
-  const l = (max: number) => ({ Max: max, Remaining: max });
+function limits(apiRequests: number) {
+  const l = (max: number, used = 0) => ({ Max: max, Remaining: Math.max(0, max - used) });
   return {
-    DailyApiRequests: l(15000),
+    DailyApiRequests: l(15000, apiRequests),
     DailyBulkV2QueryJobs: l(10000),
     DailyDeliveredPlatformEvents: l(50000),
     DailyStreamingApiEvents: l(1000000),

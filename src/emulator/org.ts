@@ -100,6 +100,8 @@ export class EmulatedOrg {
   readonly orgId: string;
   readonly userId: string;
   readonly objects = new Map<string, ObjectDef>();
+  /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
+  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0 };
   readonly platformEvents = new Map<string, PlatformEventDef>();
   readonly schemasById = new Map<string, SchemaEntry>();
   private readonly currentSchema = new Map<string, SchemaEntry>();

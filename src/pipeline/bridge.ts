@@ -15,6 +15,7 @@ import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { ChangeSignal } from './change-signal.js';
+import { withGapEnrichment } from './gap-enricher.js';
 import { HaCoordinator } from './ha.js';
 import { Route, type RouteState } from './route.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
@@ -84,7 +85,8 @@ export class Bridge {
   private build(key: string, lease?: Lease, mayWrite?: () => boolean): Running {
     const rc = this.specs.get(key) as RouteConfig;
     const rlog = this.log.child({ route: key });
-    const subscriber = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
+    const source = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
+    const subscriber = withGapEnrichment(source, rc, this.orgs, rlog);
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
