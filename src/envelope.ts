@@ -6,7 +6,7 @@
 
 export const ENVELOPE_VERSION = 1;
 
-export const EVENT_KINDS = ['pushtopic', 'cdc', 'platform', 'generic', 'gap', 'overflow', 'replay-gap'] as const;
+export const EVENT_KINDS = ['pushtopic', 'cdc', 'platform', 'generic', 'gap', 'overflow', 'replay-gap', 'snapshot'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** CDC ChangeEventHeader with the bitmap fields already decoded to field names. */
@@ -65,7 +65,8 @@ export interface Envelope {
  * `replay-gap`). A marker has no position in the stream (its `replayId` is empty), so it is never
  * committed as a replay position.
  */
-export const MARKER_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['replay-gap']);
+// A snapshot record comes from an export, not from the stream: it has no stream position either.
+export const MARKER_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['replay-gap', 'snapshot']);
 
 /** True when the envelope is a real event with a replay position (not a marker). */
 export function hasPosition(e: Envelope): boolean {

@@ -43,6 +43,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/replay/invalidate',
   'POST /admin/events/emit {"spec": "cdc:Account", "count": 1000}',
   'POST /admin/events/gap {"object": "Account", "changeType": "GAP_UPDATE"}',
+  'POST /admin/records/create {"object": "Account", "count": 1000, "fields": {"Industry": "Energy"}}',
   'POST /admin/events/overflow {"object": "Account"}',
   'POST /admin/events/corrupt {"object": "Account"}',
   'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
@@ -169,6 +170,18 @@ export class AdminApi {
       case 'POST /admin/events/corrupt': {
         const ev = d.generator.corrupt(String(input.object ?? 'Account'));
         return sendJson(res, 200, { replayId: ev.seq });
+      }
+      case 'POST /admin/records/create': {
+        // Records created as through REST (each with its CREATE change event); Name numbered when not given.
+        const object = String(input.object ?? 'Account');
+        const count = num(input.count ?? 1, 'count');
+        const fields = (input.fields ?? {}) as Record<string, unknown>;
+        const ids: string[] = [];
+        for (let i = 0; i < count; i++) {
+          ids.push(d.org.createRecord(object, { Name: `${object} ${i}`, ...fields }).Id);
+          if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+        }
+        return sendJson(res, 200, { count, ids });
       }
       case 'POST /admin/events/overflow': {
         const ev = d.generator.overflow(String(input.object ?? 'Account'));

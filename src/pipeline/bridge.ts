@@ -15,10 +15,10 @@ import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { ChangeSignal } from './change-signal.js';
-import { withGapEnrichment } from './gap-enricher.js';
 import { HaCoordinator } from './ha.js';
 import { Route, type RouteState } from './route.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
+import { withSourceStages } from './source-stages.js';
 import { RouteSupervisor } from './supervisor.js';
 
 export interface BridgeStatus {
@@ -86,7 +86,7 @@ export class Bridge {
     const rc = this.specs.get(key) as RouteConfig;
     const rlog = this.log.child({ route: key });
     const source = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
-    const subscriber = withGapEnrichment(source, rc, this.orgs, rlog);
+    const subscriber = withSourceStages(source, rc, this.orgs, rlog);
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;

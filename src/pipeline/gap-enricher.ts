@@ -12,11 +12,9 @@
  * envelope in, one out). When Salesforce cannot be asked (network, limits), the gap event goes on
  * unenriched with the reason in `enrichError` after a few tries: never lost, never stuck.
  */
-import type { RouteConfig } from '../config/schema.js';
 import type { Envelope } from '../envelope.js';
-import { BridgeError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { OrgServices } from '../orgs.js';
 import { backoffDelay, sleep } from '../retry.js';
 import type { RestClient } from '../salesforce/rest.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
@@ -32,14 +30,6 @@ const LINGER_MAX_MS = 250;
 const TRIES = 3;
 
 type Step = { kind: 'emit'; events: Envelope[] } | { kind: 'checkpoint'; replayId: string; eventTime: string | null } | { kind: 'end' };
-
-/** The route's subscriber, wrapped when the route asks for `gaps: enrich`. */
-export function withGapEnrichment(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
-  if (rc.gaps !== 'enrich') return subscriber;
-  const org = (rc.source as { org?: string }).org;
-  if (!org) throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${rc.source.type}`);
-  return new GapEnricher(subscriber, orgs.rest(org), log);
-}
 
 const isGap = (e: Envelope) => e.kind === 'gap' && (e.changeHeader?.recordIds.length ?? 0) > 0;
 
@@ -156,7 +146,7 @@ export class GapEnricher implements Subscriber {
               `/composite/sobjects/${encodeURIComponent(entity)}?ids=${chunk.join(',')}&fields=${fields.join(',')}`,
             );
           });
-          chunk.forEach((id, k) => found.set(id, rows[k] ?? null));
+          for (const [k, id] of chunk.entries()) found.set(id, rows[k] ?? null);
         }
       } catch (err) {
         failed.set(entity, errorMessage(err));

@@ -59,6 +59,25 @@ export class RestClient {
     }
   }
 
+  /** A GET whose body is not JSON (Bulk API CSV results): the text and the response headers. */
+  async getText(path: string): Promise<{ text: string; headers: Record<string, string | string[] | undefined> }> {
+    const tok = await this.tokens.getToken();
+    let res: Awaited<ReturnType<typeof httpCall>>;
+    try {
+      res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${tok.accessToken}`, accept: 'text/csv' },
+        ca: this.ca,
+      });
+    } catch (err) {
+      throw new RetriableError('SF_NETWORK', `cannot reach ${tok.instanceUrl}: ${errorMessage(err)}`, err);
+    }
+    if (res.status === 401) this.tokens.invalidate(tok.accessToken);
+    if (res.status >= 400)
+      throw new SalesforceApiError(res.status, `HTTP_${res.status}`, `GET ${path}: HTTP ${res.status}: ${res.text.slice(0, 200)}`);
+    return { text: res.text, headers: res.headers };
+  }
+
   async query<T = Record<string, unknown>>(soql: string): Promise<T[]> {
     const r = await this.request<{ records: T[] }>('GET', `/query?q=${encodeURIComponent(soql)}`);
     return r.records;

@@ -25,6 +25,11 @@ export interface SubscriberContext {
    * durable. The subscriber still emits a marker envelope in its place, so positions stay in order.
    */
   deadLetter?(entries: import('../deadletter/types.js').DeadLetterInput[]): Promise<void>;
+  /**
+   * Set when the route's first start delivered an export of the object (`initial: snapshot`):
+   * epoch ms when the export began. The stream must deliver every change from then on.
+   */
+  snapshotTakenAt?: number;
   /** Unrecoverable: the route stops without committing past what sinks acknowledged. */
   fail(err: Error): void;
   log: Logger;

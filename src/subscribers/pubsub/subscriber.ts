@@ -100,9 +100,14 @@ export class PubSubSubscriber implements Subscriber {
       { topic: this.config.topic },
       {
         ...this.config,
+        // snapshot: the export ran before this start (src/pipeline/snapshot.ts); the stream then
+        // begins like `latest`, from the moment the export began (below).
+        initial: this.config.initial === 'snapshot' ? 'latest' : this.config.initial,
         retentionMs: this.config.retentionHours * 3600_000,
       },
     );
+    // After a snapshot: replay from EARLIEST, skipping only events from before the export began.
+    if (!ctx.from && ctx.snapshotTakenAt !== undefined) this.tk.latest.subscribedAtLatest(ctx.snapshotTakenAt);
     this.tokens = this.orgs.tokenProvider(this.config.org);
     this.client = this.orgs.pubsub(this.config.org);
     if (!schemaCaches.has(this.client)) {

@@ -1,0 +1,25 @@
+/**
+ * Stages between a route's subscriber and the pipeline, chosen by the route's config: the initial
+ * snapshot (a Pub/Sub route with `initial: snapshot`) and gap enrichment (`gaps: enrich`). Each
+ * wraps the subscriber and keeps stream order, credit and positions as they are.
+ */
+import type { RouteConfig } from '../config/schema.js';
+import { BridgeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { OrgServices } from '../orgs.js';
+import type { Subscriber } from '../subscribers/types.js';
+import { GapEnricher } from './gap-enricher.js';
+import { SnapshotFirst } from './snapshot.js';
+
+export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
+  const source = rc.source as { type: string; org?: string; topic?: string; initial?: string };
+  let s = subscriber;
+  if (source.type === 'pubsub' && source.initial === 'snapshot' && source.org && source.topic)
+    s = new SnapshotFirst(s, orgs.rest(source.org), orgs, { org: source.org, topic: source.topic }, log);
+  if (rc.gaps === 'enrich') {
+    if (!source.org)
+      throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
+    s = new GapEnricher(s, orgs.rest(source.org), log);
+  }
+  return s;
+}
