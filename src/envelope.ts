@@ -58,6 +58,8 @@ export interface Envelope {
   enrichedAt?: string;
   /** Why a gap event could not be enriched (it goes on without fields). */
   enrichError?: string;
+  /** `snapshot` envelopes of a backfill: the record was deleted (exported from the recycle bin). */
+  deleted?: true;
 }
 
 /**
@@ -91,6 +93,8 @@ export function replayGapEnvelope(args: {
   storedEventTime: string | null;
   policy: string;
   reason: string;
+  /** policy backfill: the export delivered before the stream, or null when none ran. */
+  backfilled?: { since: string; records: number } | null;
 }): Envelope {
   const now = new Date().toISOString();
   return {
@@ -108,6 +112,7 @@ export function replayGapEnvelope(args: {
       storedEventTime: args.storedEventTime,
       policy: args.policy,
       reason: args.reason,
+      ...(args.backfilled !== undefined ? { backfilled: args.backfilled } : {}),
     },
   };
 }

@@ -47,7 +47,7 @@ export class BulkJobs {
       if (req.operation !== 'query' && req.operation !== 'queryAll')
         throw new OrgError(400, 'INVALIDJOB', 'operation must be query or queryAll');
       if (!req.query) throw new OrgError(400, 'INVALIDJOB', 'query is required');
-      const rows = this.org.query(req.query);
+      const rows = this.org.query(req.query, req.operation === 'queryAll');
       const fields =
         /^\s*SELECT\s+(.+?)\s+FROM/is
           .exec(req.query)?.[1]

@@ -130,7 +130,9 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     const obj = org.object(r[1] as string);
     const fields = [
       { name: 'Id', type: 'id' },
-      ...obj.fields.map((f) => ({ name: f.name, type: f.type === 'datetime' ? 'datetime' : f.type })),
+      { name: 'IsDeleted', type: 'boolean' },
+      { name: 'SystemModstamp', type: 'datetime' },
+      ...obj.fields.map((f) => ({ name: f.name, type: f.type })),
     ];
     return sendJson(res, 200, { name: obj.name, keyPrefix: obj.keyPrefix, fields });
   }
@@ -150,7 +152,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   if (rest === '/query' || rest === '/queryAll') {
     const q = url.searchParams.get('q');
     if (!q) throw new OrgError(400, 'MALFORMED_QUERY', 'missing q parameter');
-    const records = org.query(q);
+    const records = org.query(q, rest === '/queryAll');
     return sendJson(res, 200, { totalSize: records.length, done: true, records });
   }
   if ((r = /^\/composite\/sobjects\/(\w+)$/.exec(rest)) && method === 'GET') {

@@ -100,6 +100,8 @@ export class EmulatedOrg {
   readonly orgId: string;
   readonly userId: string;
   readonly objects = new Map<string, ObjectDef>();
+  /** Deleted records (the recycle bin), visible to queryAll with IsDeleted = true. */
+  readonly deleted = new Map<string, RecordData>();
   /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
   readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0 };
   readonly platformEvents = new Map<string, PlatformEventDef>();
@@ -220,6 +222,9 @@ export class EmulatedOrg {
 
   getField(rec: RecordData, name: string): unknown {
     if (name === 'Id') return rec.Id;
+    // System fields every object has: the last change time (LastModifiedDate here) and the delete flag.
+    if (name === 'SystemModstamp') return rec.fields.LastModifiedDate ?? null;
+    if (name === 'IsDeleted') return this.deleted.has(rec.Id);
     const obj = this.objects.get(rec.type);
     const direct = rec.fields[name];
     if (direct !== undefined) return direct;
@@ -270,6 +275,9 @@ export class EmulatedOrg {
     const rec = this.records.get(id);
     if (!rec || rec.type !== obj.name) throw new OrgError(404, 'ENTITY_IS_DELETED', 'entity is deleted');
     this.records.delete(id);
+    // Kept for queryAll (the recycle bin): IsDeleted = true, modified at the deletion.
+    rec.fields.LastModifiedDate = this.clock.now();
+    this.deleted.set(id, rec);
     this.emitChange(obj, 'DELETE', [id], [], [], {});
     this.notifyPushTopics(obj, rec, 'deleted', []);
     this.saveStateLater();
@@ -537,7 +545,8 @@ export class EmulatedOrg {
 
   // ---- queries ----
 
-  query(soql: string): Array<Record<string, unknown>> {
+  /** SOQL over the org's records; `all` (queryAll) includes deleted ones. */
+  query(soql: string, all = false): Array<Record<string, unknown>> {
     let q: Query;
     try {
       q = parseSoql(soql);
@@ -552,7 +561,8 @@ export class EmulatedOrg {
     }
     const obj = this.object(q.object);
     const out: Array<Record<string, unknown>> = [];
-    for (const rec of this.records.values()) {
+    const pool = all ? [...this.records.values(), ...this.deleted.values()] : this.records.values();
+    for (const rec of pool) {
       if (rec.type !== obj.name || !matches(q.where, (f) => this.getField(rec, f))) continue;
       out.push(project(obj.name, rec.Id, q.fields, (f) => this.getField(rec, f)));
       if (q.limit !== null && out.length >= q.limit) break;

@@ -1,7 +1,8 @@
 /**
  * A small SOQL subset, enough for PushTopic queries, REST /query and Bulk API query jobs:
  * `SELECT f1, f2 FROM Object [WHERE cond] [LIMIT n]`, with =, !=, <>, <, <=, >, >=, LIKE, IN,
- * AND, OR, NOT and parentheses; literals are 'strings', numbers, true, false and null.
+ * AND, OR, NOT and parentheses; literals are 'strings', numbers, dateTimes (2026-11-29T10:00:00Z),
+ * true, false and null.
  */
 export interface Query {
   fields: string[];
@@ -37,6 +38,12 @@ function tokenize(q: string): Tok[] {
       if (i >= q.length) throw new SoqlError('unterminated string literal');
       i++;
       out.push({ t: 'str', v: s });
+    } else if (/^\d{4}-\d{2}-\d{2}T/.test(q.slice(i, i + 11))) {
+      // A dateTime literal (2026-11-29T10:00:00Z, .000Z or +01:00): compared as epoch ms.
+      const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})/.exec(q.slice(i));
+      if (!m || Number.isNaN(Date.parse(m[0]))) throw new SoqlError(`invalid dateTime literal at "${q.slice(i, i + 25)}"`);
+      out.push({ t: 'num', v: String(Date.parse(m[0])) });
+      i += m[0].length;
     } else if (/[0-9]/.test(c) || (c === '-' && /[0-9]/.test(q[i + 1] ?? ''))) {
       const m = /^-?\d+(\.\d+)?/.exec(q.slice(i));
       if (!m) throw new SoqlError(`unexpected "${c}"`);

@@ -1,6 +1,7 @@
 /**
  * Stages between a route's subscriber and the pipeline, chosen by the route's config: the initial
- * snapshot (a Pub/Sub route with `initial: snapshot`) and gap enrichment (`gaps: enrich`). Each
+ * snapshot and backfill past retention (a Pub/Sub route with `initial: snapshot` or
+ * `onInvalidReplay: backfill`) and gap enrichment (`gaps: enrich`). Each
  * wraps the subscriber and keeps stream order, credit and positions as they are.
  */
 import type { RouteConfig } from '../config/schema.js';
@@ -8,14 +9,33 @@ import { BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
 import type { Subscriber } from '../subscribers/types.js';
+import { ExportFirst } from './export-first.js';
 import { GapEnricher } from './gap-enricher.js';
-import { SnapshotFirst } from './snapshot.js';
 
 export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
-  const source = rc.source as { type: string; org?: string; topic?: string; initial?: string };
+  const source = rc.source as {
+    type: string;
+    org?: string;
+    topic?: string;
+    initial?: string;
+    onInvalidReplay?: string;
+    retentionHours?: number;
+  };
   let s = subscriber;
-  if (source.type === 'pubsub' && source.initial === 'snapshot' && source.org && source.topic)
-    s = new SnapshotFirst(s, orgs.rest(source.org), orgs, { org: source.org, topic: source.topic }, log);
+  if (source.type === 'pubsub' && source.org && source.topic && (source.initial === 'snapshot' || source.onInvalidReplay === 'backfill'))
+    s = new ExportFirst(
+      s,
+      orgs.rest(source.org),
+      orgs,
+      {
+        org: source.org,
+        topic: source.topic,
+        initial: source.initial ?? 'latest',
+        onInvalidReplay: source.onInvalidReplay ?? 'earliest',
+        retentionHours: source.retentionHours ?? 72,
+      },
+      log,
+    );
   if (rc.gaps === 'enrich') {
     if (!source.org)
       throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);

@@ -30,9 +30,11 @@ export async function* bulkExport(
   soql: string,
   fields: FieldInfo[],
   progress: (p: ExportProgress) => void,
+  /** queryAll: deleted (recycle bin) records too. */
+  all = false,
   pageSize = 10_000,
 ): AsyncGenerator<Array<Record<string, unknown>>> {
-  const job = await rest.request<{ id: string }>('POST', '/jobs/query', { operation: 'query', query: soql });
+  const job = await rest.request<{ id: string }>('POST', '/jobs/query', { operation: all ? 'queryAll' : 'query', query: soql });
   let info: { state: string; numberRecordsProcessed?: number; errorMessage?: string };
   for (let attempt = 1; ; attempt++) {
     info = await rest.request('GET', `/jobs/query/${job.id}`);

@@ -7,7 +7,8 @@ import { type Envelope, replayGapEnvelope } from '../envelope.js';
 import { BridgeError } from '../errors.js';
 import type { SubscriberContext } from './types.js';
 
-export type InvalidReplayPolicy = 'earliest' | 'latest' | 'fail';
+/** backfill: like earliest, after an export of the records changed since the stored position (src/pipeline/export-first.ts). */
+export type InvalidReplayPolicy = 'earliest' | 'latest' | 'fail' | 'backfill';
 
 export interface InvalidReplay {
   ctx: SubscriberContext;
@@ -19,6 +20,8 @@ export interface InvalidReplay {
   storedEventTime: string | null;
   reason: string;
   policy: InvalidReplayPolicy;
+  /** policy backfill: what the export before the stream delivered (null: none ran). */
+  backfilled?: { since: string; records: number } | null;
 }
 
 export function applyInvalidReplayPolicy(r: InvalidReplay): { fail: BridgeError } | { marker: Envelope } {
@@ -26,7 +29,7 @@ export function applyInvalidReplayPolicy(r: InvalidReplay): { fail: BridgeError 
   const age = storedEventTime ? `${((Date.now() - Date.parse(storedEventTime)) / 3600_000).toFixed(1)} h` : 'unknown';
   r.ctx.log.error(
     { ...r.logFields, storedReplayId: storedId, storedEventTime, age, policy },
-    `replay position cannot be used: ${reason}; policy "${policy}"${policy === 'fail' ? ': stopping the route' : ` resumes at ${policy}; events between may be missing (replay-gap marker sent downstream)`}`,
+    `replay position cannot be used: ${reason}; policy "${policy}"${policy === 'fail' ? ': stopping the route' : policy === 'backfill' ? `${r.backfilled ? `: ${r.backfilled.records} records changed since ${r.backfilled.since} were exported first` : ': no backfill ran (the position was refused while streaming; a backfill runs when a route starts with a position older than retention)'}; resumes at earliest (replay-gap marker sent downstream)` : ` resumes at ${policy}; events between may be missing (replay-gap marker sent downstream)`}`,
   );
   if (policy === 'fail') {
     return {
@@ -45,6 +48,7 @@ export function applyInvalidReplayPolicy(r: InvalidReplay): { fail: BridgeError 
       storedEventTime,
       policy,
       reason,
+      ...(policy === 'backfill' ? { backfilled: r.backfilled ?? null } : {}),
     }),
   };
 }

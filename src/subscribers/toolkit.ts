@@ -88,6 +88,7 @@ export class SubscriberToolkit {
       storedEventTime,
       reason,
       policy: this.settings.onInvalidReplay,
+      backfilled: this.ctx.backfilled ?? null,
     });
     if ('fail' in r) {
       this.ctx.fail(r.fail);
@@ -95,7 +96,7 @@ export class SubscriberToolkit {
     }
     this.latest.restart();
     this.emitMarker(r.marker);
-    return this.settings.onInvalidReplay === 'earliest' ? 'earliest' : 'latest';
+    return this.settings.onInvalidReplay === 'latest' ? 'latest' : 'earliest';
   }
 
   /** A marker takes one event of credit; without credit it waits for the next grant. */

@@ -30,6 +30,8 @@ export interface SubscriberContext {
    * epoch ms when the export began. The stream must deliver every change from then on.
    */
   snapshotTakenAt?: number;
+  /** Set when the start exported the records changed since a too-old stored position (`onInvalidReplay: backfill`). */
+  backfilled?: { since: string; records: number };
   /** Unrecoverable: the route stops without committing past what sinks acknowledged. */
   fail(err: Error): void;
   log: Logger;

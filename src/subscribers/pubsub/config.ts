@@ -17,7 +17,12 @@ export const pubsubSubscriberConfigSchema = z
      */
     initial: z.enum(['earliest', 'latest', 'snapshot']).default('latest'),
     /** What to do when the stored replay id is invalid or older than retention (always logged loudly). */
-    onInvalidReplay: z.enum(['earliest', 'latest', 'fail']).default('earliest'),
+    /**
+     * backfill (one object's change events): when the stored position is older than retention,
+     * first export the records changed since it (Bulk API 2.0 queryAll, deleted ones included),
+     * then resume at earliest.
+     */
+    onInvalidReplay: z.enum(['earliest', 'latest', 'fail', 'backfill']).default('earliest'),
     /** Events per FetchRequest (Salesforce's maximum is 100). */
     batchSize: z.number().int().min(1).max(100).default(100),
     /**
