@@ -116,3 +116,48 @@ export function replayGapEnvelope(args: {
     },
   };
 }
+
+/**
+ * A record exported from Salesforce (initial snapshot, backfill, `sfbridge backfill`) as a
+ * `snapshot` envelope: no stream position, the record id in a SNAPSHOT change header (so sinks key
+ * it like the record's change events), the record's last change time as `eventTime`.
+ */
+export function snapshotEnvelope(
+  row: Record<string, unknown>,
+  a: { entity: string; org: string; channel: string; exportId: string; exportedAt: number; receivedAt: string },
+): Envelope {
+  const id = String(row.Id ?? '');
+  return {
+    v: ENVELOPE_VERSION,
+    org: a.org,
+    channel: a.channel,
+    replayId: '',
+    eventId: `snapshot:${a.entity}:${id}:${a.exportId}`,
+    schemaId: null,
+    eventTime: recordTime(row.SystemModstamp ?? row.LastModifiedDate) ?? new Date(a.exportedAt).toISOString(),
+    receivedAt: a.receivedAt,
+    kind: 'snapshot',
+    changeHeader: {
+      entity: a.entity,
+      recordIds: [id],
+      changeType: 'SNAPSHOT',
+      changeOrigin: '',
+      transactionKey: '',
+      sequenceNumber: 0,
+      commitTimestamp: a.exportedAt,
+      commitUser: '',
+      changedFields: [],
+      nulledFields: [],
+      diffFields: [],
+    },
+    ...(row.IsDeleted === true ? { deleted: true as const } : {}),
+    payload: row,
+  };
+}
+
+/** A record's modification time as ISO (Bulk CSV gives ISO text; epoch ms is accepted too). */
+function recordTime(v: unknown): string | null {
+  if (typeof v !== 'string' && typeof v !== 'number') return null;
+  const ms = typeof v === 'number' || /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : null;
+}

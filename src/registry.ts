@@ -24,6 +24,7 @@ import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
 import { WebhookSink } from './sinks/webhook/webhook-sink.js';
 import { cometdSubscriberConfigSchema } from './subscribers/cometd/config.js';
 import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
+import { ExportSubscriber, exportSubscriberConfigSchema } from './subscribers/export/export-subscriber.js';
 import { FileSubscriber, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
 import { pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
 import { PubSubSubscriber } from './subscribers/pubsub/subscriber.js';
@@ -67,6 +68,10 @@ export const subscriberTypes: Record<string, Registration<Subscriber>> = {
   cometd: {
     schema: cometdSubscriberConfigSchema,
     create: (c, ctx) => new CometdSubscriber(c, needOrgs(ctx)),
+  },
+  export: {
+    schema: exportSubscriberConfigSchema,
+    create: (c, ctx) => new ExportSubscriber(c, needOrgs(ctx)),
   },
 };
 

@@ -18,6 +18,7 @@ commands:
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
   route restart NAME           restart a failed route of the running bridge now
+  backfill --route NAME        export records changed since a time through a route's sinks
   dlq list|replay|purge        inspect, deliver again or drop dead-lettered events
   tail -c FILE                 print a route's events to stdout (does not move its position)
   demo                         end-to-end demo on the embedded emulator, resumable
@@ -71,6 +72,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
       case 'route':
         return await (await import('./route.js')).routeCommand(rest);
+      case 'backfill':
+        return await (await import('./backfill.js')).backfillCommand(rest);
       case 'dlq':
         return await (await import('./dlq.js')).dlqCommand(rest);
       case 'tail':
@@ -79,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
         throw new UsageError(
-          `unknown command "${command}" (commands: run, check, replay, pushtopic, route, dlq, tail, demo, emulator, version, help)`,
+          `unknown command "${command}" (commands: run, check, replay, pushtopic, route, backfill, dlq, tail, demo, emulator, version, help)`,
         );
     }
   } catch (err) {

@@ -210,6 +210,8 @@ export class CometdServer {
     else if (this.bus.check(channel, resolved.cls, n) === 'ok') cursor = n;
     else return { ...base, successful: false, error: INVALID_REPLAY(requested) };
     client.subs.set(channel, { cls: resolved.cls, cursor });
+    // Retained events to replay are queued for the client at once: a connect being held returns with them.
+    if (client.held && this.hasPending(client)) setImmediate(() => client.held?.resolve());
     return { ...base, successful: true };
   }
 

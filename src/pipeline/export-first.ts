@@ -16,9 +16,8 @@
  * during an export runs it again on its next start (duplicates, nothing lost). Progress (records
  * done / total) is in the logs and in /status (`snapshotDone`, `snapshotTotal`).
  */
-import { ENVELOPE_VERSION, type Envelope } from '../envelope.js';
+import { snapshotEnvelope } from '../envelope.js';
 import { BridgeError, errorMessage } from '../errors.js';
-import { isoTime } from '../iso-time.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
 import { bulkExport, describeFields, type ExportProgress } from '../salesforce/bulk-export.js';
@@ -129,7 +128,7 @@ export class ExportFirst implements Subscriber {
     };
     const receivedAt = new Date().toISOString();
     const soql = `SELECT ${names.join(', ')} FROM ${entity}${plan.where}`;
-    for await (const page of bulkExport(this.rest, soql, fields, progress, plan.all)) {
+    for await (const { rows: page } of bulkExport(this.rest, { soql, fields, all: plan.all }, progress)) {
       let i = 0;
       while (i < page.length) {
         if (this.stopped) return;
@@ -138,7 +137,13 @@ export class ExportFirst implements Subscriber {
           continue;
         }
         const n = Math.min(this.credit, page.length - i);
-        ctx.emit(page.slice(i, i + n).map((row) => this.envelope(row, entity, orgId, t0, receivedAt)));
+        ctx.emit(
+          page
+            .slice(i, i + n)
+            .map((row) =>
+              snapshotEnvelope(row, { entity, org: orgId, channel: this.source.topic, exportId: String(t0), exportedAt: t0, receivedAt }),
+            ),
+        );
         this.credit -= n;
         i += n;
       }
@@ -159,41 +164,4 @@ export class ExportFirst implements Subscriber {
     if (this.credit > 0) this.inner.request(this.credit);
     this.credit = 0;
   }
-
-  private envelope(row: Record<string, unknown>, entity: string, org: string, t0: number, receivedAt: string): Envelope {
-    const id = String(row.Id ?? '');
-    return {
-      v: ENVELOPE_VERSION,
-      org,
-      channel: this.source.topic,
-      replayId: '',
-      eventId: `snapshot:${entity}:${id}:${t0}`,
-      schemaId: null,
-      eventTime: recordTime(row.SystemModstamp ?? row.LastModifiedDate) ?? isoTime(t0),
-      receivedAt,
-      kind: 'snapshot',
-      changeHeader: {
-        entity,
-        recordIds: [id],
-        changeType: 'SNAPSHOT',
-        changeOrigin: '',
-        transactionKey: '',
-        sequenceNumber: 0,
-        commitTimestamp: t0,
-        commitUser: '',
-        changedFields: [],
-        nulledFields: [],
-        diffFields: [],
-      },
-      ...(row.IsDeleted === true ? { deleted: true as const } : {}),
-      payload: row,
-    };
-  }
-}
-
-/** A record's modification time as ISO (Bulk CSV gives ISO text; some orgs' tools give epoch ms). */
-function recordTime(v: unknown): string | null {
-  if (typeof v !== 'string' && typeof v !== 'number') return null;
-  const ms = typeof v === 'number' || /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? isoTime(ms) : null;
 }

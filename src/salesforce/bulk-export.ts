@@ -25,43 +25,63 @@ export async function describeFields(rest: RestClient, entity: string): Promise<
   return d.fields.filter((f) => f.type !== 'address' && f.type !== 'location');
 }
 
-export async function* bulkExport(
-  rest: RestClient,
-  soql: string,
-  fields: FieldInfo[],
-  progress: (p: ExportProgress) => void,
+export interface ExportPage {
+  rows: Array<Record<string, unknown>>;
+  jobId: string;
+  /** The locator this page was read from ('' for the first page). */
+  locator: string;
+  /** Where the next page starts (null: this was the last). */
+  nextLocator: string | null;
+}
+
+export interface ExportOptions {
+  soql: string;
+  fields: FieldInfo[];
   /** queryAll: deleted (recycle bin) records too. */
-  all = false,
-  pageSize = 10_000,
-): AsyncGenerator<Array<Record<string, unknown>>> {
-  const job = await rest.request<{ id: string }>('POST', '/jobs/query', { operation: all ? 'queryAll' : 'query', query: soql });
-  let info: { state: string; numberRecordsProcessed?: number; errorMessage?: string };
-  for (let attempt = 1; ; attempt++) {
-    info = await rest.request('GET', `/jobs/query/${job.id}`);
-    if (info.state === 'JobComplete') break;
-    if (info.state === 'Failed' || info.state === 'Aborted')
+  all?: boolean;
+  pageSize?: number;
+  /** Continue a job already run: its results from this locator on (empty: from the start). */
+  resume?: { jobId: string; locator: string };
+}
+
+export async function* bulkExport(rest: RestClient, o: ExportOptions, progress: (p: ExportProgress) => void): AsyncGenerator<ExportPage> {
+  let jobId = o.resume?.jobId ?? null;
+  let info: { state: string; numberRecordsProcessed?: number; errorMessage?: string } | null = null;
+  if (jobId) {
+    // Bulk API keeps a job's results for days; a job that is gone means starting over.
+    info = await rest.request<{ state: string; numberRecordsProcessed?: number }>('GET', `/jobs/query/${jobId}`).catch(() => null);
+    if (!info) jobId = null;
+  }
+  if (!jobId) {
+    jobId = (await rest.request<{ id: string }>('POST', '/jobs/query', { operation: o.all ? 'queryAll' : 'query', query: o.soql })).id;
+    info = null;
+  }
+  for (let attempt = 1; info?.state !== 'JobComplete'; attempt++) {
+    if (info?.state === 'Failed' || info?.state === 'Aborted')
       throw new BridgeError(
         'SF_BULK',
-        `Bulk API query job ${job.id} ${info.state.toLowerCase()}: ${info.errorMessage ?? 'no reason given'}`,
+        `Bulk API query job ${jobId} ${info.state.toLowerCase()}: ${info.errorMessage ?? 'no reason given'}`,
       );
-    await sleep(Math.min(5000, 250 * attempt));
+    if (info) await sleep(Math.min(5000, 250 * attempt));
+    info = await rest.request('GET', `/jobs/query/${jobId}`);
   }
-  const types = new Map(fields.map((f) => [f.name, f.type]));
-  const p: ExportProgress = { jobId: job.id, total: info.numberRecordsProcessed ?? null, done: 0 };
+  const types = new Map(o.fields.map((f) => [f.name, f.type]));
+  const p: ExportProgress = { jobId, total: info.numberRecordsProcessed ?? null, done: 0 };
   progress(p);
-  let locator: string | null = null;
+  let locator: string | null = o.resume?.jobId === jobId && o.resume.locator ? o.resume.locator : null;
   do {
+    const at = locator ?? '';
     const { text, headers } = await rest.getText(
-      `/jobs/query/${job.id}/results?maxRecords=${pageSize}${locator ? `&locator=${encodeURIComponent(locator)}` : ''}`,
+      `/jobs/query/${jobId}/results?maxRecords=${o.pageSize ?? 10_000}${locator ? `&locator=${encodeURIComponent(locator)}` : ''}`,
     );
     const rows = parseCsv(text);
     const head = rows.shift() ?? [];
     const page = rows.map((cells) => Object.fromEntries(head.map((h, i) => [h, typed(cells[i] ?? '', types.get(h))])));
-    p.done += page.length;
-    progress(p);
-    yield page;
     const next = headers['sforce-locator'];
     locator = typeof next === 'string' && next !== 'null' && next !== '' ? next : null;
+    p.done += page.length;
+    progress(p);
+    yield { rows: page, jobId, locator: at, nextLocator: locator };
   } while (locator);
 }
 
