@@ -86,6 +86,14 @@ export const orgSchema = z.strictObject({
   auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),
   /** PushTopics created or updated through REST when the bridge starts (and by `sfbridge pushtopic apply`). */
   pushTopics: z.array(pushTopicSchema).default([]),
+  /**
+   * Exports (snapshot, backfill) pause while the org's DailyApiRequests or DailyBulkV2QueryJobs
+   * has less than `reservePercent` left, and look again every `recheck`: the rest of the org's
+   * integrations keep their API allowance.
+   */
+  limits: z
+    .strictObject({ reservePercent: z.number().min(0).max(100).default(10), recheck: duration.default(300_000) })
+    .default({ reservePercent: 10, recheck: 300_000 }),
 });
 
 export const pipelineSchema = z.strictObject({

@@ -44,6 +44,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/events/emit {"spec": "cdc:Account", "count": 1000}',
   'POST /admin/events/gap {"object": "Account", "changeType": "GAP_UPDATE"}',
   'POST /admin/records/create {"object": "Account", "count": 1000, "fields": {"Industry": "Energy"}}',
+  'POST /admin/limits/reset',
   'POST /admin/events/overflow {"object": "Account"}',
   'POST /admin/events/corrupt {"object": "Account"}',
   'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
@@ -171,14 +172,20 @@ export class AdminApi {
         const ev = d.generator.corrupt(String(input.object ?? 'Account'));
         return sendJson(res, 200, { replayId: ev.seq });
       }
+      case 'POST /admin/limits/reset':
+        // A new day: the daily allowances are whole again.
+        d.org.usage.apiRequests = 0;
+        d.org.usage.bulkJobs = 0;
+        return sendJson(res, 200, { usage: d.org.usage });
       case 'POST /admin/records/create': {
         // Records created as through REST (each with its CREATE change event); Name numbered when not given.
         const object = String(input.object ?? 'Account');
         const count = num(input.count ?? 1, 'count');
         const fields = (input.fields ?? {}) as Record<string, unknown>;
         const ids: string[] = [];
+        const numbered = d.org.object(object).fields.some((f) => f.name === 'Name' && f.type === 'string');
         for (let i = 0; i < count; i++) {
-          ids.push(d.org.createRecord(object, { Name: `${object} ${i}`, ...fields }).Id);
+          ids.push(d.org.createRecord(object, { ...(numbered ? { Name: `${object} ${i}` } : {}), ...fields }).Id);
           if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
         }
         return sendJson(res, 200, { count, ids });

@@ -48,6 +48,7 @@ export class BulkJobs {
         throw new OrgError(400, 'INVALIDJOB', 'operation must be query or queryAll');
       if (!req.query) throw new OrgError(400, 'INVALIDJOB', 'query is required');
       const rows = this.org.query(req.query, req.operation === 'queryAll');
+      this.org.usage.bulkJobs++;
       const fields =
         /^\s*SELECT\s+(.+?)\s+FROM/is
           .exec(req.query)?.[1]

@@ -33,6 +33,13 @@ export const emulatorConfigSchema = z.strictObject({
   cometdConnectTimeoutMs: z.number().int().positive().default(110_000),
   cometdSessionTimeoutMs: z.number().int().positive().default(40_000),
   ledger: z.boolean().default(true),
+  /** Daily maxima /limits reports (Remaining goes down as REST calls and Bulk jobs are made). */
+  limits: z
+    .strictObject({
+      DailyApiRequests: z.number().int().positive().default(15000),
+      DailyBulkV2QueryJobs: z.number().int().positive().default(10000),
+    })
+    .default({ DailyApiRequests: 15000, DailyBulkV2QueryJobs: 10000 }),
   retentionHours: z
     .strictObject({
       cdc: z.number().positive().default(72),

@@ -133,6 +133,7 @@ export class Emulator {
       clock: this.clock,
       generator: this.generator,
     });
+    this.org.limitMax = { ...c.limits };
     const bulk = new BulkJobs(this.org);
     const handler = createHandler({
       org: this.org,

@@ -123,7 +123,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
       query: `/services/data/v${m[1]}/query`,
       limits: `/services/data/v${m[1]}/limits`,
     });
-  if (rest === '/limits') return sendJson(res, 200, limits(org.usage.apiRequests));
+  if (rest === '/limits') return sendJson(res, 200, limits(org));
   if ((r = /^\/sobjects\/(\w+)\/describe$/.exec(rest)) && method === 'GET') {
     // The field list clients read to know what to ask for (a subset of Salesforce's describe).
     org.usage.describes++;
@@ -250,11 +250,11 @@ function parseJsonAny(text: string): unknown {
   }
 }
 
-function limits(apiRequests: number) {
+function limits(org: EmulatedOrg) {
   const l = (max: number, used = 0) => ({ Max: max, Remaining: Math.max(0, max - used) });
   return {
-    DailyApiRequests: l(15000, apiRequests),
-    DailyBulkV2QueryJobs: l(10000),
+    DailyApiRequests: l(org.limitMax.DailyApiRequests, org.usage.apiRequests),
+    DailyBulkV2QueryJobs: l(org.limitMax.DailyBulkV2QueryJobs, org.usage.bulkJobs),
     DailyDeliveredPlatformEvents: l(50000),
     DailyStreamingApiEvents: l(1000000),
     HourlyPublishedPlatformEvents: l(250000),

@@ -103,7 +103,9 @@ export class EmulatedOrg {
   /** Deleted records (the recycle bin), visible to queryAll with IsDeleted = true. */
   readonly deleted = new Map<string, RecordData>();
   /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
-  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0 };
+  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0, bulkJobs: 0 };
+  /** Daily maxima for /limits (emulator config `limits`). */
+  limitMax = { DailyApiRequests: 15000, DailyBulkV2QueryJobs: 10000 };
   readonly platformEvents = new Map<string, PlatformEventDef>();
   readonly schemasById = new Map<string, SchemaEntry>();
   private readonly currentSchema = new Map<string, SchemaEntry>();

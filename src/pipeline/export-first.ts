@@ -21,6 +21,7 @@ import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
 import { bulkExport, describeFields, type ExportProgress } from '../salesforce/bulk-export.js';
+import { waitForAllowance } from '../salesforce/limits.js';
 import type { RestClient } from '../salesforce/rest.js';
 import { changeEventEntity } from '../salesforce/topics.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
@@ -75,7 +76,7 @@ export class ExportFirst implements Subscriber {
   }
 
   stats(): Record<string, number> {
-    return { ...(this.inner.stats?.() ?? {}), ...this.counters };
+    return { ...(this.inner.stats?.() ?? {}), ...this.counters, exportApiCalls: this.rest.calls };
   }
 
   onCommitted = (p: Parameters<NonNullable<Subscriber['onCommitted']>>[0]) => this.inner.onCommitted?.(p);
@@ -128,7 +129,10 @@ export class ExportFirst implements Subscriber {
     };
     const receivedAt = new Date().toISOString();
     const soql = `SELECT ${names.join(', ')} FROM ${entity}${plan.where}`;
-    for await (const { rows: page } of bulkExport(this.rest, { soql, fields, all: plan.all }, progress)) {
+    const lim = this.orgs.config(this.source.org).limits;
+    const allowance = () =>
+      waitForAllowance(this.rest, { reservePercent: lim.reservePercent, recheckMs: lim.recheck }, this.log, () => this.stopped);
+    for await (const { rows: page } of bulkExport(this.rest, { soql, fields, all: plan.all, allowance }, progress)) {
       let i = 0;
       while (i < page.length) {
         if (this.stopped) return;

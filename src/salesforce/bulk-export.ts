@@ -42,6 +42,8 @@ export interface ExportOptions {
   pageSize?: number;
   /** Continue a job already run: its results from this locator on (empty: from the start). */
   resume?: { jobId: string; locator: string };
+  /** Called before the job is created and before each page: waits while the org's allowance is low. */
+  allowance?: () => Promise<void>;
 }
 
 export async function* bulkExport(rest: RestClient, o: ExportOptions, progress: (p: ExportProgress) => void): AsyncGenerator<ExportPage> {
@@ -53,6 +55,7 @@ export async function* bulkExport(rest: RestClient, o: ExportOptions, progress: 
     if (!info) jobId = null;
   }
   if (!jobId) {
+    await o.allowance?.();
     jobId = (await rest.request<{ id: string }>('POST', '/jobs/query', { operation: o.all ? 'queryAll' : 'query', query: o.soql })).id;
     info = null;
   }
@@ -71,6 +74,7 @@ export async function* bulkExport(rest: RestClient, o: ExportOptions, progress: 
   let locator: string | null = o.resume?.jobId === jobId && o.resume.locator ? o.resume.locator : null;
   do {
     const at = locator ?? '';
+    await o.allowance?.();
     const { text, headers } = await rest.getText(
       `/jobs/query/${jobId}/results?maxRecords=${o.pageSize ?? 10_000}${locator ? `&locator=${encodeURIComponent(locator)}` : ''}`,
     );

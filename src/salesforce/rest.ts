@@ -15,6 +15,9 @@ export class SalesforceApiError extends BridgeError {
 }
 
 export class RestClient {
+  /** REST calls made (each counts against the org's DailyApiRequests). */
+  calls = 0;
+
   constructor(
     private readonly tokens: TokenProvider,
     private readonly apiVersion: string,
@@ -26,6 +29,7 @@ export class RestClient {
     for (let attempt = 1; ; attempt++) {
       const tok = await this.tokens.getToken();
       let res: Awaited<ReturnType<typeof httpCall>>;
+      this.calls++;
       try {
         res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
           method,
@@ -62,6 +66,7 @@ export class RestClient {
   /** A GET whose body is not JSON (Bulk API CSV results): the text and the response headers. */
   async getText(path: string): Promise<{ text: string; headers: Record<string, string | string[] | undefined> }> {
     const tok = await this.tokens.getToken();
+    this.calls++;
     let res: Awaited<ReturnType<typeof httpCall>>;
     try {
       res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {

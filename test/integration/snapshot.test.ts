@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBridge, readSink } from '../helpers/bridge.js';
+import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -70,5 +70,37 @@ describe('initial snapshot', () => {
     // Snapshot envelopes came before any streamed event, and nothing was committed for them alone.
     const firstStreamed = got.findIndex((e) => e.kind !== 'snapshot');
     expect(got.slice(firstStreamed).some((e) => e.kind === 'snapshot')).toBe(false);
+  });
+
+  it("waits while the org's API allowance is under the reserve, says so, and goes on when it is back", async () => {
+    const small = await startEmulator({ limits: { DailyApiRequests: 20, DailyBulkV2QueryJobs: 10 } });
+    try {
+      await small.admin('records/create', { object: 'Contact', count: 200, fields: { LastName: 'Reserve' } });
+      const tok = await small.token();
+      for (let i = 0; i < 12; i++) await small.http('GET', '/services/data/v63.0/limits', { token: tok }); // 8 of 20 left
+      const dir = tempDir();
+      const out = join(dir, 'out');
+      const a = makeBridge(
+        small,
+        dir,
+        [
+          {
+            name: 'contacts',
+            source: { type: 'pubsub', org: 'emu', topic: '/data/ContactChangeEvent', initial: 'snapshot' },
+            sinks: [{ type: 'file', dir: out }],
+          },
+        ],
+        { orgs: { emu: { ...emulatorOrg(small), limits: { reservePercent: 50, recheck: 200 } } } },
+      );
+      await a.bridge.start();
+      await until(() => /export paused: the org's DailyApiRequests is down to \d+ of 20/.test(a.capture.text()), 10_000, 'the pause');
+      expect(readSink(out)).toHaveLength(0);
+      await small.admin('limits/reset');
+      await until(() => readSink(out).filter((e) => e.kind === 'snapshot').length >= 200, 20_000, 'the export after the reset');
+      expect(a.bridge.status().routes[0]?.sourceStats.exportApiCalls).toBeGreaterThan(0);
+      await a.bridge.stop();
+    } finally {
+      await small.stop();
+    }
   });
 });

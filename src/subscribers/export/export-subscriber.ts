@@ -13,6 +13,8 @@ import { snapshotEnvelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import { bulkExport, describeFields, type ExportProgress } from '../../salesforce/bulk-export.js';
+import { waitForAllowance } from '../../salesforce/limits.js';
+import type { RestClient } from '../../salesforce/rest.js';
 import { changeEventEntity } from '../../salesforce/topics.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 
@@ -38,6 +40,7 @@ export class ExportSubscriber implements Subscriber {
   /** Resolves the wait for credit (request or stop). */
   private wake: (() => void) | null = null;
   private readonly counters = { snapshotDone: 0, snapshotTotal: 0 };
+  private rest: RestClient | null = null;
 
   constructor(
     private readonly config: ExportSubscriberConfig,
@@ -49,7 +52,7 @@ export class ExportSubscriber implements Subscriber {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters };
+    return { ...this.counters, exportApiCalls: this.rest?.calls ?? 0 };
   }
 
   request(n: number): void {
@@ -94,9 +97,14 @@ export class ExportSubscriber implements Subscriber {
     if (resume) ctx.log.info({ entity, job: resume.jobId, done }, 'export: resuming the job where the last run stopped');
     const exportedAt = Date.now();
     const receivedAt = new Date().toISOString();
+    const lim = this.orgs.config(this.config.org).limits;
+    const allowance = () =>
+      waitForAllowance(rest, { reservePercent: lim.reservePercent, recheckMs: lim.recheck }, ctx.log, () => this.stopped);
+    this.rest = rest;
     const pages = bulkExport(
       rest,
       {
+        allowance,
         soql,
         fields,
         all: this.config.includeDeleted,
