@@ -52,7 +52,7 @@ export async function backfillCommand(argv: string[]): Promise<number> {
     ha: undefined,
     onRouteFailure: 'exit',
     orgs: Object.fromEntries(Object.entries(config.orgs).map(([k, o]) => [k, { ...o, pushTopics: [] }])),
-    routes: [{ ...rc, name: key, source, gaps: 'pass' }],
+    routes: [{ ...rc, name: key, source, gaps: 'pass', overflow: 'pass' }],
   };
   const bridge = new Bridge(bfConfig, silentLogger());
   // A finished export is not resumed: a new backfill starts over.

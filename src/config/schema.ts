@@ -134,6 +134,8 @@ function routeSchemaWith(c: ComponentSchemas) {
       .default({ mode: 'block', after: 3_600_000 }),
     /** CDC `GAP_*` events: pass them on as they are, or enrich them with the records' current state (REST). */
     gaps: z.enum(['pass', 'enrich']).default('pass'),
+    /** CDC `GAP_OVERFLOW` events: pass them on, or follow each with an export of the records changed (Bulk API). */
+    overflow: z.enum(['pass', 'recover']).default('pass'),
   });
 }
 

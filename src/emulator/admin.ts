@@ -45,6 +45,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/events/gap {"object": "Account", "changeType": "GAP_UPDATE"}',
   'POST /admin/records/create {"object": "Account", "count": 1000, "fields": {"Industry": "Energy"}}',
   'POST /admin/limits/reset',
+  'POST /admin/records/mass-update {"object": "Account", "count": 500, "fields": {"Rating": "Hot"}}',
   'POST /admin/events/overflow {"object": "Account"}',
   'POST /admin/events/corrupt {"object": "Account"}',
   'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
@@ -171,6 +172,15 @@ export class AdminApi {
       case 'POST /admin/events/corrupt': {
         const ev = d.generator.corrupt(String(input.object ?? 'Account'));
         return sendJson(res, 200, { replayId: ev.seq });
+      }
+      case 'POST /admin/records/mass-update': {
+        // Records change with no change events but one GAP_OVERFLOW (a transaction too large for CDC).
+        const ids = d.org.massUpdate(
+          String(input.object ?? 'Account'),
+          num(input.count ?? 1, 'count'),
+          (input.fields ?? {}) as Record<string, unknown>,
+        );
+        return sendJson(res, 200, { count: ids.length, ids });
       }
       case 'POST /admin/limits/reset':
         // A new day: the daily allowances are whole again.

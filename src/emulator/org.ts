@@ -251,6 +251,25 @@ export class EmulatedOrg {
     return rec;
   }
 
+  /**
+   * A transaction too large for change events (Salesforce: over 100,000 records): the records
+   * change, and one GAP_OVERFLOW event (no record ids) is all the stream says.
+   */
+  massUpdate(type: string, count: number, input: Record<string, unknown>): string[] {
+    const obj = this.object(type);
+    const values = this.normaliseInput(obj, input);
+    const ids: string[] = [];
+    for (const rec of this.records.values()) {
+      if (ids.length >= count) break;
+      if (rec.type !== obj.name) continue;
+      this.apply(obj, rec, { ...values, LastModifiedDate: this.clock.now(), LastModifiedById: this.userId });
+      ids.push(rec.Id);
+    }
+    this.emitChange(obj, 'GAP_OVERFLOW', [], [], [], {});
+    this.saveStateLater();
+    return ids;
+  }
+
   updateRecord(type: string, id: string, input: Record<string, unknown>): void {
     const obj = this.object(type);
     const rec = this.records.get(id);

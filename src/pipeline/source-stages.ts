@@ -1,7 +1,8 @@
 /**
  * Stages between a route's subscriber and the pipeline, chosen by the route's config: the initial
  * snapshot and backfill past retention (a Pub/Sub route with `initial: snapshot` or
- * `onInvalidReplay: backfill`) and gap enrichment (`gaps: enrich`). Each
+ * `onInvalidReplay: backfill`), overflow recovery (`overflow: recover`) and gap enrichment
+ * (`gaps: enrich`). Each
  * wraps the subscriber and keeps stream order, credit and positions as they are.
  */
 import type { RouteConfig } from '../config/schema.js';
@@ -11,6 +12,7 @@ import type { OrgServices } from '../orgs.js';
 import type { Subscriber } from '../subscribers/types.js';
 import { ExportFirst } from './export-first.js';
 import { GapEnricher } from './gap-enricher.js';
+import { OverflowRecovery } from './overflow-recovery.js';
 
 export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
   const source = rc.source as {
@@ -36,6 +38,11 @@ export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: 
       },
       log,
     );
+  if (rc.overflow === 'recover') {
+    if (!source.org)
+      throw new BridgeError('CONFIG', `overflow: recover needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
+    s = new OverflowRecovery(s, orgs.rest(source.org), log);
+  }
   if (rc.gaps === 'enrich') {
     if (!source.org)
       throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
