@@ -11,10 +11,11 @@
  *   What cannot be recovered: intermediate states (only each record's latest), and deleted
  *   records already emptied from the recycle bin.
  * Exports are Bulk API 2.0 queries (fields from the object's describe) delivered as `snapshot`
- * envelopes within the pipeline's credit, so memory stays bounded whatever the size. They carry no
- * stream position: nothing is committed before the stream's first event, and a bridge stopped
- * during an export runs it again on its next start (duplicates, nothing lost). Progress (records
- * done / total) is in the logs and in /status (`snapshotDone`, `snapshotTotal`).
+ * envelopes within the pipeline's credit, so memory stays bounded whatever the size. An initial
+ * snapshot checkpoints `snapshot:<t0>:<job>:<page locator>:<rows>` as the route's position as its
+ * records are acknowledged, so a bridge stopped part-way resumes the same job where it stopped (a
+ * backfill runs again). Progress (records done / total) is in the logs and in /status
+ * (`snapshotDone`, `snapshotTotal`).
  */
 import { snapshotEnvelope } from '../envelope.js';
 import { BridgeError, errorMessage } from '../errors.js';
@@ -43,12 +44,30 @@ interface Plan {
   where: string;
   all: boolean;
   since: string | null;
+  /** An initial snapshot stopped part-way: its start time and where its results resume. */
+  resume?: { t0: number; jobId: string; locator: string; skip: number; done: boolean };
+}
+
+/** The position of an initial snapshot under way: `snapshot:<t0>:<job>:<page locator | start | all>:<rows into page>`. */
+function snapshotPosition(replayId: string | undefined): Plan['resume'] | null {
+  const m = /^snapshot:(\d+):(\w+):([^:]+):(\d+)$/.exec(replayId ?? '');
+  if (!m) return null;
+  const where = m[3] as string;
+  return {
+    t0: Number(m[1]),
+    jobId: m[2] as string,
+    locator: where === 'start' || where === 'all' ? '' : where,
+    skip: Number(m[4]),
+    done: where === 'all',
+  };
 }
 
 /** What to export before streaming, if anything. */
 function planFor(source: ExportFirstSource, ctx: SubscriberContext): Plan | null {
   const from = ctx.from;
   if (!from) return source.initial === 'snapshot' ? { label: 'initial snapshot', where: '', all: false, since: null } : null;
+  const resume = snapshotPosition(from.replayId);
+  if (resume) return { label: 'initial snapshot', where: '', all: false, since: null, resume };
   if (source.onInvalidReplay !== 'backfill' || !from.eventTime) return null;
   const at = Date.parse(from.eventTime);
   if (!Number.isFinite(at) || Date.now() - at <= source.retentionHours * 3600_000) return null;
@@ -107,7 +126,8 @@ export class ExportFirst implements Subscriber {
   }
 
   private async exportThenStream(ctx: SubscriberContext, plan: Plan): Promise<void> {
-    const t0 = Date.now();
+    const t0 = plan.resume?.t0 ?? Date.now();
+    if (plan.resume?.done) return this.stream(ctx, plan, t0);
     const entity = changeEventEntity(this.source.topic) as string;
     const orgId = (await this.orgs.tokenProvider(this.source.org).getToken()).orgId;
     const fields = await describeFields(this.rest, entity);
@@ -132,17 +152,23 @@ export class ExportFirst implements Subscriber {
     const lim = this.orgs.config(this.source.org).limits;
     const allowance = () =>
       waitForAllowance(this.rest, { reservePercent: lim.reservePercent, recheckMs: lim.recheck }, this.log, () => this.stopped);
-    for await (const { rows: page } of bulkExport(this.rest, { soql, fields, all: plan.all, allowance }, progress)) {
-      let i = 0;
-      while (i < page.length) {
+    const resume = plan.resume ? { jobId: plan.resume.jobId, locator: plan.resume.locator } : undefined;
+    if (plan.resume) this.log.info({ entity, job: plan.resume.jobId }, 'initial snapshot: resuming the export where the last run stopped');
+    let first = true;
+    for await (const page of bulkExport(this.rest, { soql, fields, all: plan.all, allowance, resume }, progress)) {
+      // A resumed page was partly delivered: skip those rows (unless the old job was gone and this is a new one).
+      let i = first && plan.resume && page.jobId === plan.resume.jobId ? Math.min(plan.resume.skip, page.rows.length) : 0;
+      first = false;
+      const rows = page.rows;
+      while (i < rows.length) {
         if (this.stopped) return;
         if (this.credit <= 0) {
           await this.creditChanged.wait(1000);
           continue;
         }
-        const n = Math.min(this.credit, page.length - i);
+        const n = Math.min(this.credit, rows.length - i);
         ctx.emit(
-          page
+          rows
             .slice(i, i + n)
             .map((row) =>
               snapshotEnvelope(row, { entity, org: orgId, channel: this.source.topic, exportId: String(t0), exportedAt: t0, receivedAt }),
@@ -150,20 +176,34 @@ export class ExportFirst implements Subscriber {
         );
         this.credit -= n;
         i += n;
+        // Initial snapshot: where to resume if the bridge stops now (committed once the sinks have these).
+        if (!plan.since) {
+          const at = i < rows.length ? `${page.locator || 'start'}:${i}` : page.nextLocator ? `${page.nextLocator}:0` : 'all:0';
+          ctx.checkpoint(`snapshot:${t0}:${page.jobId}:${at}`, null);
+        }
       }
     }
     if (this.stopped) return;
+    await this.stream(ctx, plan, t0);
+  }
+
+  /** The export is delivered: start the stream (from the snapshot's start, or at earliest after a backfill). */
+  private async stream(ctx: SubscriberContext, plan: Plan, t0: number): Promise<void> {
     const records = this.counters.snapshotDone;
     this.streaming = true;
     if (plan.since) {
-      this.log.info({ entity, records, since: plan.since }, 'backfill: done; the stream resumes at earliest');
+      this.log.info(
+        { entity: changeEventEntity(this.source.topic), records, since: plan.since },
+        'backfill: done; the stream resumes at earliest',
+      );
       await this.inner.start({ ...ctx, backfilled: { since: plan.since, records } });
     } else {
       this.log.info(
-        { entity, records, streamFrom: new Date(t0).toISOString() },
+        { entity: changeEventEntity(this.source.topic), records, streamFrom: new Date(t0).toISOString() },
         'initial snapshot: done; streaming change events from the moment the export began',
       );
-      await this.inner.start({ ...ctx, snapshotTakenAt: t0 });
+      // The route's stored position is the snapshot's, not a stream position: the stream starts fresh from t0.
+      await this.inner.start({ ...ctx, from: undefined, snapshotTakenAt: t0 });
     }
     if (this.credit > 0) this.inner.request(this.credit);
     this.credit = 0;
