@@ -6,10 +6,12 @@
  * neither), minus a minute, with a Bulk API 2.0 `queryAll` — deleted records included — and hands
  * them on as `snapshot` envelopes, like a backfill; then the stream goes on.
  *
- * Credit: the export's envelopes come on top of the subscriber's, so while it runs the stage keeps
- * the pipeline's new credit for itself, and lets the export use only what neither the events held
- * in its queue nor the credit the subscriber still holds could claim: the route never holds more
- * than its maxInFlight. Order and checkpoints go through one queue, as in gap-enricher.ts.
+ * Credit: the export's envelopes come on top of the subscriber's, so nothing goes to the route
+ * beyond the credit the route granted (queued events wait for acknowledgements like the export
+ * does), and while an export runs the stage keeps the route's new credit instead of passing it to
+ * the subscriber: the route never holds more than its maxInFlight, and the subscriber's queue is
+ * bounded by the credit it already had. Order and checkpoints go through one queue, as in
+ * gap-enricher.ts.
  */
 import { type Envelope, snapshotEnvelope } from '../envelope.js';
 import { errorMessage } from '../errors.js';
@@ -90,9 +92,9 @@ export class OverflowRecovery implements Subscriber {
     this.inner.request(n);
   }
 
-  /** What the route can still take that no queued event nor the subscriber's credit may claim. */
-  private get spare(): number {
-    return this.granted - this.emitted - this.queued - (this.forwarded - this.innerEmitted);
+  /** Events the route can take now. */
+  private get capacity(): number {
+    return this.granted - this.emitted;
   }
 
   private toRoute(ctx: SubscriberContext, events: Envelope[], fromQueue: boolean): void {
@@ -114,15 +116,19 @@ export class OverflowRecovery implements Subscriber {
         else if (head.kind === 'end') ctx.end();
         else {
           const k = head.events.findIndex((e) => e.kind === 'overflow' && e.changeHeader);
-          if (k < 0) {
-            this.toRoute(ctx, head.events, true);
+          const upTo = k < 0 ? head.events.length : k + 1;
+          // Within the route's credit: what does not fit waits for acknowledgements.
+          const n = Math.min(upTo, this.capacity);
+          if (n <= 0) {
+            this.queue.unshift(head);
+            await this.creditChanged.wait(1000);
             continue;
           }
-          // Up to and with the overflow event, then its records, then the rest of the batch.
-          this.toRoute(ctx, head.events.slice(0, k + 1), true);
-          const rest = head.events.slice(k + 1);
+          this.toRoute(ctx, head.events.slice(0, n), true);
+          const rest = head.events.slice(n);
           if (rest.length > 0) this.queue.unshift({ kind: 'emit', events: rest });
-          await this.recover(ctx, head.events[k] as Envelope);
+          // The overflow event is out: its records follow before anything else of the stream.
+          if (k >= 0 && n === k + 1) await this.recover(ctx, head.events[k] as Envelope);
         }
       }
     } catch (err) {
@@ -157,7 +163,7 @@ export class OverflowRecovery implements Subscriber {
         let i = 0;
         while (i < env.length) {
           if (this.stopped) return;
-          const n = Math.min(this.spare, env.length - i);
+          const n = Math.min(this.capacity, env.length - i);
           if (n <= 0) {
             await this.creditChanged.wait(1000);
             continue;
@@ -179,7 +185,8 @@ export class OverflowRecovery implements Subscriber {
       );
     } finally {
       this.holding = false;
-      this.forward(Math.max(0, this.spare));
+      // Give the subscriber back what the route can take beyond what is queued or still promised to it.
+      this.forward(Math.max(0, this.capacity - this.queued - (this.forwarded - this.innerEmitted)));
     }
   }
 }
