@@ -87,7 +87,7 @@ export const orgSchema = z.strictObject({
   /** PushTopics created or updated through REST when the bridge starts (and by `sfbridge pushtopic apply`). */
   pushTopics: z.array(pushTopicSchema).default([]),
   /**
-   * Exports (snapshot, backfill) pause while the org's DailyApiRequests or DailyBulkV2QueryJobs
+   * Exports (snapshot, backfill) pause while the org's DailyApiRequests, DailyBulkV2QueryJobs or DailyBulkV2QueryFileStorageMB
    * has less than `reservePercent` left, and look again every `recheck`: the rest of the org's
    * integrations keep their API allowance.
    */

@@ -9,8 +9,8 @@ import type { RestClient } from './rest.js';
 
 type Limits = Record<string, { Max: number; Remaining: number } | undefined>;
 
-/** What an export spends: API requests, and a Bulk API 2.0 query job per export. */
-const SPENT_BY_EXPORTS = ['DailyApiRequests', 'DailyBulkV2QueryJobs'];
+/** What an export spends: API requests, a Bulk API 2.0 query job per export, and result storage. */
+const SPENT_BY_EXPORTS = ['DailyApiRequests', 'DailyBulkV2QueryJobs', 'DailyBulkV2QueryFileStorageMB'];
 
 export interface AllowanceSettings {
   reservePercent: number;

@@ -18,3 +18,18 @@ describe('Bulk API CSV and snapshot topics', () => {
     expect(changeEventEntity('/event/Order_Event__e')).toBeNull();
   });
 });
+
+describe('API allowance', () => {
+  it('names the first allowance an export spends that is under the reserve', async () => {
+    const { lowAllowance } = await import('../../src/salesforce/limits.js');
+    expect(lowAllowance({ DailyApiRequests: { Max: 100, Remaining: 5 } }, 10)).toEqual({
+      name: 'DailyApiRequests',
+      remaining: 5,
+      max: 100,
+    });
+    expect(lowAllowance({ DailyBulkV2QueryFileStorageMB: { Max: 1000, Remaining: 50 } }, 10)?.name).toBe('DailyBulkV2QueryFileStorageMB');
+    expect(
+      lowAllowance({ DailyApiRequests: { Max: 100, Remaining: 50 }, DailyStreamingApiEvents: { Max: 10, Remaining: 0 } }, 10),
+    ).toBeNull();
+  });
+});
