@@ -10,11 +10,22 @@
 // --fields N (N > 40): a custom object Wide__c with N fields instead of the 40-field Account
 // (the emulator's `objects` config), for wide real-world objects (~4 KB envelopes at 600).
 // Kafka sinks need a broker (`node scripts/kafka-broker.mjs start` prints one).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import PubSubApiClient from 'salesforce-pubsub-api-client';
-import { arg, freePort, median, preload, report, runBridge, serveRate, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
+import {
+  arg,
+  freePort,
+  median,
+  preload,
+  report,
+  runBridge,
+  serveRate,
+  startEmulatorProcess,
+  wideObjectEmulatorArgs,
+  writeBridgeConfig,
+} from './lib.mjs';
 
 const EVENTS = Number(arg('events', 1_000_000));
 const RUNS = Number(arg('runs', 3));
@@ -27,17 +38,7 @@ const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
 const PIPELINE = JSON.parse(arg('pipeline', '{}'));
 
 const work = mkdtempSync(join(tmpdir(), 'sfbridge-bench-'));
-let emuArgs = [];
-if (WIDE) {
-  const kinds = ['string', 'double', 'boolean', 'datetime'];
-  const fields = Array.from({ length: FIELDS - 1 }, (_, i) => ({ name: `Field_${i}__c`, type: kinds[i % kinds.length] }));
-  const cfg = join(work, 'emulator.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...fields] }] }),
-  );
-  emuArgs = ['--config', cfg];
-}
+const emuArgs = WIDE ? wideObjectEmulatorArgs(work, FIELDS) : [];
 const emu = await startEmulatorProcess(emuArgs);
 const rows = [];
 try {

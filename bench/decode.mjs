@@ -4,10 +4,10 @@
 // does (JSON), in a loop. Reports CPU-microseconds per event for decode and for JSON, so a change
 // to either can be judged without the noise of a whole-bridge run.
 //   npm run build && node bench/decode.mjs [--events 20000] [--rounds 9] [--fields 600]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, median, preload, startEmulatorProcess } from './lib.mjs';
+import { arg, median, preload, startEmulatorProcess, wideObjectEmulatorArgs } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 20_000));
 const ROUNDS = Number(arg('rounds', 9));
@@ -20,17 +20,7 @@ const { parseSchema } = await import('../dist/subscribers/pubsub/avro.js');
 const { toEnvelope } = await import('../dist/subscribers/pubsub/decode.js');
 
 const work = mkdtempSync(join(tmpdir(), 'sfbridge-decode-'));
-let emuArgs = [];
-if (WIDE) {
-  const kinds = ['string', 'double', 'boolean', 'datetime'];
-  const fields = Array.from({ length: FIELDS - 1 }, (_, i) => ({ name: `Field_${i}__c`, type: kinds[i % kinds.length] }));
-  const cfg = join(work, 'emulator.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...fields] }] }),
-  );
-  emuArgs = ['--config', cfg];
-}
+const emuArgs = WIDE ? wideObjectEmulatorArgs(work, FIELDS) : [];
 const emu = await startEmulatorProcess(emuArgs);
 try {
   if (!WIDE)

@@ -272,3 +272,18 @@ export function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
+
+/**
+ * Emulator arguments for a custom object Wide__c with `fields` fields of mixed types (a wide
+ * real-world object: ~4 KB envelopes at 600): its config file is written into `dir`.
+ */
+export function wideObjectEmulatorArgs(dir, fields) {
+  const kinds = ['string', 'double', 'boolean', 'datetime'];
+  const custom = Array.from({ length: fields - 1 }, (_, i) => ({ name: `Field_${i}__c`, type: kinds[i % kinds.length] }));
+  const cfg = join(dir, 'emulator.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...custom] }] }),
+  );
+  return ['--config', cfg];
+}
