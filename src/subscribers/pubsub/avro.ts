@@ -5,6 +5,7 @@
  * so JSON output never loses precision (commitNumber can exceed 2^53).
  */
 import avro from 'avsc';
+import { compileDirect, type DecodeDirect } from './direct-decode.js';
 import { compilePayload, type PayloadOf } from './payload.js';
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -39,6 +40,8 @@ export interface ParsedSchema {
   nested: Map<number, string[]>;
   /** The envelope payload of a record of this schema (payload.ts). */
   payloadOf: PayloadOf;
+  /** Avro bytes straight to header + payload (direct-decode.ts); null: use type + payloadOf. */
+  direct: DecodeDirect | null;
   /** Field names per bitmap string: CDC streams repeat the same few change sets, so decode each once. */
   bitmaps: Map<string, readonly string[]>;
 }
@@ -60,7 +63,17 @@ export function parseSchema(id: string, json: string): ParsedSchema {
         (t as avro.types.RecordType).fields.map((x) => x.name),
       );
   });
-  return { id, type, fieldNames: fields.map((f) => f.name), nested, payloadOf: compilePayload(type), bitmaps: new Map() };
+  const parsed: ParsedSchema = {
+    id,
+    type,
+    fieldNames: fields.map((f) => f.name),
+    nested,
+    payloadOf: compilePayload(type),
+    direct: null,
+    bitmaps: new Map(),
+  };
+  parsed.direct = compileDirect(type, (h) => nulledSet(parsed, h.nulledFields as string[] | null | undefined));
+  return parsed;
 }
 
 /** Cache of parsed schemas with single-flight fetches. */
@@ -92,6 +105,13 @@ export class SchemaCache {
     }
     return p;
   }
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** The nulled field names of a raw ChangeEventHeader as a set (the payload keeps those as null). */
+export function nulledSet(schema: ParsedSchema, list: readonly string[] | null | undefined): ReadonlySet<string> {
+  return list && list.length > 0 ? new Set(decodeBitmapFields(schema, list)) : NONE;
 }
 
 /** Decode `changedFields` / `nulledFields` / `diffFields` bitmaps into field names. */

@@ -2,7 +2,7 @@
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { isoTime } from '../../iso-time.js';
 import { changeKind, toChangeHeader } from '../change-header.js';
-import { decodeBitmapFields, type ParsedSchema } from './avro.js';
+import { decodeBitmapFields, nulledSet, type ParsedSchema } from './avro.js';
 
 export interface RawConsumerEvent {
   event: { id: string; schema_id: string; payload: Buffer };
@@ -15,14 +15,19 @@ function iso(ms: unknown): string | null {
   return typeof n === 'number' && Math.abs(n) <= 8.64e15 ? isoTime(n) : null;
 }
 
-const NONE: ReadonlySet<string> = new Set();
+/** Header and payload of one event: the generated one-pass decoder, else avsc's record + payloadOf. */
+function decodeRecord(schema: ParsedSchema, buf: Buffer): { header: Record<string, unknown> | null; payload: Record<string, unknown> } {
+  if (schema.direct) return schema.direct(buf);
+  const record = schema.type.fromBuffer(buf) as Record<string, unknown>;
+  const h = (record.ChangeEventHeader as Record<string, unknown> | undefined) ?? null;
+  return { header: h, payload: schema.payloadOf(record, h ? nulledSet(schema, h.nulledFields as string[] | undefined) : nulledSet(schema, null)) };
+}
 
 export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel: string, org: string, receivedAt: string): Envelope {
   const replayId = Buffer.from(raw.replay_id).toString('base64');
   // gRPC hands us Buffers already; copy only when given another byte array.
-  const payload = Buffer.isBuffer(raw.event.payload) ? raw.event.payload : Buffer.from(raw.event.payload);
-  const record = schema.type.fromBuffer(payload) as Record<string, unknown>;
-  const h = record.ChangeEventHeader as Record<string, unknown> | undefined;
+  const bytes = Buffer.isBuffer(raw.event.payload) ? raw.event.payload : Buffer.from(raw.event.payload);
+  const { header: h, payload } = decodeRecord(schema, bytes);
   if (h) {
     const header = toChangeHeader(h, (list) => decodeBitmapFields(schema, list));
     const kind = changeKind(header.changeType);
@@ -37,10 +42,11 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
       receivedAt,
       kind,
       changeHeader: header,
-      payload: schema.payloadOf(record, header.nulledFields.length > 0 ? new Set(header.nulledFields) : NONE),
+      payload,
     };
   }
-  const uuid = typeof record.EventUuid === 'string' ? record.EventUuid : null;
+  // Platform events: EventUuid and CreatedDate are payload fields, copied as they are.
+  const uuid = typeof payload.EventUuid === 'string' ? payload.EventUuid : null;
   return {
     v: ENVELOPE_VERSION,
     org,
@@ -48,9 +54,9 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
     replayId,
     eventId: uuid ?? (raw.event.id || `${channel}:${replayId}`),
     schemaId: raw.event.schema_id,
-    eventTime: iso(record.CreatedDate),
+    eventTime: iso(payload.CreatedDate),
     receivedAt,
     kind: 'platform',
-    payload: schema.payloadOf(record, NONE),
+    payload,
   };
 }

@@ -14,11 +14,11 @@ import type avro from 'avsc';
 export type PayloadOf = (record: Record<string, unknown>, nulled: ReadonlySet<string>) => Record<string, unknown>;
 
 /** How a field's value is copied, from its Avro type (unions of null and one type unwrapped). */
-type Copy = 'plain' | 'bytes' | 'record' | 'any';
+export type Copy = 'plain' | 'bytes' | 'record' | 'any';
 
 const PLAIN = new Set(['string', 'int', 'long', 'float', 'double', 'boolean', 'enum', 'null', 'abstract:long']);
 
-function copyOf(type: avro.Type): Copy {
+export function copyOf(type: avro.Type): Copy {
   let t = type;
   if (t.typeName === 'union:unwrapped' || t.typeName === 'union:wrapped') {
     const branches = (t as unknown as { types: avro.Type[] }).types.filter((b) => b.typeName !== 'null');
@@ -32,7 +32,7 @@ function copyOf(type: avro.Type): Copy {
 }
 
 /** The old, generic rule for a value of a type the generator does not special-case. */
-function anyValue(k: string, v: unknown, nulled: ReadonlySet<string>): unknown {
+export function anyValue(k: string, v: unknown, nulled: ReadonlySet<string>): unknown {
   if (typeof v !== 'object' || v === null) return v;
   if (Buffer.isBuffer(v)) return v.toString('base64');
   if (Array.isArray(v)) return v;
@@ -48,26 +48,29 @@ function recordCode(fields: readonly avro.types.Field[], src: string, dst: strin
   const lines: string[] = [`const ${dst} = {};`];
   for (const f of fields) {
     if (depth === 0 && f.name === 'ChangeEventHeader') continue;
-    const name = JSON.stringify(f.name);
-    const path = JSON.stringify(prefix + f.name);
     const v = `v${depth}`;
     // Sub-fields of a compound field are copied as they are (they are strings and numbers).
-    const copy = depth === 0 ? copyOf(f.type) : 'plain';
-    let set: string;
-    if (copy === 'plain') set = `${dst}[${name}] = ${v};`;
-    else if (copy === 'bytes') set = `${dst}[${name}] = Buffer.isBuffer(${v}) ? ${v}.toString('base64') : ${v};`;
-    else if (copy === 'any') set = `${dst}[${name}] = anyValue(${name}, ${v}, nulled);`;
-    else {
-      const nested = nestedFields(f.type);
-      set = `{ ${recordCode(nested, v, `o${depth + 1}`, `${f.name}.`, depth + 1)} ${dst}[${name}] = o${depth + 1}; }`;
-    }
-    // Nested sub-fields: a nulled one is named "Parent.Child"; only look it up when anything was nulled.
-    const ifNull = depth === 0 ? `nulled.has(${path})` : `nulled.size > 0 && nulled.has(${path})`;
-    lines.push(
-      `{ const ${v} = ${src}[${name}]; if (${v} !== null && ${v} !== undefined) ${set} else if (${ifNull}) ${dst}[${name}] = null; }`,
-    );
+    const set = setCode(f, depth === 0 ? copyOf(f.type) : 'plain', v, dst, prefix, depth);
+    lines.push(`{ const ${v} = ${src}[${JSON.stringify(f.name)}]; if (${v} !== null && ${v} !== undefined) ${set} else ${ifNulled(f, dst, prefix, depth)} }`);
   }
   return lines.join('\n');
+}
+
+/** Code storing the non-null value `v` of field `f` into `dst`, copied the way its type needs. */
+export function setCode(f: avro.types.Field, copy: Copy, v: string, dst: string, prefix: string, depth: number): string {
+  const name = JSON.stringify(f.name);
+  if (copy === 'plain') return `${dst}[${name}] = ${v};`;
+  if (copy === 'bytes') return `${dst}[${name}] = Buffer.isBuffer(${v}) ? ${v}.toString('base64') : ${v};`;
+  if (copy === 'any') return `${dst}[${name}] = anyValue(${name}, ${v}, nulled);`;
+  const inner = `o${depth + 1}`;
+  return `{ ${recordCode(nestedFields(f.type), v, inner, `${f.name}.`, depth + 1)} ${dst}[${name}] = ${inner}; }`;
+}
+
+/** Code keeping a null field as null when the change header names it nulled ("Parent.Child" nested). */
+export function ifNulled(f: avro.types.Field, dst: string, prefix: string, depth: number): string {
+  const path = JSON.stringify(prefix + f.name);
+  const test = depth === 0 ? `nulled.has(${path})` : `nulled.size > 0 && nulled.has(${path})`;
+  return `if (${test}) ${dst}[${JSON.stringify(f.name)}] = null;`;
 }
 
 function nestedFields(type: avro.Type): avro.types.Field[] {
