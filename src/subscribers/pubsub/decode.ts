@@ -20,7 +20,7 @@ function decodeRecord(schema: ParsedSchema, buf: Buffer): { header: Record<strin
   if (schema.direct) return schema.direct(buf);
   const record = schema.type.fromBuffer(buf) as Record<string, unknown>;
   const h = (record.ChangeEventHeader as Record<string, unknown> | undefined) ?? null;
-  return { header: h, payload: schema.payloadOf(record, h ? nulledSet(schema, h.nulledFields as string[] | undefined) : nulledSet(schema, null)) };
+  return { header: h, payload: schema.payloadOf(record, nulledSet(schema, h?.nulledFields as string[] | undefined)) };
 }
 
 export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel: string, org: string, receivedAt: string): Envelope {

@@ -40,12 +40,13 @@ function nullable(type: avro.Type): [number, number] | null {
 }
 
 function fieldCode(f: avro.types.Field, i: number): string {
-  const set = setCode(f, copyOf(f.type), 'v0', 'o0', '', 0);
+  const set = setCode(f, copyOf(f.type), 'v0', 'o0', 0);
   const name = JSON.stringify(f.name);
   const nn = nullable(f.type);
-  if (!nn) return `{ const v0 = T[${i}]._read(tap); if (v0 !== null && v0 !== undefined) ${set} else ${ifNulled(f, 'o0', '', 0)} }`;
+  if (!nn) return `{ const v0 = T[${i}]._read(tap); if (v0 !== null && v0 !== undefined) ${set} else ${ifNulled(f, 'o0', '')} }`;
   const branch = `B[${i}]`;
-  return `{ const b = tap.readLong(); if (b === ${nn[0]}) { ${ifNulled(f, 'o0', '', 0)} } else if (b === ${nn[1]}) { const v0 = ${branch}._read(tap); ${set} } else badUnion(${name}, b); }`;
+  // A union index of 0 or 1 is one byte (zigzag 0 or 2): read it inline, the general reader otherwise.
+  return `{ let b = tap.buf[tap.pos]; if (b === 0 || b === 2) { tap.pos++; b >>= 1; } else b = tap.readLong(); if (b === ${nn[0]}) { ${ifNulled(f, 'o0', '')} } else if (b === ${nn[1]}) { const v0 = ${branch}._read(tap); ${set} } else badUnion(${name}, b); }`;
 }
 
 /**

@@ -50,14 +50,16 @@ function recordCode(fields: readonly avro.types.Field[], src: string, dst: strin
     if (depth === 0 && f.name === 'ChangeEventHeader') continue;
     const v = `v${depth}`;
     // Sub-fields of a compound field are copied as they are (they are strings and numbers).
-    const set = setCode(f, depth === 0 ? copyOf(f.type) : 'plain', v, dst, prefix, depth);
-    lines.push(`{ const ${v} = ${src}[${JSON.stringify(f.name)}]; if (${v} !== null && ${v} !== undefined) ${set} else ${ifNulled(f, dst, prefix, depth)} }`);
+    const set = setCode(f, depth === 0 ? copyOf(f.type) : 'plain', v, dst, depth);
+    lines.push(
+      `{ const ${v} = ${src}[${JSON.stringify(f.name)}]; if (${v} !== null && ${v} !== undefined) ${set} else ${ifNulled(f, dst, prefix)} }`,
+    );
   }
   return lines.join('\n');
 }
 
 /** Code storing the non-null value `v` of field `f` into `dst`, copied the way its type needs. */
-export function setCode(f: avro.types.Field, copy: Copy, v: string, dst: string, prefix: string, depth: number): string {
+export function setCode(f: avro.types.Field, copy: Copy, v: string, dst: string, depth: number): string {
   const name = JSON.stringify(f.name);
   if (copy === 'plain') return `${dst}[${name}] = ${v};`;
   if (copy === 'bytes') return `${dst}[${name}] = Buffer.isBuffer(${v}) ? ${v}.toString('base64') : ${v};`;
@@ -67,9 +69,10 @@ export function setCode(f: avro.types.Field, copy: Copy, v: string, dst: string,
 }
 
 /** Code keeping a null field as null when the change header names it nulled ("Parent.Child" nested). */
-export function ifNulled(f: avro.types.Field, dst: string, prefix: string, depth: number): string {
+export function ifNulled(f: avro.types.Field, dst: string, prefix: string): string {
   const path = JSON.stringify(prefix + f.name);
-  const test = depth === 0 ? `nulled.has(${path})` : `nulled.size > 0 && nulled.has(${path})`;
+  // Most events null nothing: the size test spares a hash lookup per absent field.
+  const test = `nulled.size !== 0 && nulled.has(${path})`;
   return `if (${test}) ${dst}[${JSON.stringify(f.name)}] = null;`;
 }
 
