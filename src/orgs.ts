@@ -7,6 +7,7 @@ import type { TokenProvider } from './auth/types.js';
 import type { BridgeConfig, OrgConfig } from './config/schema.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './log.js';
+import { LimitsPoller, type LimitsSnapshot } from './salesforce/limits-poller.js';
 import { RestClient } from './salesforce/rest.js';
 import { createPubSubClient, type PubSubStub } from './subscribers/pubsub/grpc-client.js';
 import { trustedCas } from './tls-ca.js';
@@ -14,6 +15,7 @@ import { trustedCas } from './tls-ca.js';
 export class OrgServices {
   private readonly tokens = new Map<string, TokenProvider>();
   private readonly clients = new Map<string, PubSubStub>();
+  private readonly pollers = new Map<string, LimitsPoller>();
 
   constructor(
     private readonly orgs: BridgeConfig['orgs'],
@@ -60,7 +62,30 @@ export class OrgServices {
     return cfg.caCertFile ? trustedCas(cfg.caCertFile, `orgs.${name}.caCertFile`) : null;
   }
 
+  /** Poll /limits of each named org (orgs.<name>.limits.poll; 0 turns it off) while the bridge runs. */
+  pollLimits(names: Iterable<string>): void {
+    for (const name of names) {
+      const { poll, warnPercent } = this.config(name).limits;
+      if (poll <= 0 || this.pollers.has(name)) continue;
+      const p = new LimitsPoller(name, this.rest(name), { intervalMs: poll, warnPercent }, this.log.child({ org: name }));
+      this.pollers.set(name, p);
+      p.start();
+    }
+  }
+
+  /** The last limits read from each polled org. */
+  limits(): LimitsSnapshot[] {
+    return [...this.pollers.values()].map((p) => p.snapshot());
+  }
+
+  /** Salesforce's clock minus ours for the org (ms), when a poll has seen it; 0 otherwise. */
+  clockOffsetMs(name: string): number {
+    return this.pollers.get(name)?.rest.clockOffsetMs ?? 0;
+  }
+
   close(): void {
+    for (const p of this.pollers.values()) p.stop();
+    this.pollers.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

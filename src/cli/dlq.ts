@@ -4,7 +4,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../deadletter/types.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { createDeadLetterStore } from '../pipeline/bridge.js';
+import { createDeadLetterStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes } from '../registry.js';
 import type { Sink } from '../sinks/types.js';
 import { parse, requireConfigPath } from './args.js';

@@ -5,7 +5,7 @@ import { routeKey } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
-import { createDeadLetterStore, createReplayStore } from '../pipeline/bridge.js';
+import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 
 export function describePlan(config: BridgeConfig, path: string): string {

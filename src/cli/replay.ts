@@ -2,7 +2,7 @@
 import { loadConfigFile, routeKey } from '../config/load.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
-import { createReplayStore } from '../pipeline/bridge.js';
+import { createReplayStore } from '../pipeline/stores.js';
 import type { StoredPosition } from '../positions.js';
 import { parse, requireConfigPath } from './args.js';
 

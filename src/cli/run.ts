@@ -69,12 +69,11 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
   try {
     await bridge.start();
     if (config.health) {
-      health = await startHealthServer(
-        config.health.host,
-        config.health.port,
-        () => bridge.status(),
-        (key) => bridge.restartNow(key),
-      );
+      health = await startHealthServer(config.health.host, config.health.port, {
+        status: () => bridge.status(),
+        restart: (key) => bridge.restartNow(key),
+        metrics: bridge.metrics,
+      });
       const addr = health.address();
       const port = addr && typeof addr === 'object' ? addr.port : config.health.port;
       log.info({ url: `http://${config.health.host}:${port}` }, 'health endpoints listening: /healthz /readyz /status /metrics');

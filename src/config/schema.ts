@@ -92,8 +92,15 @@ export const orgSchema = z.strictObject({
    * integrations keep their API allowance.
    */
   limits: z
-    .strictObject({ reservePercent: z.number().min(0).max(100).default(10), recheck: duration.default(300_000) })
-    .default({ reservePercent: 10, recheck: 300_000 }),
+    .strictObject({
+      reservePercent: z.number().min(0).max(100).default(10),
+      recheck: duration.default(300_000),
+      /** How often the running bridge reads /limits for metrics and warnings (0: never). */
+      poll: duration.default(300_000),
+      /** Log a warning when a limit is this much used. */
+      warnPercent: z.number().min(0).max(100).default(80),
+    })
+    .default({ reservePercent: 10, recheck: 300_000, poll: 300_000, warnPercent: 80 }),
 });
 
 export const pipelineSchema = z.strictObject({

@@ -186,6 +186,8 @@ export class AdminApi {
         // A new day: the daily allowances are whole again.
         d.org.usage.apiRequests = 0;
         d.org.usage.bulkJobs = 0;
+        d.org.usage.deliveredEvents = 0;
+        d.org.usage.streamingEvents = 0;
         return sendJson(res, 200, { usage: d.org.usage });
       case 'POST /admin/records/create': {
         // Records created as through REST (each with its CREATE change event); Name numbered when not given.

@@ -285,6 +285,7 @@ export class CometdServer {
       if (out.length >= budget) break;
       const evs = this.bus.read(ch, sub.cls, sub.cursor, budget - out.length);
       for (const ev of evs) out.push({ channel: ch, data: this.data(ev) });
+      this.org.countDelivered(sub.cls, evs.length);
       const last = evs[evs.length - 1];
       if (last) sub.cursor = last.seq;
       if (out.length >= this.opts.maxBatch) break;

@@ -33,13 +33,20 @@ export const emulatorConfigSchema = z.strictObject({
   cometdConnectTimeoutMs: z.number().int().positive().default(110_000),
   cometdSessionTimeoutMs: z.number().int().positive().default(40_000),
   ledger: z.boolean().default(true),
-  /** Daily maxima /limits reports (Remaining goes down as REST calls and Bulk jobs are made). */
+  /** Daily maxima /limits reports (Remaining goes down as REST calls, Bulk jobs and event deliveries are made). */
   limits: z
     .strictObject({
       DailyApiRequests: z.number().int().positive().default(15000),
       DailyBulkV2QueryJobs: z.number().int().positive().default(10000),
+      DailyDeliveredPlatformEvents: z.number().int().positive().default(50000),
+      DailyStreamingApiEvents: z.number().int().positive().default(1000000),
     })
-    .default({ DailyApiRequests: 15000, DailyBulkV2QueryJobs: 10000 }),
+    .default({
+      DailyApiRequests: 15000,
+      DailyBulkV2QueryJobs: 10000,
+      DailyDeliveredPlatformEvents: 50000,
+      DailyStreamingApiEvents: 1000000,
+    }),
   retentionHours: z
     .strictObject({
       cdc: z.number().positive().default(72),

@@ -70,6 +70,8 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   const url = new URL(req.url ?? '/', 'http://emulator');
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
+  // Salesforce's clock is the emulator's (tests move it forward): clients read it from Date.
+  res.setHeader('date', new Date(d.org.clock.now()).toUTCString());
 
   if (path.startsWith('/admin')) return d.admin.handle(method, path, url, await readBody(req), res);
 
@@ -255,8 +257,8 @@ function limits(org: EmulatedOrg) {
   return {
     DailyApiRequests: l(org.limitMax.DailyApiRequests, org.usage.apiRequests),
     DailyBulkV2QueryJobs: l(org.limitMax.DailyBulkV2QueryJobs, org.usage.bulkJobs),
-    DailyDeliveredPlatformEvents: l(50000),
-    DailyStreamingApiEvents: l(1000000),
+    DailyDeliveredPlatformEvents: l(org.limitMax.DailyDeliveredPlatformEvents, org.usage.deliveredEvents),
+    DailyStreamingApiEvents: l(org.limitMax.DailyStreamingApiEvents, org.usage.streamingEvents),
     HourlyPublishedPlatformEvents: l(250000),
     HourlyPublishedStandardVolumePlatformEvents: l(50000),
     MonthlyPlatformEventsUsageEntitlement: l(1500000),

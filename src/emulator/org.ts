@@ -103,9 +103,19 @@ export class EmulatedOrg {
   /** Deleted records (the recycle bin), visible to queryAll with IsDeleted = true. */
   readonly deleted = new Map<string, RecordData>();
   /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
-  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0, bulkJobs: 0 };
+  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0, bulkJobs: 0, deliveredEvents: 0, streamingEvents: 0 };
+  /** Count deliveries as Salesforce's allocations do: platform and change events, or legacy streaming (PushTopic, generic). */
+  countDelivered(cls: string, n: number): void {
+    if (cls === 'cdc' || cls === 'platform') this.usage.deliveredEvents += n;
+    else this.usage.streamingEvents += n;
+  }
   /** Daily maxima for /limits (emulator config `limits`). */
-  limitMax = { DailyApiRequests: 15000, DailyBulkV2QueryJobs: 10000 };
+  limitMax = {
+    DailyApiRequests: 15000,
+    DailyBulkV2QueryJobs: 10000,
+    DailyDeliveredPlatformEvents: 50000,
+    DailyStreamingApiEvents: 1000000,
+  };
   readonly platformEvents = new Map<string, PlatformEventDef>();
   readonly schemasById = new Map<string, SchemaEntry>();
   private readonly currentSchema = new Map<string, SchemaEntry>();
@@ -121,7 +131,7 @@ export class EmulatedOrg {
 
   constructor(
     private readonly bus: EventBus,
-    private readonly clock: Clock,
+    readonly clock: Clock,
     private readonly opts: OrgOptions = {},
   ) {
     this.orgId = opts.orgId ?? DEFAULT_ORG_ID;

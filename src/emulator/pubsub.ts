@@ -151,6 +151,7 @@ class EventStream {
       this.cursor = last.seq;
       this.credit -= evs.length;
       this.delivered += evs.length;
+      this.server.org.countDelivered(this.cls, evs.length);
       if (this.credit === 0) this.noCreditSince = Date.now();
       const ok = this.write({
         events: evs.map(consumerEvent),

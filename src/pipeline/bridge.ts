@@ -9,16 +9,18 @@ import type { DeadLetterStore } from '../deadletter/types.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
-import { deadLetterStoreTypes, lookup, replayStoreTypes, sinkTypes, subscriberTypes } from '../registry.js';
+import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { ChangeSignal } from './change-signal.js';
 import { HaCoordinator } from './ha.js';
+import { BridgeMetrics } from './metrics.js';
 import { Route, type RouteState } from './route.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
 import { withSourceStages } from './source-stages.js';
+import { createDeadLetterStore, createReplayStore } from './stores.js';
 import { RouteSupervisor } from './supervisor.js';
 
 export interface BridgeStatus {
@@ -26,14 +28,6 @@ export interface BridgeStatus {
   replayStore: string;
   instance?: string;
   routes: RouteStatus[];
-}
-
-export function createReplayStore(config: BridgeConfig, log: Logger): ReplayStore {
-  return lookup(replayStoreTypes, config.replayStore.type).create(config.replayStore, { route: '', log });
-}
-
-export function createDeadLetterStore(config: BridgeConfig, log: Logger): DeadLetterStore {
-  return lookup(deadLetterStoreTypes, config.deadLetter.type).create(config.deadLetter, { route: '', log });
 }
 
 interface Running {
@@ -45,6 +39,7 @@ export class Bridge {
   readonly store: ReplayStore;
   readonly deadLetters: DeadLetterStore;
   readonly orgs: OrgServices;
+  readonly metrics: BridgeMetrics;
   private readonly specs = new Map<string, RouteConfig>();
   private readonly running = new Map<string, Running>();
   private state: BridgeStatus['state'] = 'starting';
@@ -67,6 +62,7 @@ export class Bridge {
     this.deadLetters = createDeadLetterStore(config, log);
     this.orgs = new OrgServices(config.orgs, log);
     for (const rc of config.routes) this.specs.set(routeKey(rc), rc);
+    this.metrics = new BridgeMetrics(() => this.status(), this.orgs, this.specs);
     this.supervisor = new RouteSupervisor(
       config.onRouteFailure,
       { initialMs: config.routeRestart.initial, maxMs: Math.max(config.routeRestart.initial, config.routeRestart.max) },
@@ -107,6 +103,7 @@ export class Bridge {
       commitIntervalMs: this.config.pipeline.commitIntervalMs,
       commitMaxEvents: this.config.pipeline.commitMaxEvents,
       log: rlog,
+      observer: this.metrics.observer(key),
     });
     return { route, sinks: sinks.map((s) => s.sink) };
   }
@@ -132,6 +129,7 @@ export class Bridge {
         throw asStartupError(`orgs.${name}.pushTopics`, err);
       }
     }
+    this.orgs.pollLimits(new Set([...this.specs.values()].map((rc) => (rc.source as { org?: string }).org ?? '').filter(Boolean)));
     const ha = this.config.ha;
     if (ha?.enabled) {
       if (!isLeaseStore(this.store))
@@ -252,7 +250,7 @@ export class Bridge {
 
   status(): BridgeStatus {
     const routes = [...this.specs.keys()].map((key) => {
-      const st = this.running.get(key)?.route.status() ?? standbyStatus(key);
+      const st = this.metrics.annotate(this.running.get(key)?.route.status() ?? standbyStatus(key), !!this.ha);
       const restart = this.supervisor.info(key);
       if (!restart) return st;
       // Waiting for a restart (or a restart that could not open its sinks): failed, with why.

@@ -25,6 +25,8 @@ export interface DeliveryOptions {
   /** HA: checked before every attempt; false means this instance may no longer deliver. */
   mayWrite?: () => boolean;
   checkpointFor?: (events: readonly Envelope[]) => CheckpointRecord | undefined;
+  /** Told how long each sink write took (metrics), thrown writes excepted. */
+  observeWrite?: (seconds: number) => void;
   signal: AbortSignal;
   log: Logger;
 }
@@ -44,6 +46,9 @@ export class DeliveryPolicy {
   consecutiveFailures = 0;
   lastError: string | null = null;
   eventsDeadLettered = 0;
+  eventsFailed = 0;
+  awaitingRetry = 0;
+  failingSince: string | null = null;
   retries = 0;
 
   constructor(private readonly opts: DeliveryOptions) {}
@@ -62,7 +67,11 @@ export class DeliveryPolicy {
       const { outcomes, thrown } = await this.attempt(pending, checkpoint);
       const s = sort(pending, outcomes);
       if (s.firstError === null && checkpoint) committed = checkpoint.stored;
-      if (s.firstError !== null) firstFailedAt ||= Date.now();
+      if (s.firstError !== null) {
+        firstFailedAt ||= Date.now();
+        this.failingSince ??= new Date(firstFailedAt).toISOString();
+        this.eventsFailed += s.retry.length + s.rejected.length + s.unavailable.length;
+      }
       const failedAt = new Date(firstFailedAt || Date.now()).toISOString();
       if (s.rejected.length > 0 && !(await this.deadLetter(s.rejected, attempt, failedAt))) return { aborted: true };
       if (s.unavailable.length > 0) {
@@ -72,6 +81,7 @@ export class DeliveryPolicy {
       if (s.retry.length === 0) {
         if (this.consecutiveFailures > 0) opts.log.info({ sink: opts.name, attempts: attempt }, 'sink recovered');
         this.consecutiveFailures = 0;
+        this.failingSince = null;
         return { done: true, committed };
       }
       this.consecutiveFailures++;
@@ -92,15 +102,19 @@ export class DeliveryPolicy {
         { sink: opts.name, attempt, retryInMs: delay, failed: s.retry.length, events: pending.length, error: this.lastError },
         'sink write failed; holding the replay commit and retrying what was not delivered',
       );
+      this.awaitingRetry = s.retry.length;
       await sleep(delay, opts.signal);
+      this.awaitingRetry = 0;
       pending = s.retry;
     }
   }
 
   /** One write; a thrown error stands for every event (retry, or unavailable if permanent). */
   private async attempt(events: readonly Envelope[], checkpoint: CheckpointRecord | undefined) {
+    const t0 = performance.now();
     try {
       const outcomes = await this.opts.sink.write(events, checkpoint);
+      this.opts.observeWrite?.((performance.now() - t0) / 1000);
       return { outcomes: outcomes ?? null, thrown: null as unknown };
     } catch (err) {
       const error = errorMessage(err);

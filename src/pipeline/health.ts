@@ -1,48 +1,76 @@
 /**
  * HTTP endpoints for orchestrators. /healthz is liveness: 200 while the process serves requests,
  * whatever single routes do (a failed route must not get the healthy ones restarted with the
- * process). /readyz is readiness: 200 only while every route runs. /status (JSON, public: strings
- * scrubbed), /metrics (Prometheus). `POST /routes/<name>/restart` restarts a failed route now,
- * from loopback clients only.
+ * process). /readyz is readiness (notReady() below says what it checks). /status (JSON, public:
+ * strings scrubbed), /metrics (Prometheus, metrics.ts). `POST /routes/<name>/restart` restarts a
+ * failed route now, from loopback clients only.
  */
 import { createServer, type Server } from 'node:http';
 import { scrubString } from '../log.js';
 import type { BridgeStatus } from './bridge.js';
+import type { RouteStatus } from './route-types.js';
 
-export function startHealthServer(
-  host: string,
-  port: number,
-  status: () => BridgeStatus,
-  restart: (route: string) => boolean = () => false,
-): Promise<Server> {
+export interface HealthHandlers {
+  status: () => BridgeStatus;
+  /** Restart a failed route now; false when no such route waits for a restart. */
+  restart?: (route: string) => boolean;
+  metrics: { render(): Promise<string>; contentType: string };
+}
+
+/** A sink failing for longer than this makes the instance unready (its events are piling up). */
+export const SINK_FAILING_UNREADY_MS = 60_000;
+
+/**
+ * Why the instance is not ready, or [] when it is: every route subscribed (or HA standby, or
+ * finished), the replay store taking commits, no sink failing for over a minute.
+ */
+export function notReady(s: BridgeStatus, now = Date.now()): string[] {
+  if (s.state !== 'running') return [s.state];
+  return s.routes.flatMap((r) => routeProblems(r, now).map((p) => `${r.key}: ${p}`));
+}
+
+function routeProblems(r: RouteStatus, now: number): string[] {
+  if (r.state === 'standby' || r.state === 'ended') return [];
+  if (r.state !== 'running') return [r.state === 'failed' ? `failed (${r.error ?? 'unknown error'})` : r.state];
+  const out: string[] = [];
+  if (r.sourceStats.subscribed === 0) out.push('not subscribed (reconnecting)');
+  if (r.commitFailures > 0) out.push(`replay store refusing commits (${r.commitFailures} failures)`);
+  for (const k of r.sinks) {
+    const since = k.failingSince ? Date.parse(k.failingSince) : Number.NaN;
+    if (now - since > SINK_FAILING_UNREADY_MS) out.push(`sink ${k.name} failing since ${k.failingSince}`);
+  }
+  return out;
+}
+
+const text = { 'content-type': 'text/plain' };
+
+export function startHealthServer(host: string, port: number, h: HealthHandlers): Promise<Server> {
   const server = createServer((req, res) => {
-    const s = status();
-    const failed = s.routes.filter((r) => r.state === 'failed').map((r) => r.key);
     const url = (req.url ?? '/').split('?')[0] ?? '/';
     const restartMatch = /^\/routes\/(.+)\/restart$/.exec(url);
     if (url === '/healthz') {
-      const alive = s.state !== 'stopped';
-      res.writeHead(alive ? 200 : 503, { 'content-type': 'text/plain' }).end(alive ? 'ok\n' : 'stopped\n');
+      const alive = h.status().state !== 'stopped';
+      res.writeHead(alive ? 200 : 503, text).end(alive ? 'ok\n' : 'stopped\n');
     } else if (url === '/readyz') {
-      const ready = s.state === 'running' && failed.length === 0;
-      const why = failed.length > 0 ? `failed routes: ${failed.join(', ')}` : s.state;
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `${why}\n`);
+      // Route names and errors are operator text, scrubbed like /status.
+      const why = notReady(h.status()).map(scrubString);
+      res.writeHead(why.length === 0 ? 200 : 503, text).end(why.length === 0 ? 'ready\n' : `${why.join('\n')}\n`);
     } else if (restartMatch && req.method === 'POST') {
       const local = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
-      if (!local) res.writeHead(403, { 'content-type': 'text/plain' }).end('route restarts are accepted from loopback clients only\n');
-      else if (restart(decodeURIComponent(restartMatch[1] as string)))
-        res.writeHead(202, { 'content-type': 'text/plain' }).end('restarting\n');
-      else res.writeHead(409, { 'content-type': 'text/plain' }).end('no such route waiting for a restart\n');
+      if (!local) res.writeHead(403, text).end('route restarts are accepted from loopback clients only\n');
+      else if (h.restart?.(decodeURIComponent(restartMatch[1] as string))) res.writeHead(202, text).end('restarting\n');
+      else res.writeHead(409, text).end('no such route waiting for a restart\n');
     } else if (url === '/status') {
       // /status is public: every string passes the secret scrubber on its way out.
-      const body = JSON.stringify(s, (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
+      const body = JSON.stringify(h.status(), (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     } else if (url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheus(s));
+      h.metrics.render().then(
+        (body) => res.writeHead(200, { 'content-type': h.metrics.contentType }).end(body),
+        (err) => res.writeHead(500, text).end(`metrics failed: ${scrubString(String(err))}\n`),
+      );
     } else {
-      res
-        .writeHead(404, { 'content-type': 'text/plain' })
-        .end('not found: try /healthz, /readyz, /status, /metrics or POST /routes/<name>/restart\n');
+      res.writeHead(404, text).end('not found: try /healthz, /readyz, /status, /metrics or POST /routes/<name>/restart\n');
     }
   });
   return new Promise((resolve, reject) => {
@@ -52,62 +80,4 @@ export function startHealthServer(
       resolve(server);
     });
   });
-}
-
-function prometheus(s: BridgeStatus): string {
-  const lines: string[] = [];
-  const metric = (name: string, help: string, type: string, rows: Array<[Record<string, string>, number]>) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of rows) {
-      const l = Object.entries(labels)
-        .map(([k, val]) => `${k}="${val.replace(/["\\\n]/g, '_')}"`)
-        .join(',');
-      lines.push(`${name}{${l}} ${v}`);
-    }
-  };
-  const per = (f: (r: BridgeStatus['routes'][number]) => number) =>
-    s.routes.map((r) => [{ route: r.key }, f(r)] as [Record<string, string>, number]);
-  metric(
-    'sfbridge_events_received_total',
-    'Events received from the source.',
-    'counter',
-    per((r) => r.eventsReceived),
-  );
-  metric(
-    'sfbridge_events_acked_total',
-    'Events acknowledged by every sink.',
-    'counter',
-    per((r) => r.eventsAcked),
-  );
-  metric(
-    'sfbridge_events_committed_total',
-    'Events whose replay position is committed.',
-    'counter',
-    per((r) => r.eventsCommitted),
-  );
-  metric(
-    'sfbridge_events_in_flight',
-    'Events received but not yet acknowledged by every sink.',
-    'gauge',
-    per((r) => r.inFlight),
-  );
-  metric(
-    'sfbridge_commit_failures',
-    'Consecutive replay commit failures.',
-    'gauge',
-    per((r) => r.commitFailures),
-  );
-  metric(
-    'sfbridge_route_up',
-    '1 while the route runs.',
-    'gauge',
-    per((r) => (r.state === 'running' ? 1 : 0)),
-  );
-  metric(
-    'sfbridge_sink_failing',
-    '1 while a sink is failing and being retried.',
-    'gauge',
-    s.routes.flatMap((r) => r.sinks.map((k) => [{ route: r.key, sink: k.name }, k.failing ? 1 : 0] as [Record<string, string>, number])),
-  );
-  return `${lines.join('\n')}\n`;
 }

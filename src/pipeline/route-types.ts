@@ -1,5 +1,7 @@
 /** The contract of a route: what it is built from and what it reports (route.ts implements it). */
+
 import type { DeadLetterStore } from '../deadletter/types.js';
+import type { Envelope } from '../envelope.js';
 import type { Logger } from '../log.js';
 import type { StoredPosition } from '../positions.js';
 import type { Lease } from '../replay/lease.js';
@@ -25,6 +27,20 @@ export interface RouteOptions {
   commitIntervalMs: number;
   commitMaxEvents: number;
   log: Logger;
+  /** Timings for metrics (metrics.ts); absent in tests that do not look. */
+  observer?: RouteObserver;
+}
+
+/** What the route reports as it works, for histograms that a status snapshot cannot give. */
+export interface RouteObserver {
+  /** A batch arrived from the subscriber. */
+  received(events: readonly Envelope[]): void;
+  /** `events` more events are committed (oldest first): end-to-end latency. */
+  committed(events: number): void;
+  /** A replay-store commit took `seconds`; `ok` false when it failed. */
+  commitWrite(seconds: number, ok: boolean): void;
+  /** One sink write of `events` took `seconds`. */
+  sinkWrite(sink: string, seconds: number): void;
 }
 
 export type RouteState = 'idle' | 'running' | 'draining' | 'stopped' | 'ended' | 'failed' | 'standby';
@@ -45,6 +61,17 @@ export interface RouteStatus {
   commitFailures: number;
   error: string | null;
   sinks: SinkStatus[];
+  /** Timing facts metrics.ts adds for /status: how far behind and how close to the retention cliff. */
+  org?: string | null;
+  channel?: string | null;
+  /** Now minus the commit time of the newest event received (kept while idle). */
+  lagSeconds?: number | null;
+  /** Age of the committed position (Salesforce's clock minus its event time). */
+  positionAgeSeconds?: number | null;
+  /** Retention minus that age: how long the route can stay stuck before events are lost. */
+  headroomSeconds?: number | null;
+  /** HA: whether this instance holds the route's lease (absent without HA). */
+  leaseOwned?: boolean;
   /** Supervised restarts of a failed route (onRouteFailure: restart). */
   restart?: { restarts: number; nextRestartAt: string | null; lastFailure: string | null };
 }

@@ -54,10 +54,11 @@ export class Route {
     this.commits = new CommitScheduler({
       intervalMs: opts.commitIntervalMs,
       maxEvents: opts.commitMaxEvents,
-      write: (target) => this.writePosition(target),
+      write: (target) => this.timedWrite(target),
       onCommitted: (stored, events) => {
         this.committed = stored;
         this.committedEvents += events;
+        this.opts.observer?.committed(events);
         this.opts.subscriber.onCommitted?.(stored);
       },
       onStoreDown: (err, attempt, retryInMs) =>
@@ -89,6 +90,7 @@ export class Route {
             deadLetters: opts.deadLetters,
             outage: opts.outage,
             checkpointFor,
+            observeWrite: opts.observer ? (secs) => opts.observer?.sinkWrite(s.name, secs) : undefined,
           },
           (seq, committed) => this.onSinkAck(seq, committed),
           (err) => this.failRoute(err),
@@ -183,6 +185,7 @@ export class Route {
     if (this.state !== 'running' && this.state !== 'draining') return;
     const seq = this.tracker.add(events.length, lastPosition(events), this.writers.length);
     this.received += events.length;
+    this.opts.observer?.received(events);
     const inFlight = this.tracker.inFlight;
     if (inFlight > this.maxInFlightSeen) this.maxInFlightSeen = inFlight;
     if (inFlight > this.opts.maxInFlight) {
@@ -236,6 +239,18 @@ export class Route {
       return;
     }
     if (this.state === 'running') this.opts.subscriber.request(n);
+  }
+
+  private async timedWrite(target: CommitRequest): Promise<StoredPosition> {
+    const t0 = performance.now();
+    try {
+      const stored = await this.writePosition(target);
+      this.opts.observer?.commitWrite((performance.now() - t0) / 1000, true);
+      return stored;
+    } catch (err) {
+      this.opts.observer?.commitWrite((performance.now() - t0) / 1000, false);
+      throw err;
+    }
   }
 
   /**

@@ -34,6 +34,8 @@ export interface SinkWriterOptions {
   outage?: OutagePolicy;
   /** For an `atomicCheckpoints` sink: the route's commit record for a write (its last positioned event). */
   checkpointFor?: (events: readonly Envelope[]) => CheckpointRecord | undefined;
+  /** Told how long each sink write took (metrics). */
+  observeWrite?: (seconds: number) => void;
 }
 
 export interface SinkStatus {
@@ -46,6 +48,12 @@ export interface SinkStatus {
   lastError: string | null;
   eventsWritten: number;
   eventsDeadLettered: number;
+  /** Events a write did not deliver (each attempt counts; retried ones may still arrive). */
+  eventsFailed: number;
+  /** Events waiting for their next retry now. */
+  awaitingRetry: number;
+  /** When the current run of failures began (ISO), or null. */
+  failingSince: string | null;
   retries: number;
   stats?: Record<string, number | string | boolean>;
 }
@@ -75,6 +83,7 @@ export class SinkWriter {
       backoff: opts.backoff,
       mayWrite: opts.mayWrite,
       checkpointFor: opts.checkpointFor,
+      observeWrite: opts.observeWrite,
       signal: this.abort.signal,
       log,
     });
@@ -112,6 +121,9 @@ export class SinkWriter {
       lastError: this.policy.lastError,
       eventsWritten: this.eventsWritten,
       eventsDeadLettered: this.policy.eventsDeadLettered,
+      eventsFailed: this.policy.eventsFailed,
+      awaitingRetry: this.policy.awaitingRetry,
+      failingSince: this.policy.failingSince,
       retries: this.policy.retries,
       ...(this.sink.stats ? { stats: this.sink.stats() } : {}),
     };

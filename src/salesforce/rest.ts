@@ -17,6 +17,11 @@ export class SalesforceApiError extends BridgeError {
 export class RestClient {
   /** REST calls made (each counts against the org's DailyApiRequests). */
   calls = 0;
+  /**
+   * Salesforce's clock minus ours (ms), from the last response's Date header (1 s resolution), or
+   * null before any response: retention is counted on Salesforce's clock, not this machine's.
+   */
+  clockOffsetMs: number | null = null;
 
   constructor(
     private readonly tokens: TokenProvider,
@@ -44,6 +49,7 @@ export class RestClient {
       } catch (err) {
         throw new RetriableError('SF_NETWORK', `cannot reach ${tok.instanceUrl}: ${errorMessage(err)}`, err);
       }
+      this.noteServerTime(res.headers.date);
       if (res.status === 401 && attempt === 1) {
         this.tokens.invalidate(tok.accessToken);
         continue;
@@ -61,6 +67,12 @@ export class RestClient {
       }
       return json as T;
     }
+  }
+
+  private noteServerTime(date: string | string[] | undefined): void {
+    const at = typeof date === 'string' ? Date.parse(date) : Number.NaN;
+    // The header has whole seconds: count the half second it hides so the estimate is unbiased.
+    if (Number.isFinite(at)) this.clockOffsetMs = at + 500 - Date.now();
   }
 
   /** A GET whose body is not JSON (Bulk API CSV results): the text and the response headers. */

@@ -255,11 +255,12 @@ describe('sfbridge CLI', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     let metrics = '';
-    for (let i = 0; i < 100 && !/acked_total\{route="r1"\} 100/.test(metrics); i++) {
+    const acked = /sfbridge_events_acked_total\{org="",channel="[^"]*",route="r1"\} 100/;
+    for (let i = 0; i < 100 && !acked.test(metrics); i++) {
       metrics = await (await fetch(`${url}/metrics`)).text();
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(metrics).toMatch(/sfbridge_events_acked_total\{route="r1"\} 100/);
+    expect(metrics).toMatch(acked);
     const status = (await (await fetch(`${url}/status`)).json()) as { routes: unknown[] };
     expect(status.routes[0]).toMatchObject({ key: 'r1', state: 'running', inFlight: 0 });
     child.kill('SIGTERM');

@@ -55,12 +55,11 @@ describe('route supervision', () => {
     await a.bridge.start();
     let health: Server | null = null;
     try {
-      health = await startHealthServer(
-        '127.0.0.1',
-        0,
-        () => a.bridge.status(),
-        (k) => a.bridge.restartNow(k),
-      );
+      health = await startHealthServer('127.0.0.1', 0, {
+        status: () => a.bridge.status(),
+        restart: (k) => a.bridge.restartNow(k),
+        metrics: a.bridge.metrics,
+      });
       const addr = health.address() as { port: number };
       const get = async (path: string, method = 'GET') => {
         const r = await fetch(`http://127.0.0.1:${addr.port}${path}`, { method });
@@ -84,7 +83,7 @@ describe('route supervision', () => {
       for (const start = Date.now(); ready.status !== 503 && Date.now() - start < 10_000; ready = await get('/readyz'))
         await new Promise((r) => setTimeout(r, 20));
       expect(ready.status).toBe(503);
-      expect(ready.text).toMatch(/failed routes: orders/);
+      expect(ready.text).toMatch(/orders: failed/);
       expect((await get('/routes/accounts/restart', 'POST')).status).toBe(409);
       // The receiver is fixed: the route heals by itself and delivers what it had not.
       gone = false;
@@ -114,12 +113,11 @@ describe('route supervision', () => {
       },
     );
     await a.bridge.start();
-    const health = await startHealthServer(
-      '127.0.0.1',
-      0,
-      () => a.bridge.status(),
-      (k) => a.bridge.restartNow(k),
-    );
+    const health = await startHealthServer('127.0.0.1', 0, {
+      status: () => a.bridge.status(),
+      restart: (k) => a.bridge.restartNow(k),
+      metrics: a.bridge.metrics,
+    });
     try {
       const port = (health.address() as { port: number }).port;
       const cfg = join(dir, 'cli.json');

@@ -79,6 +79,8 @@ export class CometdSession {
   private failures = 0;
   private stayAways = 0;
   private lastAuthRetry = 0;
+  /** The last /meta/connect or handshake succeeded and the transport has not gone down since. */
+  connected = false;
   readonly counters: SessionCounters = { rehandshakes: 0, rebuilds: 0, watchdogRebuilds: 0, authRefreshes: 0, sessionMembers: 0 };
 
   constructor(
@@ -206,11 +208,13 @@ export class CometdSession {
         cb(msg);
       },
     });
-    client.on(
-      'transport:down',
-      () => gen === this.generation && this.log?.warn({ org: this.org }, 'CometD transport down; the client retries'),
-    );
+    client.on('transport:down', () => {
+      if (gen !== this.generation) return;
+      this.connected = false;
+      this.log?.warn({ org: this.org }, 'CometD transport down; the client retries');
+    });
     this.client = client;
+    this.connected = false;
     this.lastConnectOk = Date.now();
     this.counters.rebuilds++;
     for (const m of this.members.values()) this.subscribe(m, client, gen);
@@ -238,12 +242,14 @@ export class CometdSession {
     if (msg.channel !== '/meta/connect' && msg.channel !== '/meta/handshake') return;
     if (msg.successful) {
       this.lastConnectOk = Date.now();
+      this.connected = true;
       for (const m of this.members.values()) m.onConnected();
       return;
     }
     const reason = String(((msg.ext?.sfdc ?? {}) as { failureReason?: string }).failureReason ?? '');
     const e = classifyMetaError(msg.channel, String(msg.error ?? ''), reason);
     if (!e.said) return;
+    this.connected = false;
     switch (e.action) {
       case 'reauth':
         this.onAuthFailure(e.said);

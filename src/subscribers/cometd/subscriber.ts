@@ -37,6 +37,8 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   private deadLetters: DeadLetterInput[] = [];
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
+  /** The channel's last /meta/subscribe succeeded. */
+  private subscribeOk = false;
   private readonly counters = {
     received: 0,
     backpressurePauses: 0,
@@ -55,7 +57,9 @@ export class CometdSubscriber implements Subscriber, SessionMember {
 
   stats(): Record<string, number> {
     // Connection counters are the org's session's (shared by its CometD routes).
-    return { ...this.counters, ...(this.session?.counters ?? {}), replayGaps: this.tk?.replayGaps ?? 0 };
+    // Paused for back-pressure is deliberate: still counted as subscribed.
+    const subscribed = this.paused || (this.joined && this.subscribeOk && this.session?.connected === true);
+    return { ...this.counters, ...(this.session?.counters ?? {}), replayGaps: this.tk?.replayGaps ?? 0, subscribed: subscribed ? 1 : 0 };
   }
 
   get channel(): string {
@@ -116,6 +120,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   private leave(): void {
     if (!this.joined) return;
     this.joined = false;
+    this.subscribeOk = false;
     this.session?.leave(this);
   }
 
@@ -124,6 +129,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   }
 
   onSubscribed(): void {
+    this.subscribeOk = true;
     this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'subscribed');
   }
 

@@ -36,6 +36,8 @@ interface FetchResponse {
 }
 
 const schemaCaches = new WeakMap<PubSubStub, SchemaCache>();
+/** A stream open this long without an error counts as subscribed even before it sends anything. */
+const SUBSCRIBED_AFTER_MS = 5000;
 
 export class PubSubSubscriber implements Subscriber {
   private ctx!: SubscriberContext;
@@ -71,6 +73,9 @@ export class PubSubSubscriber implements Subscriber {
   };
   /** When the current stream last sent anything (event or keepalive). */
   private lastHeard = Date.now();
+  /** The current stream has sent something; when it opened. */
+  private heard = false;
+  private openedAt = 0;
   private silenceTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -89,7 +94,18 @@ export class PubSubSubscriber implements Subscriber {
       replayGaps: this.tk?.replayGaps ?? 0,
       schemaFetches: schemaCaches.get(this.client)?.fetches ?? 0,
       outstanding: this.outstanding,
+      subscribed: this.subscribed() ? 1 : 0,
     };
+  }
+
+  /**
+   * A working subscription: the stream has answered, or has stayed open for SUBSCRIBED_AFTER_MS
+   * (Salesforce refuses a bad subscribe within moments; a quiet channel sends nothing for minutes).
+   * With no stream because the pipeline holds all credit, the subscription is merely waiting.
+   */
+  private subscribed(): boolean {
+    if (this.call) return this.heard || Date.now() - this.openedAt >= SUBSCRIBED_AFTER_MS;
+    return this.failures === 0 && this.reconnectTimer === null && (this.tk?.available ?? 1) <= 0;
   }
 
   async start(ctx: SubscriberContext): Promise<void> {
@@ -214,6 +230,8 @@ export class PubSubSubscriber implements Subscriber {
       FetchResponse
     >;
     this.call = call;
+    this.heard = false;
+    this.openedAt = Date.now();
     this.outstanding = 0;
     this.arrived = 0;
     this.lastHeard = Date.now();
@@ -277,6 +295,7 @@ export class PubSubSubscriber implements Subscriber {
   private async onResponse(call: grpc.ClientDuplexStream<unknown, FetchResponse>, res: FetchResponse): Promise<void> {
     if (this.stopped || call !== this.call) return;
     this.lastHeard = Date.now();
+    this.heard = true;
     if (res.commit_response?.error?.msg) this.onCommitError(res.commit_response);
     this.failures = 0;
     this.longFailures = 0;
