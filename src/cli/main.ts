@@ -18,6 +18,7 @@ commands:
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
   route restart NAME           restart a failed route of the running bridge now
+  status -c FILE               each route's state, position age, lag, retention headroom, dead letters
   backfill --route NAME        export records changed since a time through a route's sinks
   dlq list|replay|purge        inspect, deliver again or drop dead-lettered events
   tail -c FILE                 print a route's events to stdout (does not move its position)
@@ -70,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./demo.js')).demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
+      case 'status':
+        return await (await import('./status.js')).statusCommand(rest);
       case 'route':
         return await (await import('./route.js')).routeCommand(rest);
       case 'backfill':

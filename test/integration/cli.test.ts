@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
@@ -12,11 +13,11 @@ function inputFile(dir: string, n: number, start = 0): string {
   return path;
 }
 
-function bridgeConfig(dir: string, extra: { follow?: boolean; health?: boolean } = {}): string {
+function bridgeConfig(dir: string, extra: { follow?: boolean; health?: boolean; port?: number } = {}): string {
   const path = join(dir, 'bridge.yaml');
   writeFileSync(
     path,
-    `${extra.health ? 'health: { port: 0 }\n' : ''}replayStore: { type: file, path: ${join(dir, 'replay.json')} }
+    `${extra.health ? `health: { port: ${extra.port ?? 0} }\n` : ''}replayStore: { type: file, path: ${join(dir, 'replay.json')} }
 pipeline: { commitIntervalMs: 50 }
 routes:
   - name: r1
@@ -266,4 +267,41 @@ describe('sfbridge CLI', () => {
     child.kill('SIGTERM');
     expect((await result).code).toBe(0);
   });
+
+  it('status: a terminal view from the running bridge, and from the stores once it stopped', async () => {
+    const dir = tempDir();
+    inputFile(dir, 50);
+    const port = await freePort();
+    const cfg = bridgeConfig(dir, { follow: true, health: true, port });
+    const { child, result } = startCli(['run', '-c', cfg]);
+    let stderr = '';
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    await until(() => /health endpoints listening/.test(stderr), 10_000, 'health server');
+    const live = await runCli(['status', '-c', cfg]);
+    expect(live.code, live.stderr).toBe(0);
+    expect(live.stdout).toContain(`source: running bridge at http://127.0.0.1:${port}`);
+    expect(live.stdout).toMatch(/ROUTE\s+STATE\s+POSITION AGE\s+LAG\s+HEADROOM\s+DEAD LETTERS/);
+    expect(live.stdout).toMatch(/\nr1\s+running\s/);
+    child.kill('SIGTERM');
+    expect((await result).code).toBe(0);
+    const stopped = await runCli(['status', '-c', cfg, '--json']);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    const j = JSON.parse(stopped.stdout);
+    expect(j.source).toMatch(/^stores \(no bridge answers at/);
+    expect(j.routes[0]).toMatchObject({ route: 'r1', state: 'not running', deadLetters: 0, error: null });
+    expect(j.routes[0].positionAgeSeconds).toBeGreaterThanOrEqual(0);
+  });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
