@@ -29,7 +29,6 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
 };
 
-// biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML
 function manifests(): Array<{ file: string; doc: any }> {
   return readdirSync(k8sDir)
     .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
