@@ -93,6 +93,8 @@ describe('metrics, lag, headroom and readiness', () => {
       expect(sampleValue(m, 'sfbridge_events_received_total', where)).toBe(200);
       expect(sampleValue(m, 'sfbridge_events_committed_total', where)).toBe(200);
       expect(sampleValue(m, 'sfbridge_sink_events_delivered_total', { ...where, sink: 'file#0' })).toBe(200);
+      // 200 envelopes of ~1 KB each, one line each.
+      expect(sampleValue(m, 'sfbridge_sink_bytes_written_total', { ...where, sink: 'file#0' })).toBeGreaterThan(200 * 500);
       expect(sampleValue(m, 'sfbridge_event_lag_seconds_count', where)).toBe(200);
       expect(sampleValue(m, 'sfbridge_end_to_end_latency_seconds_count', where)).toBeGreaterThan(0);
       expect(sampleValue(m, 'sfbridge_sink_write_duration_seconds_count', { ...where, sink: 'file#0' })).toBeGreaterThan(0);

@@ -83,6 +83,12 @@ export class FileSink implements Sink {
     this.dir = resolve(config.dir);
   }
 
+  private bytesWritten = 0;
+
+  stats(): Record<string, number> {
+    return { bytesWritten: this.bytesWritten };
+  }
+
   describe(): string {
     return `file ${this.dir} (per ${this.config.splitBy}${this.config.fsync ? ', fsync' : ''})`;
   }
@@ -114,6 +120,7 @@ export class FileSink implements Sink {
           off += bytesWritten;
         }
         file.size = before + buf.length;
+        this.bytesWritten += buf.length;
       } catch (err) {
         await file.fh.truncate(before).catch(() => undefined);
         throw writeError(file.path, err);

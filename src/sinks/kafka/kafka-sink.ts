@@ -72,6 +72,13 @@ export class KafkaSink implements Sink {
     private readonly ctx: SinkContext,
   ) {}
 
+  /** Record bytes (key, value, headers) the broker acknowledged. */
+  private bytesWritten = 0;
+
+  stats(): Record<string, number> {
+    return { bytesWritten: this.bytesWritten };
+  }
+
   describe(): string {
     return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic}${this.config.exactlyOnce ? ' (exactly-once)' : ''}`;
   }
@@ -147,6 +154,7 @@ export class KafkaSink implements Sink {
         return outcomes;
       }
       await this.sendTransaction(producer, pack(fits, limit), checkpoint);
+      for (const r of fits) this.bytesWritten += r.bytes;
       return outcomes;
     }
     await this.sendInOrder(producer, pack(fits, limit), outcomes, limit);
@@ -175,6 +183,7 @@ export class KafkaSink implements Sink {
       const chunk = queue.shift() as Outgoing[];
       try {
         await producer.send({ messages: chunk.map((r) => r.message) });
+        for (const r of chunk) this.bytesWritten += r.bytes;
       } catch (err) {
         if (isTooLarge(err) && chunk.length > 1) {
           // The broker counts differently than we estimated: halve and go on.

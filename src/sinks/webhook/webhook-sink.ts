@@ -39,7 +39,7 @@ export class WebhookSink implements Sink {
   private readonly poster: HttpPoster;
   private readonly abort = new AbortController();
   private disabledReason: string | null = null;
-  private readonly counters = { delivered: 0, attempts: 0, lanesInFlight: 0 };
+  private readonly counters = { delivered: 0, attempts: 0, lanesInFlight: 0, bytesWritten: 0 };
   private lastError: string | null = null;
   /** The URL as logs and /status may show it (no userinfo, no query values). */
   private readonly safeUrl: string;
@@ -161,6 +161,7 @@ export class WebhookSink implements Sink {
     const r = await this.poster.post(d.body, headers, this.config.timeout, this.abort.signal);
     if (r.status >= 200 && r.status < 300) {
       this.counters.delivered += d.events.length;
+      this.counters.bytesWritten += Buffer.byteLength(d.body);
       return { status: 'delivered' };
     }
     this.lastError = r.detail;
