@@ -21,8 +21,8 @@ const emu = await startEmulatorProcess();
 const work = mkdtempSync(join(tmpdir(), 'sfbridge-scale-'));
 const db = new pg.Client({ connectionString: PG });
 await db.connect();
+const last = {};
 try {
-  const last = {};
   for (const o of OBJECTS) {
     process.stdout.write(`preloading ${EVENTS} cdc:${o} events... `);
     const first = await preload(emu, `cdc:${o}`, EVENTS);
@@ -81,7 +81,15 @@ async function run(instances) {
   }
   const secs = (Date.now() - t0) / 1000;
   const cpu = children.reduce((a, c) => a + (cpuSeconds(c.pid) ?? 0), 0);
-  await Promise.all(children.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGTERM')))));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise((r) => {
+          c.once('exit', r);
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
   const total = EVENTS * OBJECTS.length;
   const row = {
     scenario: `${instances} instance${instances > 1 ? 's' : ''}, ${OBJECTS.length} routes, PostgreSQL store with HA leases`,

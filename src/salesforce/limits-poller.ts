@@ -63,7 +63,7 @@ export class LimitsPoller {
       this.warnWhereHigh();
     } catch (err) {
       this.error = errorMessage(err);
-      this.log.warn({ org: this.org, error: this.error }, 'could not read the org limits (/limits); limit metrics keep their last values');
+      this.log.warn({ error: this.error }, 'could not read the org limits (/limits); limit metrics keep their last values');
     }
   }
 
@@ -74,7 +74,7 @@ export class LimitsPoller {
       if (usedPercent >= this.opts.warnPercent && !this.warned.has(name)) {
         this.warned.add(name);
         this.log.warn(
-          { org: this.org, limit: name, max: v.max, remaining: v.remaining, usedPercent: Math.round(usedPercent) },
+          { limit: name, max: v.max, remaining: v.remaining, usedPercent: Math.round(usedPercent) },
           `Salesforce limit ${name} is ${Math.round(usedPercent)}% used (${v.remaining} of ${v.max} left); past it Salesforce refuses the calls or deliveries it counts`,
         );
       } else if (usedPercent < this.opts.warnPercent) this.warned.delete(name);
