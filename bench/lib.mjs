@@ -176,6 +176,8 @@ export function cpuSeconds(pid) {
 export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000 } = {}) {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  // BENCH_BRIDGE_NODE_FLAGS="--max-semi-space-size=4": V8/Node flags for the bridge process only.
+  if (process.env.BENCH_BRIDGE_NODE_FLAGS) prof.push(...process.env.BENCH_BRIDGE_NODE_FLAGS.split(' ').filter(Boolean));
   const child = spawn(process.execPath, [...prof, join(ROOT, 'bin/sfbridge.js'), 'run', '-c', configPath], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SFBRIDGE_LOG_LEVEL: 'warn' },

@@ -7,6 +7,7 @@ import { captureConsole, createLogger, type Logger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';
 import { startHealthServer } from '../pipeline/health.js';
 import { parse, requireConfigPath } from './args.js';
+import { tuneHeap } from './heap.js';
 
 export const RUN_HELP = `usage: sfbridge run -c FILE [--log-level LEVEL]
 
@@ -26,6 +27,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     },
     false,
   );
+  tuneHeap();
   if (values.help) {
     process.stdout.write(`${RUN_HELP}\n`);
     return 0;
