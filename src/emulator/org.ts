@@ -365,7 +365,8 @@ export class EmulatedOrg {
         commitUser: this.userId,
         nulledFields: encodeFieldBitmap(schema, nulled),
         diffFields: [],
-        changedFields: encodeFieldBitmap(schema, changed),
+        // Salesforce lists changed fields for updates only ("empty for other operations, including record creation").
+        changedFields: encodeFieldBitmap(schema, changeType === 'UPDATE' ? changed : []),
       },
     };
     for (const name of schema.fieldNames.slice(1)) record[name] = values[name] ?? null;

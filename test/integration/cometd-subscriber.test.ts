@@ -93,7 +93,11 @@ describe('CometD subscriber', () => {
     expect(stats.authRefreshes).toBeGreaterThanOrEqual(1);
     const cdc = readSink(out)[0];
     expect(cdc.kind).toBe('cdc');
-    expect(cdc.changeHeader.changedFields).toContain('Name');
+    // Salesforce lists changed fields for updates only.
+    expect(cdc.changeHeader).toMatchObject({ changeType: 'CREATE', changedFields: [] });
+    const update = readSink(out).find((e) => e.changeHeader.changeType === 'UPDATE');
+    expect(update.changeHeader.changedFields.length).toBeGreaterThan(0);
+    for (const f of update.changeHeader.changedFields) expect(f).toMatch(/^[A-Za-z]\w*(\.\w+)?$/);
   });
 
   it('applies the invalid-replay policy on the 400 replayId error, with a marker', async () => {
