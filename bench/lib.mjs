@@ -11,7 +11,9 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function startEmulatorProcess(args = []) {
   // args: extra `sfbridge emulator` flags, e.g. ['--generate', 'cdc:Account:1000/s']
-  const child = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], {
+  // BENCH_EMULATOR_ROOT=DIR: the emulator of another checkout (compare builds on one emulator).
+  const emuRoot = process.env.BENCH_EMULATOR_ROOT ?? ROOT;
+  const child = spawn(process.execPath, [join(emuRoot, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const info = await new Promise((resolve, reject) => {
