@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const BIN = fileURLToPath(new URL('../../bin/sfbridge.js', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -11,7 +12,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Start the real CLI (built dist/) as a child process. */
+/** CLI processes still running; a test that fails before stopping its bridge must not leave it behind. */
+const live = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of live) c.kill('SIGKILL');
+  live.clear();
+});
+
+/** Start the real CLI (built dist/) as a child process (killed at the end of the test file if still running). */
 export function startCli(
   args: string[],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
@@ -29,8 +37,12 @@ export function startCli(
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
+  live.add(child);
   const result = new Promise<CliResult>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
   return { child, result };
 }
