@@ -17,10 +17,13 @@ const dir = mkdtempSync(join(tmpdir(), 'sfbridge-idle-'));
 try {
   const port = await freePort();
   const routes = Array.from({ length: ROUTES }, (_, i) => {
+    // CometD routes share the org's one client, one route per channel: generic channels of their own.
     const channel = `/data/${OBJECTS[i % OBJECTS.length]}ChangeEvent`;
-    const source = i % 2 === 0 ? { type: 'pubsub', org: 'emu', topic: channel } : { type: 'cometd', org: 'emu', channel };
+    const source = i % 2 === 0 ? { type: 'pubsub', org: 'emu', topic: channel } : { type: 'cometd', org: 'emu', channel: `/u/Quiet${i}` };
     return { name: `quiet-${i}`, source, sinks: [{ type: 'file', dir: join(dir, 'out') }] };
   });
+  // A generic channel exists once something was published to it (the routes start at latest).
+  for (const r of routes) if (r.source.type === 'cometd') await emu.admin('events/emit', { spec: `generic:${r.source.channel}`, count: 1 });
   const cfg = writeBridgeConfig(join(dir, 'bridge.json'), { emu, dir, port, routes });
   const bridge = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
   // Settle: every route running, then a few seconds more.
@@ -28,6 +31,8 @@ try {
     await new Promise((r) => setTimeout(r, 500));
     const s = await getJson(`http://127.0.0.1:${port}/status`).catch(() => null);
     if (s?.routes.every((r) => r.state === 'running')) break;
+    const failed = s?.routes.find((r) => r.state === 'failed');
+    if (failed) throw new Error(`route ${failed.key} failed: ${failed.error}`);
   }
   await new Promise((r) => setTimeout(r, 5000));
   const cpu0 = cpuSeconds(bridge.pid);
