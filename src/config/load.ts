@@ -144,12 +144,31 @@ export function routeKey(route: RouteConfig): string {
   return String(s.topic ?? s.channel ?? s.path ?? route.source.type);
 }
 
+/** The org's one CometD client carries one route per channel (subscribers/cometd/session.ts). */
+function cometdChannelClashes(config: BridgeConfig): string[] {
+  const out: string[] = [];
+  const first = new Map<string, number>();
+  config.routes.forEach((r, i) => {
+    const s = r.source as { type: string; org?: string; channel?: string };
+    if (s.type !== 'cometd' || !s.channel) return;
+    const k = `${s.org}\u0000${s.channel}`;
+    const prev = first.get(k);
+    if (prev === undefined) first.set(k, i);
+    else
+      out.push(
+        `routes[${i}].source.channel: routes[${prev}] already subscribes to ${s.channel} of org ${s.org} over CometD; the org's one CometD connection carries one route per channel: give the channel one route (it can have several sinks)`,
+      );
+  });
+  return out;
+}
+
 function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<PropertyKey>) => boolean): string[] {
   const show = (p: ReadonlyArray<PropertyKey>, v: string) => (hidden(p) ? '(a value from ${…}, not shown)' : `"${v}"`);
   const out: string[] = [];
   if (config.ha?.enabled && config.replayStore.type !== 'redis' && config.replayStore.type !== 'postgres') {
     out.push(`ha.enabled: needs replayStore.type redis or postgres (leases live there), not ${config.replayStore.type}`);
   }
+  out.push(...cometdChannelClashes(config));
   const seen = new Map<string, number>();
   const claims = new Map<string, { at: string; route: string }>();
   config.routes.forEach((r, i) => {

@@ -70,6 +70,20 @@ routes:
     ]);
   });
 
+  it('refuses two CometD routes of one org on one channel (one client per org carries one route per channel)', () => {
+    const org = 'orgs:\n  o: { loginUrl: https://x.my.salesforce.com, auth: { flow: client_credentials, clientId: a, clientSecret: b } }';
+    const route = (name: string, org: string, channel: string) =>
+      `  - name: ${name}\n    source: { type: cometd, org: ${org}, channel: ${channel} }\n    sinks: [{ type: file, dir: /tmp/${name} }]`;
+    const orgs2 = `${org}\n  p: { loginUrl: https://y.my.salesforce.com, auth: { flow: client_credentials, clientId: a, clientSecret: b } }`;
+    expect(
+      problems(
+        `${orgs2}\nroutes:\n${route('a', 'o', '/data/AccountChangeEvent')}\n${route('b', 'o', '/data/AccountChangeEvent')}\n${route('c', 'p', '/data/AccountChangeEvent')}\n${route('d', 'o', '/topic/X')}`,
+      ),
+    ).toEqual([
+      "/cfg.yaml: routes[1].source.channel: routes[0] already subscribes to /data/AccountChangeEvent of org o over CometD; the org's one CometD connection carries one route per channel: give the channel one route (it can have several sinks)",
+    ]);
+  });
+
   it('reports one YAML syntax error with its line and a hint about ${} in flow mappings', () => {
     const p = problems('routes:\n  - sinks: [{ type: file, dir: ${OUT} }]\n');
     expect(p).toHaveLength(1);
