@@ -13,6 +13,7 @@ const SECONDS = Number(arg('seconds', 60));
 const OBJECTS = ['Account', 'Contact', 'Lead', 'Opportunity', 'Case'];
 
 const emu = await startEmulatorProcess();
+let bridge = null;
 const dir = mkdtempSync(join(tmpdir(), 'sfbridge-idle-'));
 try {
   const port = await freePort();
@@ -25,7 +26,7 @@ try {
   // A generic channel exists once something was published to it (the routes start at latest).
   for (const r of routes) if (r.source.type === 'cometd') await emu.admin('events/emit', { spec: `generic:${r.source.channel}`, count: 1 });
   const cfg = writeBridgeConfig(join(dir, 'bridge.json'), { emu, dir, port, routes });
-  const bridge = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
+  bridge = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
   // Settle: every route running, then a few seconds more.
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
@@ -54,6 +55,7 @@ try {
     },
   ]);
 } finally {
+  bridge?.kill('SIGTERM'); // also when a route failed and the bench stopped early
   await emu.stop();
   rmSync(dir, { recursive: true, force: true });
 }
