@@ -2,6 +2,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { parse, requireConfigPath } from './args.js';
+import { healthBaseUrl } from './health-url.js';
 
 export const ROUTE_HELP = `usage: sfbridge route restart NAME -c FILE
 
@@ -23,8 +24,7 @@ export async function routeCommand(argv: string[]): Promise<number> {
   if (!name) throw new UsageError('route restart: name the route (its `name`, as /status shows it)');
   const { config } = loadConfigFile(requireConfigPath('route', values.config));
   if (!config.health) throw new UsageError('route restart: the config has no `health` section, so the running bridge cannot be reached');
-  const host = config.health.host === '0.0.0.0' || config.health.host === '::' ? '127.0.0.1' : config.health.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.health.port}/routes/${encodeURIComponent(name)}/restart`;
+  const url = `${healthBaseUrl(config.health)}/routes/${encodeURIComponent(name)}/restart`;
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST' });

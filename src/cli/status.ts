@@ -11,6 +11,7 @@ import { routeFacts } from '../pipeline/metrics.js';
 import type { RouteStatus } from '../pipeline/route-types.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
 import { parse, requireConfigPath } from './args.js';
+import { healthBaseUrl } from './health-url.js';
 
 export const STATUS_HELP = `usage: sfbridge status -c FILE [--json]
 
@@ -50,8 +51,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 
 async function fetchStatus(config: BridgeConfig): Promise<{ status?: BridgeStatus; url?: string; why: string }> {
   if (!config.health) return { why: 'the config has no health section, so no running bridge can be asked' };
-  const host = config.health.host === '0.0.0.0' || config.health.host === '::' ? '127.0.0.1' : config.health.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.health.port}`;
+  const url = healthBaseUrl(config.health);
   try {
     const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(3000) });
     if (res.ok) return { status: (await res.json()) as BridgeStatus, url, why: '' };

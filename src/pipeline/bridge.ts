@@ -16,7 +16,7 @@ import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { ChangeSignal } from './change-signal.js';
 import { HaCoordinator } from './ha.js';
-import { BridgeMetrics } from './metrics.js';
+import { BridgeMetrics, routeFacts } from './metrics.js';
 import { Route, type RouteState } from './route.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
 import { withSourceStages } from './source-stages.js';
@@ -129,7 +129,7 @@ export class Bridge {
         throw asStartupError(`orgs.${name}.pushTopics`, err);
       }
     }
-    this.orgs.pollLimits(new Set([...this.specs.values()].map((rc) => (rc.source as { org?: string }).org ?? '').filter(Boolean)));
+    this.orgs.pollLimits(new Set([...this.specs.values()].map((rc) => routeFacts(rc).org).filter(Boolean)));
     const ha = this.config.ha;
     if (ha?.enabled) {
       if (!isLeaseStore(this.store))

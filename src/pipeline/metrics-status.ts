@@ -39,36 +39,42 @@ export function defineStatusMetrics(registry: client.Registry, snap: () => { rou
           return typeof v === 'number' && Number.isFinite(v) ? [[{ ...labels(r.key), sink: k.name }, v] as Row] : [];
         }),
       );
-  for (const [name, help, labelNames, rows] of counters(route, sink)) {
-    new client.Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [l, v] of rows()) this.inc(l, v);
-      },
-    });
-  }
-  for (const [name, help, labelNames, rows] of gauges(route, sink)) {
-    new client.Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [l, v] of rows()) this.set(l, v);
-      },
-    });
-  }
+  for (const d of counters(route, sink)) counterFrom(registry, d);
+  for (const d of gauges(route, sink)) gaugeFrom(registry, d);
   new client.Gauge({
     name: 'sfbridge_info',
     help: 'Always 1; the version label says which sfbridge runs.',
     labelNames: ['version'],
     registers: [registry],
   }).set({ version: VERSION }, 1);
+}
+
+/** A counter whose values are the rows of each scrape (a route restart resets them, as counters may). */
+function counterFrom(registry: client.Registry, [name, help, labelNames, rows]: Def): void {
+  new client.Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [l, v] of rows()) this.inc(l, v);
+    },
+  });
+}
+
+/** A gauge whose values are the rows of each scrape. */
+function gaugeFrom(registry: client.Registry, [name, help, labelNames, rows]: Def): void {
+  new client.Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [l, v] of rows()) this.set(l, v);
+    },
+  });
 }
 
 type RouteRows = (f: (r: RouteStatus) => number | null | undefined) => Rows;
@@ -128,18 +134,13 @@ function gauges(route: RouteRows, sink: SinkRows): Def[] {
 export function defineLimitMetrics(registry: client.Registry, orgs: OrgFacts): void {
   const limitRows = (pick: 'max' | 'remaining'): Row[] =>
     orgs.limits().flatMap((s) => Object.entries(s.values).map(([limit, v]) => [{ org: s.org, limit }, v[pick]] as Row));
-  for (const pick of ['max', 'remaining'] as const) {
-    new client.Gauge({
-      name: `sfbridge_salesforce_limit_${pick}`,
-      help: `The org's ${pick === 'max' ? 'allowance' : 'remaining allowance'} per limit, from /limits (orgs.<name>.limits.poll).`,
-      labelNames: ['org', 'limit'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [l, v] of limitRows(pick)) this.set(l, v);
-      },
-    });
-  }
+  for (const pick of ['max', 'remaining'] as const)
+    gaugeFrom(registry, [
+      `sfbridge_salesforce_limit_${pick}`,
+      `The org's ${pick === 'max' ? 'allowance' : 'remaining allowance'} per limit, from /limits (orgs.<name>.limits.poll).`,
+      ['org', 'limit'],
+      () => limitRows(pick),
+    ]);
   new client.Gauge({
     name: 'sfbridge_salesforce_limits_poll_ok',
     help: '1 when the last /limits poll of the org succeeded.',

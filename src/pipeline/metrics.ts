@@ -11,6 +11,8 @@
 import client from 'prom-client';
 import type { RouteConfig } from '../config/schema.js';
 import { type Envelope, hasPosition } from '../envelope.js';
+import { scrubString } from '../log.js';
+import { defaultRetentionHours } from '../subscribers/retention.js';
 import { defineLimitMetrics, defineStatusMetrics, type OrgFacts } from './metrics-status.js';
 import type { RouteObserver, RouteStatus } from './route-types.js';
 
@@ -25,7 +27,7 @@ interface RouteFacts {
 export function routeFacts(rc: RouteConfig): RouteFacts {
   const s = rc.source as { type: string; org?: string; topic?: string; channel?: string; retentionHours?: number };
   const channel = s.topic ?? s.channel ?? '';
-  const hours = s.type === 'pubsub' || s.type === 'cometd' ? (s.retentionHours ?? (/^\/(topic|u)\//.test(channel) ? 24 : 72)) : null;
+  const hours = s.type === 'pubsub' || s.type === 'cometd' ? (s.retentionHours ?? defaultRetentionHours(channel)) : null;
   return { org: s.org ?? '', channel, retentionMs: hours === null ? null : hours * 3_600_000 };
 }
 
@@ -35,6 +37,7 @@ const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600
 export class BridgeMetrics {
   readonly registry = new client.Registry();
   private readonly facts = new Map<string, RouteFacts>();
+  private readonly labelCache = new Map<string, Record<string, string>>();
   /** Latest lag per route (seconds), kept while the route is idle. */
   private readonly lastLag = new Map<string, number>();
   /** The status read once per scrape, shared by every collector of that scrape. */
@@ -167,9 +170,15 @@ export class BridgeMetrics {
     };
   }
 
+  /** A route's labels, once per route. /metrics is public like /status: values pass the secret scrubber. */
   private labels(key: string): Record<string, string> {
-    const f = this.facts.get(key);
-    return { org: f?.org ?? '', channel: f?.channel ?? '', route: key };
+    let l = this.labelCache.get(key);
+    if (!l) {
+      const f = this.facts.get(key);
+      l = { org: scrubString(f?.org ?? ''), channel: scrubString(f?.channel ?? ''), route: scrubString(key) };
+      this.labelCache.set(key, l);
+    }
+    return l;
   }
 }
 

@@ -8,11 +8,13 @@
  * again), so memory stays bounded; the org's other routes keep streaming. An invalid replay id
  * follows the route's policy, loudly, with a replay-gap marker.
  */
+
 import type { DeadLetterInput } from '../../deadletter/types.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { OrgServices } from '../../orgs.js';
+import { defaultRetentionHours } from '../retention.js';
 import { SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
@@ -71,7 +73,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   }
 
   private get retentionMs(): number {
-    const h = this.config.retentionHours ?? (/^\/(topic|u)\//.test(this.config.channel) ? 24 : 72);
+    const h = this.config.retentionHours ?? defaultRetentionHours(this.config.channel);
     return h * 3600_000;
   }
 
