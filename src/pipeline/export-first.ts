@@ -27,6 +27,7 @@ import type { RestClient } from '../salesforce/rest.js';
 import { changeEventEntity } from '../salesforce/topics.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
 import { ChangeSignal } from './change-signal.js';
+import { SourceStage } from './source-stage.js';
 
 /** How far before the stored position's time a backfill starts (clock skew, in-flight transactions). */
 const BACKFILL_MARGIN_MS = 10 * 60_000;
@@ -75,30 +76,29 @@ function planFor(source: ExportFirstSource, ctx: SubscriberContext): Plan | null
   return { label: 'backfill', where: ` WHERE SystemModstamp >= ${since}`, all: true, since };
 }
 
-export class ExportFirst implements Subscriber {
+export class ExportFirst extends SourceStage {
   private credit = 0;
   private streaming = false;
-  private stopped = false;
   private readonly creditChanged = new ChangeSignal();
-  private readonly counters = { snapshotDone: 0, snapshotTotal: 0 };
+  protected readonly counters = { snapshotDone: 0, snapshotTotal: 0 };
 
   constructor(
-    private readonly inner: Subscriber,
+    inner: Subscriber,
     private readonly rest: RestClient,
     private readonly orgs: OrgServices,
     private readonly source: ExportFirstSource,
     private readonly log: Logger,
-  ) {}
-
-  describe(): string {
-    return `${this.inner.describe()}${this.source.initial === 'snapshot' ? ', initial snapshot' : ''}${this.source.onInvalidReplay === 'backfill' ? ', backfill past retention' : ''}`;
+  ) {
+    const label = [
+      source.initial === 'snapshot' ? 'initial snapshot' : '',
+      source.onInvalidReplay === 'backfill' ? 'backfill past retention' : '',
+    ];
+    super(inner, label.filter(Boolean).join(', '));
   }
 
-  stats(): Record<string, number> {
-    return { ...(this.inner.stats?.() ?? {}), ...this.counters, exportApiCalls: this.rest.calls };
+  override stats(): Record<string, number> {
+    return { ...super.stats(), exportApiCalls: this.rest.calls };
   }
-
-  onCommitted = (p: Parameters<NonNullable<Subscriber['onCommitted']>>[0]) => this.inner.onCommitted?.(p);
 
   async start(ctx: SubscriberContext): Promise<void> {
     const plan = planFor(this.source, ctx);
@@ -119,7 +119,8 @@ export class ExportFirst implements Subscriber {
     }
   }
 
-  async stop(): Promise<void> {
+  // Before streaming, the inner subscriber has not started: nothing to stop there.
+  override async stop(): Promise<void> {
     this.stopped = true;
     this.creditChanged.notify();
     if (this.streaming) await this.inner.stop();

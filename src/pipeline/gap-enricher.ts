@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../retry.js';
 import type { RestClient } from '../salesforce/rest.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
+import { SourceStage } from './source-stage.js';
 
 const MAX_IDS = 200;
 /**
@@ -33,36 +34,22 @@ type Step = { kind: 'emit'; events: Envelope[] } | { kind: 'checkpoint'; replayI
 
 const isGap = (e: Envelope) => e.kind === 'gap' && (e.changeHeader?.recordIds.length ?? 0) > 0;
 
-export class GapEnricher implements Subscriber {
+export class GapEnricher extends SourceStage {
   private readonly queue: Step[] = [];
   private running = false;
-  private stopped = false;
   private readonly fields = new Map<string, Promise<string[]>>();
-  private readonly counters = { gapsEnriched: 0, gapsNotEnriched: 0, compositeCalls: 0 };
+  protected readonly counters = { gapsEnriched: 0, gapsNotEnriched: 0, compositeCalls: 0 };
 
   constructor(
-    private readonly inner: Subscriber,
+    inner: Subscriber,
     private readonly rest: RestClient,
     private readonly log: Logger,
-  ) {}
-
-  describe(): string {
-    return `${this.inner.describe()}, gaps enriched`;
-  }
-
-  stats(): Record<string, number> {
-    return { ...(this.inner.stats?.() ?? {}), ...this.counters };
+  ) {
+    super(inner, 'gaps enriched');
   }
 
   request(n: number): void {
     this.inner.request(n);
-  }
-
-  onCommitted = (p: Parameters<NonNullable<Subscriber['onCommitted']>>[0]) => this.inner.onCommitted?.(p);
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.inner.stop();
   }
 
   start(ctx: SubscriberContext): Promise<void> {

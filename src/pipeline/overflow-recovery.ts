@@ -20,16 +20,16 @@ import { bulkExport, describeFields } from '../salesforce/bulk-export.js';
 import type { RestClient } from '../salesforce/rest.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
 import { ChangeSignal } from './change-signal.js';
+import { SourceStage } from './source-stage.js';
 
 const MARGIN_MS = 60_000;
 const UNKNOWN_WINDOW_MS = 3600_000;
 
 type Step = { kind: 'emit'; events: Envelope[] } | { kind: 'checkpoint'; replayId: string; eventTime: string | null } | { kind: 'end' };
 
-export class OverflowRecovery implements Subscriber {
+export class OverflowRecovery extends SourceStage {
   private readonly queue: Step[] = [];
   private running = false;
-  private stopped = false;
   private granted = 0;
   private emitted = 0;
   private forwarded = 0;
@@ -39,23 +39,15 @@ export class OverflowRecovery implements Subscriber {
   private readonly creditChanged = new ChangeSignal();
   /** Commit time (ms) of the last change event delivered per entity. */
   private readonly lastSeen = new Map<string, number>();
-  private readonly counters = { overflowsRecovered: 0, overflowRecords: 0, overflowFailures: 0 };
+  protected readonly counters = { overflowsRecovered: 0, overflowRecords: 0, overflowFailures: 0 };
 
   constructor(
-    private readonly inner: Subscriber,
+    inner: Subscriber,
     private readonly rest: RestClient,
     private readonly log: Logger,
-  ) {}
-
-  describe(): string {
-    return `${this.inner.describe()}, overflow recovery`;
+  ) {
+    super(inner, 'overflow recovery');
   }
-
-  stats(): Record<string, number> {
-    return { ...(this.inner.stats?.() ?? {}), ...this.counters };
-  }
-
-  onCommitted = (p: Parameters<NonNullable<Subscriber['onCommitted']>>[0]) => this.inner.onCommitted?.(p);
 
   request(n: number): void {
     this.granted += n;
@@ -63,10 +55,10 @@ export class OverflowRecovery implements Subscriber {
     this.creditChanged.notify();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.creditChanged.notify();
-    await this.inner.stop();
+  override async stop(): Promise<void> {
+    const stopping = super.stop();
+    this.creditChanged.notify(); // a recovery waiting for credit sees the stop
+    await stopping;
   }
 
   start(ctx: SubscriberContext): Promise<void> {
