@@ -69,7 +69,7 @@ try {
       const ns = `bench${Date.now()}${i}`;
       const sinkCfg =
         sink === 'file'
-          ? { type: 'file', dir: join(dir, 'out'), fsync: true }
+          ? { type: 'file', dir: join(dir, 'out'), fsync: arg('fsync', 'true') !== 'false' }
           : {
               type: 'kafka',
               brokers: KAFKA.split(','),

@@ -18,6 +18,7 @@ const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
 const { authMetadata, createPubSubClient } = await import('../dist/subscribers/pubsub/grpc-client.js');
 const { parseSchema } = await import('../dist/subscribers/pubsub/avro.js');
 const { toEnvelope } = await import('../dist/subscribers/pubsub/decode.js');
+const { envelopeJson } = await import('../dist/envelope.js');
 
 const work = mkdtempSync(join(tmpdir(), 'sfbridge-decode-'));
 const emuArgs = WIDE ? wideObjectEmulatorArgs(work, FIELDS) : [];
@@ -48,7 +49,7 @@ try {
     const envelopes = captured.map((raw) => toEnvelope(raw, schemas.get(raw.event.schema_id), TOPIC, emu.info.orgId, receivedAt));
     const c1 = process.cpuUsage(c0);
     bytes = 0;
-    for (const e of envelopes) bytes += JSON.stringify(e).length;
+    for (const e of envelopes) bytes += envelopeJson(e).length;
     const c2 = process.cpuUsage(c0);
     decodeUs.push((c1.user + c1.system) / captured.length);
     jsonUs.push((c2.user + c2.system - c1.user - c1.system) / captured.length);

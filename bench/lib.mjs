@@ -1,7 +1,7 @@
 // Shared helpers for benchmarks: start the emulator as a separate process, talk to its admin API,
 // report medians and write JSON results under bench/results/.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
@@ -171,6 +171,22 @@ export function cpuSeconds(pid) {
   }
 }
 
+/** CPU seconds (user+system) of each thread of a process, summed by thread name (BENCH_THREADS=1). */
+export function threadCpu(pid) {
+  const out = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const raw = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = `${tid === String(pid) ? 'main' : 'thread'} ${raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')'))}`;
+      const f = raw.slice(raw.lastIndexOf(') ') + 2).split(' ');
+      const key = `${name} user`;
+      out[key] = +((out[key] ?? 0) + Number(f[11]) / 100).toFixed(2);
+      out[`${name} sys`] = +((out[`${name} sys`] ?? 0) + Number(f[12]) / 100).toFixed(2);
+    } catch {}
+  }
+  return out;
+}
+
 /**
  * Run `sfbridge run` on a config (its health endpoint on `healthPort`) until `done(status)` is true;
  * returns seconds from spawn, peak RSS (MB) and the last status. The bridge is then stopped (SIGTERM).
@@ -205,6 +221,7 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(child.pid);
+  if (process.env.BENCH_THREADS) process.stderr.write(`bridge CPU by thread: ${JSON.stringify(threadCpu(child.pid))}\n`);
   const exitCode = await new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.kill('SIGTERM');

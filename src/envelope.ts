@@ -63,6 +63,75 @@ export interface Envelope {
 }
 
 /**
+ * A payload that arrives as JSON text (Pub/Sub events are transcoded from Avro straight to JSON,
+ * json-transcode.ts): sinks write the text as it is, and it is parsed only if some code reads the
+ * value. `JSON.stringify` of an envelope holding one still gives the same JSON (`toJSON`), only
+ * slower than `envelopeJson`.
+ */
+export class JsonPayload {
+  private parsed: unknown;
+  private isParsed = false;
+  // The envelope built around this payload with `payload` as its last key (see envelopeJson).
+  #owner: Envelope | undefined;
+
+  constructor(readonly json: string) {}
+
+  /** Record that `e` was built with this payload as its last key; returns `e`. */
+  own(e: Envelope): Envelope {
+    this.#owner = e;
+    return e;
+  }
+
+  /** True when `e` is the envelope this payload was built into (not a copy with other keys). */
+  isLastKeyOf(e: Envelope): boolean {
+    return this.#owner === e;
+  }
+
+  get value(): unknown {
+    if (!this.isParsed) {
+      this.parsed = JSON.parse(this.json);
+      this.isParsed = true;
+    }
+    return this.parsed;
+  }
+
+  toJSON(): unknown {
+    return this.value;
+  }
+}
+
+/** The payload as a value, whichever form it is held in. */
+export function payloadValue(e: Envelope): unknown {
+  return e.payload instanceof JsonPayload ? e.payload.value : e.payload;
+}
+
+/** The payload as JSON text. */
+export function payloadJson(e: Envelope): string {
+  return e.payload instanceof JsonPayload ? e.payload.json : JSON.stringify(e.payload);
+}
+
+/**
+ * The envelope as JSON text (what every sink writes), equal to `JSON.stringify(e)`. A JSON-text
+ * payload is spliced in as it is when it is the envelope's last key — true of the envelope it was
+ * built into (decode.ts; envelopes are not changed in place after that). A copy that may have
+ * other keys after it (`{ ...e, more }`) takes JSON.stringify's slower path, which gives the same
+ * text.
+ */
+export function envelopeJson(e: Envelope): string {
+  const p = e.payload;
+  if (!(p instanceof JsonPayload) || !p.isLastKeyOf(e)) return JSON.stringify(e);
+  let head: string;
+  // Stringified without its payload (an undefined property is left out), then the text appended.
+  e.payload = undefined;
+  try {
+    head = JSON.stringify(e);
+  } finally {
+    e.payload = p;
+  }
+  return `${head.slice(0, -1)},"payload":${p.json}}`;
+}
+
+/**
  * Marker kinds: envelopes the bridge itself adds to a stream to say something about it (today a
  * `replay-gap`). A marker has no position in the stream (its `replayId` is empty), so it is never
  * committed as a replay position.

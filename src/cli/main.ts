@@ -1,12 +1,10 @@
 /** The `sfbridge` command line. Usage and config errors: one clear line on stderr, exit code 2. */
 
-import { loadConfigFile } from '../config/load.js';
+// Commands load their modules when run: `version`, `help` and usage errors stay instant, and each
+// command pays only for the libraries it uses.
 import { ConfigError, errorMessage, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parse, requireConfigPath } from './args.js';
-import { describePlan } from './plan.js';
-import { replayCommand } from './replay.js';
-import { runCommand } from './run.js';
 
 const HELP = `sfbridge ${VERSION}: bridge Salesforce event streams into Kafka, webhooks and files
 
@@ -40,6 +38,8 @@ async function checkCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${CHECK_HELP}\n`);
     return 0;
   }
+  const { loadConfigFile } = await import('../config/load.js');
+  const { describePlan } = await import('./plan.js');
   const { path, config } = loadConfigFile(requireConfigPath('check', values.config));
   process.stdout.write(`${describePlan(config, path)}\n`);
   return 0;
@@ -61,13 +61,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`sfbridge ${VERSION} (node ${process.version})\n`);
         return 0;
       case 'run':
-        return await runCommand(rest);
+        return await (await import('./run.js')).runCommand(rest);
       case 'check':
         return await checkCommand(rest);
       case 'replay':
-        return await replayCommand(rest);
+        return await (await import('./replay.js')).replayCommand(rest);
       case 'demo':
-        // The emulator (and its TLS dependencies) loads only for the commands that use it.
         return await (await import('./demo.js')).demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);

@@ -3,7 +3,7 @@
  * content mode as `ce_*` headers, webhook structured mode as `application/cloudevents+json`).
  * `data` is the whole envelope, so nothing of it is lost; docs/envelope.md has the mapping.
  */
-import type { Envelope } from '../envelope.js';
+import { type Envelope, envelopeJson } from '../envelope.js';
 
 export interface CloudEventAttributes {
   specversion: '1.0';
@@ -41,5 +41,7 @@ export function cloudEventHeaders(e: Envelope): Record<string, string> {
 
 /** Structured content mode: one JSON object with the attributes and the envelope as `data`. */
 export function cloudEventStructured(e: Envelope): string {
-  return JSON.stringify({ ...cloudEventAttributes(e), datacontenttype: 'application/json', data: e });
+  // `data` last, so the envelope's own JSON text is spliced in as it is.
+  const head = JSON.stringify({ ...cloudEventAttributes(e), datacontenttype: 'application/json' });
+  return `${head.slice(0, -1)},"data":${envelopeJson(e)}}`;
 }

@@ -1,6 +1,8 @@
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
+import { envelopeJson, JsonPayload, payloadValue } from '../../src/envelope.js';
 import { parseSchema } from '../../src/subscribers/pubsub/avro.js';
+import { toEnvelope } from '../../src/subscribers/pubsub/decode.js';
 
 /** The payload rule written plainly (the generated code must give the same JSON, byte for byte). */
 function reference(rec: Record<string, unknown>, nulled: ReadonlySet<string>): Record<string, unknown> {
@@ -99,25 +101,89 @@ describe('Pub/Sub payload (generated per schema)', () => {
       const nulled = new Set(nulledList);
       const want = JSON.stringify(reference(rec, nulled));
       expect(JSON.stringify(parsed.payloadOf(rec, nulled))).toBe(want);
-      // The one-pass decoder: the same payload, and the header as avsc reads it.
-      const direct = parsed.direct?.(buf);
-      expect(JSON.stringify(direct?.payload)).toBe(want);
-      expect(direct?.header).toEqual(rec.ChangeEventHeader);
+      // The transcoder: the same payload as JSON text, and the header as avsc reads it.
+      const t = parsed.transcode?.(buf);
+      expect(t?.json).toBe(want);
+      expect(t?.header).toEqual(rec.ChangeEventHeader);
     });
 
-  it('the one-pass decoder refuses truncated bytes, trailing bytes and a bad union index', () => {
+  it('the transcoder refuses truncated bytes, trailing bytes and a bad union index', () => {
     const buf = encode({ Name: 'n' }, []);
-    expect(() => parsed.direct?.(buf.subarray(0, buf.length - 1))).toThrow(/truncated/);
-    expect(() => parsed.direct?.(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
+    expect(() => parsed.transcode?.(buf.subarray(0, buf.length - 1))).toThrow(/truncated/);
+    expect(() => parsed.transcode?.(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
     // Name is the first field after the header (entityName "Thing__c": 1 + 8 bytes; empty array: 1 byte).
     const bad = Buffer.from(buf);
     bad[10] = 6; // union index 3 (zigzag): Name has branches 0 and 1 only
-    expect(() => parsed.direct?.(bad)).toThrow(/invalid union index 3 for field Name/);
+    expect(() => parsed.transcode?.(bad)).toThrow(/invalid union index 3 for field Name/);
+    // A string length past the end of the bytes.
+    const long = Buffer.from(buf);
+    long[11] = 0x7e; // Name's length: 63 bytes, 1 left
+    expect(() => parsed.transcode?.(long)).toThrow(/truncated/);
   });
 
   it('a schema whose header is not first keeps the two-step path', () => {
     const moved = { ...schema, fields: [...schema.fields.slice(1), schema.fields[0]] };
-    expect(parseSchema('m', JSON.stringify(moved)).direct).toBeNull();
+    expect(parseSchema('m', JSON.stringify(moved)).transcode).toBeNull();
+  });
+
+  it('strings, longs and doubles of every awkward kind give JSON.stringify text', () => {
+    const strings = [
+      '',
+      'plain',
+      'q"uote',
+      'back\\slash',
+      'tab\tnew\nline',
+      '\u0000\u001f\u007f',
+      'é ü 中文 😀',
+      '\u2028\u2029',
+      'x'.repeat(70_000),
+    ];
+    const longs = [0, -1, 1, 2 ** 31, -(2 ** 31) - 1, 2 ** 47, -(2 ** 48), 2 ** 48, 2 ** 49 + 7, 2 ** 52 - 1, -(2 ** 52) + 1];
+    const doubles = [0, -0, 0.1, -1.5e-300, 1e21, 2 ** 53 + 2, Number.NaN, Number.POSITIVE_INFINITY, Number.MIN_VALUE];
+    const n = Math.max(strings.length, longs.length, doubles.length);
+    for (let i = 0; i < n; i++) {
+      const buf = encode(
+        { Name: strings[i % strings.length], Big__c: longs[i % longs.length], Amount__c: doubles[i % doubles.length] },
+        [],
+      );
+      const rec = parsed.type.fromBuffer(buf) as Record<string, unknown>;
+      expect(parsed.transcode?.(buf).json).toBe(JSON.stringify(reference(rec, new Set())));
+    }
+    // Longs past 2^53 are decimal strings (the JsonSafeLong rule), read by avsc's reader.
+    for (const value of ['1152921504606846976', '-9223372036854775808', '9007199254740993']) {
+      const raw = parsed.type.toBuffer({
+        ...Object.fromEntries(schema.fields.map((f) => [f.name, null])),
+        ChangeEventHeader: { entityName: 'T', nulledFields: [] },
+        Plain__c: 'p',
+        Big__c: value,
+      });
+      expect(JSON.parse(parsed.transcode?.(raw).json ?? '{}').Big__c).toBe(value);
+    }
+  });
+
+  it('a platform event schema: no header, EventUuid and CreatedDate handed back as values', () => {
+    const pe = {
+      type: 'record',
+      name: 'Order_Event__e',
+      fields: [
+        { name: 'CreatedDate', type: 'long' },
+        { name: 'CreatedById', type: 'string' },
+        { name: 'EventUuid', type: ['null', 'string'], default: null },
+        { name: 'Amount__c', type: ['null', 'double'], default: null },
+      ],
+    };
+    const p = parseSchema('pe', JSON.stringify(pe));
+    const buf = avro.Type.forSchema(pe as avro.Schema, { wrapUnions: false }).toBuffer({
+      CreatedDate: 1_700_000_000_123,
+      CreatedById: '005xx',
+      EventUuid: 'u-1',
+      Amount__c: null,
+    });
+    const t = p.transcode?.(buf);
+    expect(t?.header).toBeNull();
+    expect(t?.eventUuid).toBe('u-1');
+    expect(t?.createdDate).toBe(1_700_000_000_123);
+    expect(t?.json).toBe('{"CreatedDate":1700000000123,"CreatedById":"005xx","EventUuid":"u-1"}');
   });
 
   it('a 600-field schema with random values gives the same JSON as the plain rule', () => {
@@ -137,15 +203,36 @@ describe('Pub/Sub payload (generated per schema)', () => {
       wide.fields.forEach((f, i) => {
         const r = rand();
         if (r < 0.5) v[f.name] = null;
-        else v[f.name] = [`s${r}`, r * 1000, r > 0.75, Math.floor(r * 1e15)][i % 4];
+        else v[f.name] = [r < 0.6 ? `s"é${r}` : `s${r}`, r * 1000, r > 0.75, Math.floor(r * 1e15)][i % 4];
         if (r < 0.05) nulled.add(f.name);
       });
       const buf = w.toBuffer(v);
       const rec = p.type.fromBuffer(buf) as Record<string, unknown>;
       const want = JSON.stringify(reference(rec, nulled));
       expect(JSON.stringify(p.payloadOf(rec, nulled))).toBe(want);
-      // No header in this schema, so nothing is nulled for the one-pass decoder.
-      expect(JSON.stringify(p.direct?.(buf).payload)).toBe(JSON.stringify(reference(rec, new Set())));
+      // No header in this schema, so nothing is nulled for the transcoder.
+      expect(p.transcode?.(buf).json).toBe(JSON.stringify(reference(rec, new Set())));
     }
+  });
+});
+
+describe('envelopes holding a JSON-text payload', () => {
+  const raw = (payload: Buffer) => ({ event: { id: 'ev-1', schema_id: 's1', payload }, replay_id: Buffer.from([0, 0, 0, 0, 0, 0, 1, 2]) });
+  const buf = encode({ Name: 'Ünï "q"', Amount__c: 2.5, BillingAddress: { Street: 'S', City: null, PostalCode: null } }, ['Flag__c']);
+
+  it('envelopeJson gives JSON.stringify text of the same envelope with its payload parsed', () => {
+    const e = toEnvelope(raw(buf), parsed, '/data/ThingChangeEvent', '00Dxx', '2026-11-29T00:00:00.000Z');
+    expect(e.payload).toBeInstanceOf(JsonPayload);
+    const plain = { ...e, payload: payloadValue(e) };
+    expect(envelopeJson(e)).toBe(JSON.stringify(plain));
+    expect(JSON.stringify(e)).toBe(JSON.stringify(plain));
+    expect(payloadValue(e)).toEqual({ Name: 'Ünï "q"', Amount__c: 2.5, Flag__c: null, BillingAddress: { Street: 'S' }, Plain__c: 'p' });
+  });
+
+  it('a copy with keys after the payload keeps JSON.stringify key order', () => {
+    const e = toEnvelope(raw(buf), parsed, '/data/ThingChangeEvent', '00Dxx', '2026-11-29T00:00:00.000Z');
+    const copy = { ...e, enrichError: 'gone' };
+    expect(envelopeJson(copy)).toBe(JSON.stringify({ ...copy, payload: payloadValue(e) }));
+    expect(envelopeJson(copy).endsWith('"enrichError":"gone"}')).toBe(true);
   });
 });

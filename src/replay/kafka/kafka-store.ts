@@ -6,20 +6,13 @@
  * checkpoint inside an aborted or still-open transaction is never taken for a position.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  Admin,
-  Consumer,
-  FetchIsolationLevels,
-  ListOffsetTimestamps,
-  MessagesStreamModes,
-  ProduceAcks,
-  Producer,
-  stringDeserializers,
-  stringSerializers,
-} from '@platformatic/kafka';
+import type { Producer } from '@platformatic/kafka';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
+
+// Loaded when the store opens: the library's import compiles its option schemas (~0.5 CPU-s).
+const kafkaLib = () => import('@platformatic/kafka');
 
 export const kafkaStoreConfigSchema = z.strictObject({
   type: z.literal('kafka'),
@@ -55,6 +48,7 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   async open(): Promise<void> {
+    const { Admin, ProduceAcks, Producer, stringSerializers } = await kafkaLib();
     const admin = new Admin(this.connection);
     try {
       const topics = await admin.listTopics();
@@ -82,6 +76,7 @@ export class KafkaReplayStore implements ReplayStore {
    * the stream's next fetch offset passes transaction markers too, so reaching the LSO is exact.
    */
   private async readAll(): Promise<void> {
+    const { Consumer, FetchIsolationLevels, ListOffsetTimestamps, MessagesStreamModes, stringDeserializers } = await kafkaLib();
     const consumer = new Consumer({
       ...this.connection,
       groupId: `sfbridge-replay-reader-${randomUUID()}`,

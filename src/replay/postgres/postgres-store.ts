@@ -3,7 +3,7 @@
  * on open (idempotent). With HA leases, a commit only lands while the row of the lease table still
  * carries this instance's fencing token (checked in the same statement).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import { FencedError, type Lease, type LeaseStore } from '../lease.js';
@@ -39,7 +39,9 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
   }
 
   async open(): Promise<void> {
-    const pool = new pg.Pool({ connectionString: this.config.url, max: 4, connectionTimeoutMillis: 5000 });
+    // Loaded here, not at startup: only bridges with a PostgreSQL store need the client.
+    const { default: pgLib } = await import('pg');
+    const pool = new pgLib.Pool({ connectionString: this.config.url, max: 4, connectionTimeoutMillis: 5000 });
     pool.on('error', () => undefined);
     try {
       await this.migrate(pool).catch((err: { code?: string }) => {

@@ -3,7 +3,7 @@
  * key, value = JSON position. HSET is atomic per field. With HA leases, commits run as a Lua script
  * that checks the route's fencing token first, so a stale owner can never move a position.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import { registerUrlSecrets } from '../../log.js';
@@ -81,6 +81,8 @@ export class RedisReplayStore implements ReplayStore, LeaseStore {
   }
 
   async open(): Promise<void> {
+    // Loaded here, not at startup: only bridges with a Redis store need the client.
+    const { Redis } = await import('ioredis');
     const r = new Redis(this.config.url, {
       lazyConnect: true,
       maxRetriesPerRequest: 2,

@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Envelope } from '../../envelope.js';
+import { type Envelope, envelopeJson } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
 import { ensureDir, O_CREATE_NEW, O_READ_WRITE, openNoFollow } from '../../state-files.js';
 import type { Sink, SinkContext } from '../types.js';
@@ -103,7 +103,7 @@ export class FileSink implements Sink {
       const stream = safeFileName(this.config.splitBy === 'channel' ? e.channel : this.ctx.route);
       let lines = byStream.get(stream);
       if (!lines) byStream.set(stream, (lines = []));
-      lines.push(JSON.stringify(e));
+      lines.push(envelopeJson(e));
     }
     const touched: OpenFile[] = [];
     for (const [stream, lines] of byStream) {

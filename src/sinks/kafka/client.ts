@@ -4,9 +4,13 @@
  * acks=all; transactional for exactly-once), topic creation, each topic's max.message.bytes, and
  * what its errors mean for the bridge.
  */
-import { Admin, ConfigResourceTypes, ProduceAcks, Producer } from '@platformatic/kafka';
+import type { Producer } from '@platformatic/kafka';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import type { KafkaSinkConfig } from './config.js';
+
+// Loaded on first use: the library compiles its option schemas when imported (~0.5 CPU-s), which
+// a bridge without Kafka should not pay at startup.
+const kafkaLib = () => import('@platformatic/kafka');
 
 /** Records go out as Buffers (record.ts): no serializers. */
 export type BytesProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
@@ -34,7 +38,8 @@ function connection(config: KafkaSinkConfig) {
 }
 
 /** An idempotent acks=all producer; with `transactionalId`, a transactional one. */
-export function createProducer(config: KafkaSinkConfig, transactionalId?: string): BytesProducer {
+export async function createProducer(config: KafkaSinkConfig, transactionalId?: string): Promise<BytesProducer> {
+  const { ProduceAcks, Producer } = await kafkaLib();
   return new Producer({
     ...connection(config),
     idempotent: true,
@@ -52,6 +57,7 @@ export function createProducer(config: KafkaSinkConfig, transactionalId?: string
  * Returns the limits it could read; a topic the broker will auto-create is simply absent.
  */
 export async function prepareTopics(config: KafkaSinkConfig, topics: string[]): Promise<{ limits: Map<string, number>; unread: string[] }> {
+  const { Admin, ConfigResourceTypes } = await kafkaLib();
   const admin = new Admin(connection(config));
   try {
     if (config.createTopics) {

@@ -94,8 +94,8 @@ export class KafkaSink implements Sink {
   }
 
   async open(): Promise<void> {
-    this.producer = createProducer(this.config, this.config.exactlyOnce ? this.transactionalId : undefined);
     try {
+      this.producer = await createProducer(this.config, this.config.exactlyOnce ? this.transactionalId : undefined);
       // Exactly-once: initialising the transactional id fences a killed predecessor and aborts its
       // open transaction before the route reads its checkpoint; otherwise, connect and learn the ids.
       // (-1/-1: "a new producer"; the library would otherwise send 0/0 and be refused as fenced.)

@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
-import type { Envelope } from '../../envelope.js';
+import { type Envelope, envelopeJson, payloadJson } from '../../envelope.js';
 import { BridgeError } from '../../errors.js';
 import type { Sink } from '../types.js';
 
@@ -22,8 +22,8 @@ export function prettyLine(e: Envelope): string {
   const what = h
     ? `${h.changeType} ${h.entity} ${h.recordIds.join(',')}${h.changedFields.length ? ` [${h.changedFields.join(', ')}]` : ''}`
     : e.kind === 'replay-gap'
-      ? `REPLAY GAP ${JSON.stringify(e.payload)}`
-      : JSON.stringify(e.payload);
+      ? `REPLAY GAP ${payloadJson(e)}`
+      : payloadJson(e);
   return `${e.eventTime ?? e.receivedAt}  ${e.channel}  #${e.replayId}  ${e.kind}  ${what}`;
 }
 
@@ -53,7 +53,7 @@ export class StdoutSink implements Sink {
       if (batch.length === 0) return;
     }
     this.printed += batch.length;
-    const text = batch.map((e) => (this.config.format === 'json' ? JSON.stringify(e) : prettyLine(e))).join('\n') + '\n';
+    const text = batch.map((e) => (this.config.format === 'json' ? envelopeJson(e) : prettyLine(e))).join('\n') + '\n';
     if (!this.out.write(text)) await new Promise<void>((resolve) => this.out.once('drain', resolve));
   }
 

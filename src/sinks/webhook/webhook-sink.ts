@@ -14,7 +14,7 @@
  * Batch mode stops at the first failed batch the same way.
  */
 import { createHash } from 'node:crypto';
-import type { Envelope } from '../../envelope.js';
+import { type Envelope, envelopeJson } from '../../envelope.js';
 import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
 import { trustedCas } from '../../tls-ca.js';
 import { VERSION } from '../../version.js';
@@ -130,13 +130,13 @@ export class WebhookSink implements Sink {
     if (this.config.body === 'cloudevents') {
       return { id: e.eventId, body: cloudEventStructured(e), events: [e], contentType: 'application/cloudevents+json' };
     }
-    return { id: e.eventId, body: JSON.stringify(e), events: [e] };
+    return { id: e.eventId, body: envelopeJson(e), events: [e] };
   }
 
   private batchDelivery(events: readonly Envelope[]): Delivery {
     const digest = createHash('sha256');
     for (const e of events) digest.update(e.eventId).update('\n');
-    return { id: `batch_${digest.digest('hex').slice(0, 32)}`, body: JSON.stringify({ events }), events };
+    return { id: `batch_${digest.digest('hex').slice(0, 32)}`, body: `{"events":[${events.map(envelopeJson).join(',')}]}`, events };
   }
 
   /** What an event not sent this time is: waiting behind a failure, or the endpoint is gone. */

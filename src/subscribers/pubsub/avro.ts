@@ -5,7 +5,7 @@
  * so JSON output never loses precision (commitNumber can exceed 2^53).
  */
 import avro from 'avsc';
-import { compileDirect, type DecodeDirect } from './direct-decode.js';
+import { compileTranscode, type Transcode } from './json-transcode.js';
 import { compilePayload, type PayloadOf } from './payload.js';
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -40,8 +40,8 @@ export interface ParsedSchema {
   nested: Map<number, string[]>;
   /** The envelope payload of a record of this schema (payload.ts). */
   payloadOf: PayloadOf;
-  /** Avro bytes straight to header + payload (direct-decode.ts); null: use type + payloadOf. */
-  direct: DecodeDirect | null;
+  /** Avro bytes straight to header + payload JSON text (json-transcode.ts); null: use type + payloadOf. */
+  transcode: Transcode | null;
   /** Field names per bitmap string: CDC streams repeat the same few change sets, so decode each once. */
   bitmaps: Map<string, readonly string[]>;
 }
@@ -69,10 +69,10 @@ export function parseSchema(id: string, json: string): ParsedSchema {
     fieldNames: fields.map((f) => f.name),
     nested,
     payloadOf: compilePayload(type),
-    direct: null,
+    transcode: null,
     bitmaps: new Map(),
   };
-  parsed.direct = compileDirect(type, (h) => nulledSet(parsed, h.nulledFields as string[] | null | undefined));
+  parsed.transcode = compileTranscode(type, (h) => nulledSet(parsed, h.nulledFields as string[] | null | undefined));
   return parsed;
 }
 

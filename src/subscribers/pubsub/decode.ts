@@ -1,5 +1,5 @@
 /** Turn a Pub/Sub ConsumerEvent into the shared envelope (CDC bitmaps decoded, nulls dropped). */
-import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
+import { ENVELOPE_VERSION, type Envelope, JsonPayload } from '../../envelope.js';
 import { isoTime } from '../../iso-time.js';
 import { changeKind, toChangeHeader } from '../change-header.js';
 import { decodeBitmapFields, nulledSet, type ParsedSchema } from './avro.js';
@@ -15,23 +15,37 @@ function iso(ms: unknown): string | null {
   return typeof n === 'number' && Math.abs(n) <= 8.64e15 ? isoTime(n) : null;
 }
 
-/** Header and payload of one event: the generated one-pass decoder, else avsc's record + payloadOf. */
-function decodeRecord(schema: ParsedSchema, buf: Buffer): { header: Record<string, unknown> | null; payload: Record<string, unknown> } {
-  if (schema.direct) return schema.direct(buf);
+interface Decoded {
+  header: Record<string, unknown> | null;
+  payload: Record<string, unknown> | JsonPayload;
+  eventUuid: unknown;
+  createdDate: unknown;
+}
+
+/**
+ * Header and payload of one event: the generated transcoder (payload as JSON text), else avsc's
+ * record + payloadOf (a schema whose header is not its first field).
+ */
+function decodeRecord(schema: ParsedSchema, buf: Buffer): Decoded {
+  if (schema.transcode) {
+    const t = schema.transcode(buf);
+    return { header: t.header, payload: new JsonPayload(t.json), eventUuid: t.eventUuid, createdDate: t.createdDate };
+  }
   const record = schema.type.fromBuffer(buf) as Record<string, unknown>;
   const h = (record.ChangeEventHeader as Record<string, unknown> | undefined) ?? null;
-  return { header: h, payload: schema.payloadOf(record, nulledSet(schema, h?.nulledFields as string[] | undefined)) };
+  const payload = schema.payloadOf(record, nulledSet(schema, h?.nulledFields as string[] | undefined));
+  return { header: h, payload, eventUuid: payload.EventUuid, createdDate: payload.CreatedDate };
 }
 
 export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel: string, org: string, receivedAt: string): Envelope {
-  const replayId = Buffer.from(raw.replay_id).toString('base64');
+  const replayId = (Buffer.isBuffer(raw.replay_id) ? raw.replay_id : Buffer.from(raw.replay_id)).toString('base64');
   // gRPC hands us Buffers already; copy only when given another byte array.
   const bytes = Buffer.isBuffer(raw.event.payload) ? raw.event.payload : Buffer.from(raw.event.payload);
-  const { header: h, payload } = decodeRecord(schema, bytes);
+  const { header: h, payload, eventUuid, createdDate } = decodeRecord(schema, bytes);
   if (h) {
     const header = toChangeHeader(h, (list) => decodeBitmapFields(schema, list));
     const kind = changeKind(header.changeType);
-    return {
+    return owned({
       v: ENVELOPE_VERSION,
       org,
       channel,
@@ -43,20 +57,25 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
       kind,
       changeHeader: header,
       payload,
-    };
+    });
   }
   // Platform events: EventUuid and CreatedDate are payload fields, copied as they are.
-  const uuid = typeof payload.EventUuid === 'string' ? payload.EventUuid : null;
-  return {
+  const uuid = typeof eventUuid === 'string' ? eventUuid : null;
+  return owned({
     v: ENVELOPE_VERSION,
     org,
     channel,
     replayId,
     eventId: uuid ?? (raw.event.id || `${channel}:${replayId}`),
     schemaId: raw.event.schema_id,
-    eventTime: iso(payload.CreatedDate),
+    eventTime: iso(createdDate),
     receivedAt,
     kind: 'platform',
     payload,
-  };
+  });
+}
+
+/** The envelope, its JSON-text payload told that it is the last key (envelopeJson splices it). */
+function owned(e: Envelope): Envelope {
+  return e.payload instanceof JsonPayload ? e.payload.own(e) : e;
 }
