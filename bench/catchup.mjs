@@ -6,7 +6,11 @@
 //   3. the public salesforce-pubsub-api-client (unmodified devDependency) doing receive + decode.
 //
 //   node bench/catchup.mjs [--events 1000000] [--runs 3] [--sinks file,kafka,kafka-eos] [--kafka 127.0.0.1:19092]
-//                          [--pipeline '{"maxInFlight":5000}'] [--fields 600]
+//                          [--pipeline '{"maxInFlight":5000}'] [--fields 600] [--fsync false]
+//                          [--builds DIR,DIR] [--compare false]
+// --builds: run the bridge of each of these checkouts (built) in turn on every run, on this one
+// emulator and backlog, for back-to-back comparisons of builds; rows are labelled by directory.
+// --compare false: skip the emulator's raw serving rate and the public client (bridge rows only).
 // --fields N (N > 40): a custom object Wide__c with N fields instead of the 40-field Account
 // (the emulator's `objects` config), for wide real-world objects (~4 KB envelopes at 600).
 // Kafka sinks need a broker (`node scripts/kafka-broker.mjs start` prints one).
@@ -36,6 +40,8 @@ const WIDE = FIELDS > 40;
 const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
 // Pipeline settings for the bridge under test (defaults: the bridge's own defaults).
 const PIPELINE = JSON.parse(arg('pipeline', '{}'));
+const BUILDS = arg('builds', '') ? arg('builds', '').split(',') : [null];
+const COMPARE = arg('compare', 'true') !== 'false';
 
 const work = mkdtempSync(join(tmpdir(), 'sfbridge-bench-'));
 const emuArgs = WIDE ? wideObjectEmulatorArgs(work, FIELDS) : [];
@@ -52,70 +58,74 @@ try {
 
   const serve = [];
   let payload = 0;
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < (COMPARE ? RUNS : 0); i++) {
     const r = await serveRate(emu, TOPIC, EVENTS, first);
     serve.push(r.eventsPerSec);
     payload = r.avgPayloadBytes;
   }
-  rows.push(row('emulator serving (raw stream, receive only)', serve, { avgPayloadBytes: Math.round(payload) }));
+  if (COMPARE) rows.push(row('emulator serving (raw stream, receive only)', serve, { avgPayloadBytes: Math.round(payload) }));
 
   for (const sink of SINKS) {
-    const rates = [];
-    const rss = [];
-    const cpu = [];
-    for (let i = 0; i < RUNS; i++) {
-      const dir = join(work, `${sink}-${i}`);
-      const port = await freePort();
-      const ns = `bench${Date.now()}${i}`;
-      const sinkCfg =
-        sink === 'file'
-          ? { type: 'file', dir: join(dir, 'out'), fsync: arg('fsync', 'true') !== 'false' }
-          : {
-              type: 'kafka',
-              brokers: KAFKA.split(','),
-              topic: `${ns}.{channel}`,
-              exactlyOnce: sink === 'kafka-eos',
-              createTopics: { partitions: 3 },
-            };
-      const store =
-        sink === 'kafka-eos'
-          ? { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.replay`, namespace: ns }
-          : { type: 'file', path: join(dir, 'replay.json'), fsync: true };
-      const cfg = writeBridgeConfig(join(work, `${sink}-${i}.json`), {
-        emu,
-        dir,
-        port,
-        routes: [{ name: 'accounts', source: { type: 'pubsub', org: 'emu', topic: TOPIC, initial: 'earliest' }, sinks: [sinkCfg] }],
-        extra: { replayStore: store, pipeline: PIPELINE },
-      });
-      const r = await runBridge(
-        cfg,
-        port,
-        (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS || (s.routes[0]?.eventsAcked ?? 0) >= EVENTS + 1,
+    const results = new Map(BUILDS.map((b) => [b, { rates: [], rss: [], cpu: [] }]));
+    for (let i = 0; i < RUNS; i++)
+      for (const build of BUILDS) {
+        const { rates, rss, cpu } = results.get(build);
+        const dir = join(work, `${sink}-${i}`);
+        const port = await freePort();
+        const ns = `bench${Date.now()}${i}`;
+        const sinkCfg =
+          sink === 'file'
+            ? { type: 'file', dir: join(dir, 'out'), fsync: arg('fsync', 'true') !== 'false' }
+            : {
+                type: 'kafka',
+                brokers: KAFKA.split(','),
+                topic: `${ns}.{channel}`,
+                exactlyOnce: sink === 'kafka-eos',
+                createTopics: { partitions: 3 },
+              };
+        const store =
+          sink === 'kafka-eos'
+            ? { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.replay`, namespace: ns }
+            : { type: 'file', path: join(dir, 'replay.json'), fsync: true };
+        const cfg = writeBridgeConfig(join(work, `${sink}-${i}.json`), {
+          emu,
+          dir,
+          port,
+          routes: [{ name: 'accounts', source: { type: 'pubsub', org: 'emu', topic: TOPIC, initial: 'earliest' }, sinks: [sinkCfg] }],
+          extra: { replayStore: store, pipeline: PIPELINE },
+        });
+        const r = await runBridge(
+          cfg,
+          port,
+          (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS || (s.routes[0]?.eventsAcked ?? 0) >= EVENTS + 1,
+          build ? { root: build } : {},
+        );
+        rates.push(EVENTS / r.secs);
+        rss.push(r.peakRss);
+        cpu.push(r.cpu);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    for (const [build, { rates, rss, cpu }] of results)
+      rows.push(
+        row(
+          `sfbridge -> ${sink === 'file' ? 'file (fsync)' : sink === 'kafka' ? 'Kafka acks=all idempotent' : 'Kafka exactly-once'}, committed${build ? ` [${build}]` : ''}`,
+          rates,
+          {
+            peakRssMb: Math.round(Math.max(...rss)),
+            cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
+            cpuSecondsPerMillion: Number(((median(cpu.filter((c) => c !== null)) / EVENTS) * 1e6).toFixed(1)),
+            cpuRuns: cpu.join(' / '),
+          },
+        ),
       );
-      rates.push(EVENTS / r.secs);
-      rss.push(r.peakRss);
-      cpu.push(r.cpu);
-      rmSync(dir, { recursive: true, force: true });
-    }
-    rows.push(
-      row(
-        `sfbridge -> ${sink === 'file' ? 'file (fsync)' : sink === 'kafka' ? 'Kafka acks=all idempotent' : 'Kafka exactly-once'}, committed`,
-        rates,
-        {
-          peakRssMb: Math.round(Math.max(...rss)),
-          cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
-        },
-      ),
-    );
   }
 
   const pub = [];
-  for (let i = 0; i < RUNS; i++) pub.push(await publicClientRate());
-  rows.push(row('salesforce-pubsub-api-client 5.5.2, receive + decode only', pub));
+  for (let i = 0; i < (COMPARE ? RUNS : 0); i++) pub.push(await publicClientRate());
+  if (COMPARE) rows.push(row('salesforce-pubsub-api-client 5.5.2, receive + decode only', pub));
 
   const ours = rows.find((r) => r.scenario.startsWith('sfbridge -> file'));
-  const theirs = rows.at(-1);
+  const theirs = COMPARE ? rows.at(-1) : null;
   const ratio = ours && theirs ? ours.medianEventsPerSec / theirs.medianEventsPerSec : null;
   report(`catchup-${EVENTS}`, rows, { events: EVENTS, runs: RUNS, ratioFileVsPublicClient: ratio && Number(ratio.toFixed(2)) });
   if (ratio) console.log(`sfbridge (file, full pipeline) / public client (receive + decode): ${ratio.toFixed(2)}x`);

@@ -191,12 +191,12 @@ export function threadCpu(pid) {
  * Run `sfbridge run` on a config (its health endpoint on `healthPort`) until `done(status)` is true;
  * returns seconds from spawn, peak RSS (MB) and the last status. The bridge is then stopped (SIGTERM).
  */
-export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000 } = {}) {
+export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000, root = ROOT } = {}) {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_BRIDGE_NODE_FLAGS="--max-semi-space-size=4": V8/Node flags for the bridge process only.
   if (process.env.BENCH_BRIDGE_NODE_FLAGS) prof.push(...process.env.BENCH_BRIDGE_NODE_FLAGS.split(' ').filter(Boolean));
-  const child = spawn(process.execPath, [...prof, join(ROOT, 'bin/sfbridge.js'), 'run', '-c', configPath], {
+  const child = spawn(process.execPath, [...prof, join(root, 'bin/sfbridge.js'), 'run', '-c', configPath], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SFBRIDGE_LOG_LEVEL: 'warn' },
   });

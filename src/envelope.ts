@@ -63,28 +63,38 @@ export interface Envelope {
 }
 
 /**
- * A payload that arrives as JSON text (Pub/Sub events are transcoded from Avro straight to JSON,
- * json-transcode.ts): sinks write the text as it is, and it is parsed only if some code reads the
- * value. `JSON.stringify` of an envelope holding one still gives the same JSON (`toJSON`), only
- * slower than `envelopeJson`.
+ * A payload that arrives as JSON text, together with the JSON bytes of the whole envelope it was
+ * built into (Pub/Sub events: Avro is transcoded straight to JSON, envelope-line.ts). Sinks write
+ * those bytes as they are; the payload is parsed only if some code reads its value.
+ * `JSON.stringify` of an envelope holding one still gives the same JSON (`toJSON`), only slower.
  */
 export class JsonPayload {
   private parsed: unknown;
   private isParsed = false;
-  // The envelope built around this payload with `payload` as its last key (see envelopeJson).
   #owner: Envelope | undefined;
+  #line: Buffer = Buffer.alloc(0);
+  #from = 0;
 
-  constructor(readonly json: string) {}
-
-  /** Record that `e` was built with this payload as its last key; returns `e`. */
-  own(e: Envelope): Envelope {
+  /**
+   * `line` is the JSON of `e`, the envelope this payload is the last key of, with the payload's
+   * text from `from` to the closing brace. Envelopes are not changed in place, so the bytes stay
+   * true for `e`; a copy (`{ ...e, more }`) is another object and is stringified afresh.
+   */
+  bind(e: Envelope, line: Buffer, from: number): Envelope {
     this.#owner = e;
+    this.#line = line;
+    this.#from = from;
     return e;
   }
 
-  /** True when `e` is the envelope this payload was built into (not a copy with other keys). */
-  isLastKeyOf(e: Envelope): boolean {
-    return this.#owner === e;
+  /** The JSON bytes of `e` when this payload was built into `e`, else undefined. */
+  lineOf(e: Envelope): Buffer | undefined {
+    return this.#owner === e ? this.#line : undefined;
+  }
+
+  /** The payload's JSON text. */
+  get json(): string {
+    return this.#line.toString('utf8', this.#from, this.#line.length - 1);
   }
 
   get value(): unknown {
@@ -110,25 +120,16 @@ export function payloadJson(e: Envelope): string {
   return e.payload instanceof JsonPayload ? e.payload.json : JSON.stringify(e.payload);
 }
 
-/**
- * The envelope as JSON text (what every sink writes), equal to `JSON.stringify(e)`. A JSON-text
- * payload is spliced in as it is when it is the envelope's last key — true of the envelope it was
- * built into (decode.ts; envelopes are not changed in place after that). A copy that may have
- * other keys after it (`{ ...e, more }`) takes JSON.stringify's slower path, which gives the same
- * text.
- */
+/** The envelope as JSON text (what sinks write), equal to `JSON.stringify(e)`. */
 export function envelopeJson(e: Envelope): string {
-  const p = e.payload;
-  if (!(p instanceof JsonPayload) || !p.isLastKeyOf(e)) return JSON.stringify(e);
-  let head: string;
-  // Stringified without its payload (an undefined property is left out), then the text appended.
-  e.payload = undefined;
-  try {
-    head = JSON.stringify(e);
-  } finally {
-    e.payload = p;
-  }
-  return `${head.slice(0, -1)},"payload":${p.json}}`;
+  const line = e.payload instanceof JsonPayload ? e.payload.lineOf(e) : undefined;
+  return line ? line.toString('utf8') : JSON.stringify(e);
+}
+
+/** The envelope as UTF-8 JSON bytes: the bytes written when it was decoded, when there are some. */
+export function envelopeBytes(e: Envelope): Buffer {
+  const line = e.payload instanceof JsonPayload ? e.payload.lineOf(e) : undefined;
+  return line ?? Buffer.from(JSON.stringify(e), 'utf8');
 }
 
 /**

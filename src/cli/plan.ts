@@ -2,7 +2,7 @@
 
 import { formatDuration } from '../config/duration.js';
 import { routeKey } from '../config/load.js';
-import type { BridgeConfig } from '../config/schema.js';
+import { type BridgeConfig, inFlightLimit } from '../config/schema.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
@@ -18,7 +18,7 @@ export function describePlan(config: BridgeConfig, path: string): string {
   out.push(`dead-letter store: ${createDeadLetterStore(config, log).describe()}`);
   const p = config.pipeline;
   out.push(
-    `pipeline: up to ${p.maxInFlight} events in flight per route, sink writes up to ${p.maxBatchEvents} events, commit every ${p.commitIntervalMs} ms or ${p.commitMaxEvents} events, drain timeout ${p.drainTimeoutMs} ms`,
+    `pipeline: up to ${p.maxInFlight ?? '500 (2000 for CometD)'} events in flight per route, sink writes up to ${p.maxBatchEvents} events, commit every ${p.commitIntervalMs} ms or ${p.commitMaxEvents} events, drain timeout ${p.drainTimeoutMs} ms`,
   );
   out.push(`routes (${config.routes.length}):`);
   for (const rc of config.routes) {
@@ -29,7 +29,7 @@ export function describePlan(config: BridgeConfig, path: string): string {
     rc.sinks.forEach((sc, i) => {
       out.push(`    sink ${i + 1} (${sc.type}#${i}): ${lookup(sinkTypes, sc.type).create(sc, ctx).describe()}`);
     });
-    if (rc.maxInFlight) out.push(`    max in flight: ${rc.maxInFlight}`);
+    out.push(`    max in flight: ${inFlightLimit(rc, p)}`);
     out.push(
       rc.sinkOutage.mode === 'block'
         ? '    sink outage: block (hold the replay commit and retry; Salesforce retention is the buffer)'

@@ -104,8 +104,8 @@ export const orgSchema = z.strictObject({
 });
 
 export const pipelineSchema = z.strictObject({
-  /** Events a route may hold unacknowledged; bounds memory whatever the backlog. */
-  maxInFlight: z.number().int().positive().max(1_000_000).default(2000),
+  /** Events a route may hold unacknowledged; bounds memory whatever the backlog (default: inFlightLimit). */
+  maxInFlight: z.number().int().positive().max(1_000_000).optional(),
   /** Largest write handed to one sink (queued batches are coalesced up to this). */
   maxBatchEvents: z.number().int().positive().default(2000),
   /** Commit the replay position at most this often… */
@@ -115,6 +115,17 @@ export const pipelineSchema = z.strictObject({
   /** Graceful shutdown: how long to wait for in-flight events to reach the sinks. */
   drainTimeoutMs: z.number().int().nonnegative().default(30_000),
 });
+
+/**
+ * A route's in-flight limit: its own, else the pipeline's, else 500 — or 2000 for CometD sources.
+ * Why 500: events in flight are what survives the young-generation collections; at 2000 they got
+ * promoted and collected again as old objects, which cost a Kafka catch-up 30 % more CPU and lower
+ * throughput (docs/benchmarks.md). CometD keeps 2000: its back-pressure is a disconnect and a
+ * resubscribe that Salesforce counts against the delivery allocation, so its window stays wide.
+ */
+export function inFlightLimit(route: { maxInFlight?: number; source: { type: string } }, pipeline: { maxInFlight?: number }): number {
+  return route.maxInFlight ?? pipeline.maxInFlight ?? (route.source.type === 'cometd' ? 2000 : 500);
+}
 
 function routeSchemaWith(c: ComponentSchemas) {
   return z.strictObject({

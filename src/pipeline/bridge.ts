@@ -4,7 +4,7 @@
  * this instance holds their lease (see ha.ts); otherwise every route runs.
  */
 import { routeKey } from '../config/load.js';
-import type { BridgeConfig, RouteConfig } from '../config/schema.js';
+import { type BridgeConfig, inFlightLimit, type RouteConfig } from '../config/schema.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -98,7 +98,7 @@ export class Bridge {
       mayWrite,
       deadLetters: this.deadLetters,
       outage,
-      maxInFlight: rc.maxInFlight ?? this.config.pipeline.maxInFlight,
+      maxInFlight: inFlightLimit(rc, this.config.pipeline),
       maxBatchEvents: this.config.pipeline.maxBatchEvents,
       commitIntervalMs: this.config.pipeline.commitIntervalMs,
       commitMaxEvents: this.config.pipeline.commitMaxEvents,

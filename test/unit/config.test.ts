@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, routeKey } from '../../src/config/load.js';
+import { inFlightLimit } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { scrubString } from '../../src/log.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -26,7 +27,7 @@ describe('config', () => {
   it('fills defaults that work', () => {
     const c = parseConfig(minimal(), '/cfg.yaml', {});
     expect(c.replayStore).toEqual({ type: 'file', path: './data/replay.json', fsync: true });
-    expect(c.pipeline.maxInFlight).toBe(2000);
+    expect(c.pipeline.maxInFlight).toBeUndefined(); // per source: inFlightLimit
     expect(c.routes[0]?.sinks[0]).toMatchObject({ type: 'file', splitBy: 'route', fsync: true });
     expect(routeKey(c.routes[0]!)).toBe('/tmp/in.ndjson');
   });
@@ -93,5 +94,12 @@ routes:
   it('gives URL fields a plain reason', () => {
     const p = problems(minimal(`orgs:\n  main:\n    auth: { flow: static, accessToken: x, instanceUrl: "ftp://nope" }`));
     expect(p).toEqual(['/cfg.yaml: orgs.main.auth.instanceUrl: must be an http(s) URL']);
+  });
+
+  it('in-flight limit: the route setting, else the pipeline setting, else 500 (2000 for CometD sources)', () => {
+    expect(inFlightLimit({ source: { type: 'pubsub' } }, {})).toBe(500);
+    expect(inFlightLimit({ source: { type: 'cometd' } }, {})).toBe(2000);
+    expect(inFlightLimit({ source: { type: 'cometd' } }, { maxInFlight: 300 })).toBe(300);
+    expect(inFlightLimit({ source: { type: 'pubsub' }, maxInFlight: 50 }, { maxInFlight: 300 })).toBe(50);
   });
 });

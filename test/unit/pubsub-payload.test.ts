@@ -1,7 +1,8 @@
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
-import { envelopeJson, JsonPayload, payloadValue } from '../../src/envelope.js';
-import { parseSchema } from '../../src/subscribers/pubsub/avro.js';
+import { envelopeBytes, envelopeJson, JsonPayload, payloadValue } from '../../src/envelope.js';
+import { JsonWriter } from '../../src/json-writer.js';
+import { type ParsedSchema, parseSchema } from '../../src/subscribers/pubsub/avro.js';
 import { toEnvelope } from '../../src/subscribers/pubsub/decode.js';
 
 /** The payload rule written plainly (the generated code must give the same JSON, byte for byte). */
@@ -64,6 +65,14 @@ const schema = {
 };
 
 const parsed = parseSchema('s1', JSON.stringify(schema));
+
+/** The transcoder's result with the payload JSON it wrote. */
+function tx(p: ParsedSchema, buf: Buffer) {
+  const w = new JsonWriter();
+  w.pos = 3; // not at the start of the buffer, as when a line writer holds something before it
+  const t = (p.transcode as NonNullable<ParsedSchema['transcode']>)(buf, w);
+  return { ...t, json: w.buf.toString('utf8', 3, w.pos) };
+}
 const writer = avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false });
 
 function encode(value: Record<string, unknown>, nulled: string[]): Buffer {
@@ -102,23 +111,23 @@ describe('Pub/Sub payload (generated per schema)', () => {
       const want = JSON.stringify(reference(rec, nulled));
       expect(JSON.stringify(parsed.payloadOf(rec, nulled))).toBe(want);
       // The transcoder: the same payload as JSON text, and the header as avsc reads it.
-      const t = parsed.transcode?.(buf);
+      const t = tx(parsed, buf);
       expect(t?.json).toBe(want);
       expect(t?.header).toEqual(rec.ChangeEventHeader);
     });
 
   it('the transcoder refuses truncated bytes, trailing bytes and a bad union index', () => {
     const buf = encode({ Name: 'n' }, []);
-    expect(() => parsed.transcode?.(buf.subarray(0, buf.length - 1))).toThrow(/truncated/);
-    expect(() => parsed.transcode?.(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
+    expect(() => tx(parsed, buf.subarray(0, buf.length - 1))).toThrow(/truncated/);
+    expect(() => tx(parsed, Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
     // Name is the first field after the header (entityName "Thing__c": 1 + 8 bytes; empty array: 1 byte).
     const bad = Buffer.from(buf);
     bad[10] = 6; // union index 3 (zigzag): Name has branches 0 and 1 only
-    expect(() => parsed.transcode?.(bad)).toThrow(/invalid union index 3 for field Name/);
+    expect(() => tx(parsed, bad)).toThrow(/invalid union index 3 for field Name/);
     // A string length past the end of the bytes.
     const long = Buffer.from(buf);
     long[11] = 0x7e; // Name's length: 63 bytes, 1 left
-    expect(() => parsed.transcode?.(long)).toThrow(/truncated/);
+    expect(() => tx(parsed, long)).toThrow(/truncated/);
   });
 
   it('a schema whose header is not first keeps the two-step path', () => {
@@ -147,7 +156,7 @@ describe('Pub/Sub payload (generated per schema)', () => {
         [],
       );
       const rec = parsed.type.fromBuffer(buf) as Record<string, unknown>;
-      expect(parsed.transcode?.(buf).json).toBe(JSON.stringify(reference(rec, new Set())));
+      expect(tx(parsed, buf).json).toBe(JSON.stringify(reference(rec, new Set())));
     }
     // Longs past 2^53 are decimal strings (the JsonSafeLong rule), read by avsc's reader.
     for (const value of ['1152921504606846976', '-9223372036854775808', '9007199254740993']) {
@@ -157,7 +166,7 @@ describe('Pub/Sub payload (generated per schema)', () => {
         Plain__c: 'p',
         Big__c: value,
       });
-      expect(JSON.parse(parsed.transcode?.(raw).json ?? '{}').Big__c).toBe(value);
+      expect(JSON.parse(tx(parsed, raw).json ?? '{}').Big__c).toBe(value);
     }
   });
 
@@ -179,7 +188,7 @@ describe('Pub/Sub payload (generated per schema)', () => {
       EventUuid: 'u-1',
       Amount__c: null,
     });
-    const t = p.transcode?.(buf);
+    const t = tx(p, buf);
     expect(t?.header).toBeNull();
     expect(t?.eventUuid).toBe('u-1');
     expect(t?.createdDate).toBe(1_700_000_000_123);
@@ -211,7 +220,7 @@ describe('Pub/Sub payload (generated per schema)', () => {
       const want = JSON.stringify(reference(rec, nulled));
       expect(JSON.stringify(p.payloadOf(rec, nulled))).toBe(want);
       // No header in this schema, so nothing is nulled for the transcoder.
-      expect(p.transcode?.(buf).json).toBe(JSON.stringify(reference(rec, new Set())));
+      expect(tx(p, buf).json).toBe(JSON.stringify(reference(rec, new Set())));
     }
   });
 });
@@ -234,5 +243,112 @@ describe('envelopes holding a JSON-text payload', () => {
     const copy = { ...e, enrichError: 'gone' };
     expect(envelopeJson(copy)).toBe(JSON.stringify({ ...copy, payload: payloadValue(e) }));
     expect(envelopeJson(copy).endsWith('"enrichError":"gone"}')).toBe(true);
+  });
+});
+
+describe('envelope JSON bytes written at decode time (envelope-line.ts)', () => {
+  const header = {
+    type: 'record',
+    name: 'ChangeEventHeader',
+    fields: [
+      { name: 'entityName', type: 'string' },
+      { name: 'recordIds', type: { type: 'array', items: 'string' } },
+      { name: 'changeType', type: 'string' },
+      { name: 'changeOrigin', type: 'string' },
+      { name: 'transactionKey', type: 'string' },
+      { name: 'sequenceNumber', type: 'int' },
+      { name: 'commitTimestamp', type: 'long' },
+      { name: 'commitNumber', type: ['null', 'long'], default: null },
+      { name: 'commitUser', type: 'string' },
+      { name: 'nulledFields', type: { type: 'array', items: 'string' } },
+      { name: 'diffFields', type: { type: 'array', items: 'string' } },
+      { name: 'changedFields', type: { type: 'array', items: 'string' } },
+    ],
+  };
+  const cdc = {
+    type: 'record',
+    name: 'Rich__ChangeEvent',
+    fields: [
+      { name: 'ChangeEventHeader', type: header },
+      { name: 'Name', type: ['null', 'string'], default: null },
+      { name: 'Score__c', type: ['null', 'double'], default: null },
+    ],
+  };
+  const p = parseSchema('rich', JSON.stringify(cdc));
+  const enc = avro.Type.forSchema(cdc as avro.Schema, { wrapUnions: false });
+  const h = (over: Record<string, unknown>) => ({
+    entityName: 'Rich__c',
+    recordIds: ['a01000000000001AAA'],
+    changeType: 'UPDATE',
+    changeOrigin: 'com/salesforce/api/rest/63.0;client=x',
+    transactionKey: 'tx-1',
+    sequenceNumber: 1,
+    commitTimestamp: 1_764_000_000_123,
+    commitNumber: null,
+    commitUser: '005000000000001AAA',
+    nulledFields: [],
+    diffFields: [],
+    changedFields: ['0x06'],
+    ...over,
+  });
+  const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, string, string]> = [
+    ['a plain update', h({}), { Name: 'A', Score__c: 1.25 }, '00Dxx', 'ev-1'],
+    [
+      'a commit number, several records, a nulled field',
+      h({ commitNumber: 12345678901, recordIds: ['a', 'b'], nulledFields: ['0x04'] }),
+      { Name: 'B' },
+      '00Dxx',
+      'ev-2',
+    ],
+    [
+      'text to escape in every string',
+      h({ entityName: 'É"\\', transactionKey: 'tab\t', commitUser: '\u2028', changeOrigin: '' }),
+      { Name: '😀' },
+      'org "quoted"',
+      'ev\n3',
+    ],
+    ['a GAP event with no fields', h({ changeType: 'GAP_UPDATE', changedFields: [] }), {}, '00Dxx', ''],
+  ];
+  for (const [name, hdr, fields, org, id] of cases)
+    it(name, () => {
+      const bytes = enc.toBuffer({ ChangeEventHeader: hdr, Name: null, Score__c: null, ...fields });
+      const e = toEnvelope(
+        { event: { id, schema_id: 'rich', payload: bytes }, replay_id: Buffer.from([1, 2, 3]) },
+        p,
+        '/data/Rich__ChangeEvent',
+        org,
+        '2026-11-29T00:00:00.000Z',
+      );
+      const plain = JSON.stringify({ ...e, payload: payloadValue(e) });
+      expect(envelopeBytes(e).toString('utf8')).toBe(plain);
+      expect(envelopeJson(e)).toBe(plain);
+      expect(JSON.stringify(e)).toBe(plain);
+    });
+
+  it('a platform event: no change header, EventUuid as the event id', () => {
+    const pe = {
+      type: 'record',
+      name: 'Ping__e',
+      fields: [
+        { name: 'CreatedDate', type: 'long' },
+        { name: 'EventUuid', type: ['null', 'string'], default: null },
+        { name: 'Note__c', type: ['null', 'string'], default: null },
+      ],
+    };
+    const ps = parseSchema('pe', JSON.stringify(pe));
+    const bytes = avro.Type.forSchema(pe as avro.Schema, { wrapUnions: false }).toBuffer({
+      CreatedDate: 1_764_000_000_000,
+      EventUuid: 'uuid-1',
+      Note__c: 'x',
+    });
+    const e = toEnvelope(
+      { event: { id: 'ev', schema_id: 'pe', payload: bytes }, replay_id: Buffer.from([9]) },
+      ps,
+      '/event/Ping__e',
+      '00Dxx',
+      '2026-11-29T00:00:00.000Z',
+    );
+    expect(e.eventId).toBe('uuid-1');
+    expect(envelopeBytes(e).toString('utf8')).toBe(JSON.stringify({ ...e, payload: payloadValue(e) }));
   });
 });

@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { type Envelope, envelopeJson } from '../../envelope.js';
+import { type Envelope, envelopeBytes } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
 import { ensureDir, O_CREATE_NEW, O_READ_WRITE, openNoFollow } from '../../state-files.js';
 import type { Sink, SinkContext } from '../types.js';
@@ -98,22 +98,22 @@ export class FileSink implements Sink {
   }
 
   async write(batch: readonly Envelope[]): Promise<void> {
-    const byStream = new Map<string, string[]>();
+    const byStream = new Map<string, Buffer[]>();
+    const routeStream = safeFileName(this.ctx.route);
     for (const e of batch) {
-      const stream = safeFileName(this.config.splitBy === 'channel' ? e.channel : this.ctx.route);
+      const stream = this.config.splitBy === 'channel' ? safeFileName(e.channel) : routeStream;
       let lines = byStream.get(stream);
       if (!lines) byStream.set(stream, (lines = []));
-      lines.push(envelopeJson(e));
+      lines.push(envelopeBytes(e));
     }
     const touched: OpenFile[] = [];
     for (const [stream, lines] of byStream) {
-      const data = `${lines.join('\n')}\n`;
-      const file = await this.fileFor(stream, Buffer.byteLength(data));
+      const buf = joinLines(lines);
+      const file = await this.fileFor(stream, buf.length);
       const before = file.size;
       try {
         // A write can be short (the disk filled up mid-way): loop, and treat anything less than
         // the whole buffer as a failure — acknowledging a short write would lose the tail.
-        const buf = Buffer.from(data, 'utf8');
         for (let off = 0; off < buf.length; ) {
           const { bytesWritten } = await file.fh.write(buf, off, buf.length - off, before + off);
           if (bytesWritten <= 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' });
@@ -214,6 +214,19 @@ export class FileSink implements Sink {
     }
     return { path, fh, size: good, openedAt: stampToMs(latest.slice(prefix.length)) };
   }
+}
+
+/** The lines, each followed by a newline, in one buffer (one write per batch and stream). */
+function joinLines(lines: readonly Buffer[]): Buffer {
+  let size = 0;
+  for (const l of lines) size += l.length + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const l of lines) {
+    at += l.copy(out, at);
+    out[at++] = 0x0a;
+  }
+  return out;
 }
 
 /** Offset just past the last newline (0 when there is none). */

@@ -5,7 +5,7 @@
  * schema id, change type, CloudEvents source/type) are encoded once and reused: on a busy route
  * that is most of a record's small allocations.
  */
-import { type Envelope, envelopeJson } from '../../envelope.js';
+import { type Envelope, envelopeBytes } from '../../envelope.js';
 import { cloudEventHeaders } from '../cloudevents.js';
 import { type KeyMode, recordKey } from '../record-key.js';
 
@@ -47,7 +47,8 @@ function headerMap(e: Envelope, cloudEvents: boolean): Map<Buffer, Buffer> {
 
 export function toRecord(e: Envelope, topic: string, mode: KeyMode, cloudEvents: boolean): OutgoingMessage {
   const key = recordKey(mode, e);
-  const value = Buffer.from(envelopeJson(e), 'utf8');
+  // The envelope's JSON bytes as decoded (no copy); the producer only reads them.
+  const value = envelopeBytes(e);
   const headers = headerMap(e, cloudEvents);
   return key !== null && key !== undefined ? { topic, key: Buffer.from(key, 'utf8'), value, headers } : { topic, value, headers };
 }

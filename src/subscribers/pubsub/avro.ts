@@ -5,13 +5,14 @@
  * so JSON output never loses precision (commitNumber can exceed 2^53).
  */
 import avro from 'avsc';
+import type avscUtils from 'avsc/lib/utils.js';
 import { compileTranscode, type Transcode } from './json-transcode.js';
 import { compilePayload, type PayloadOf } from './payload.js';
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN = -MAX;
 
-const JsonSafeLong = avro.types.LongType.__with({
+const UnpackedLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => {
     const v = buf.readBigInt64LE();
     return v <= MAX && v >= MIN ? Number(v) : v.toString();
@@ -30,6 +31,25 @@ const JsonSafeLong = avro.types.LongType.__with({
     return x === y ? 0 : x < y ? -1 : 1;
   },
 });
+
+type Tap = InstanceType<typeof avscUtils.Tap>;
+type LongReader = { _read(tap: Tap): unknown };
+// avsc reads a custom long by unpacking it into a new 8-byte Buffer, then our fromBuffer makes a
+// BigInt: two allocations per long, and every change event has several. A varint of up to 7 bytes
+// (|n| < 2^48) is exact as a double, so it is read as a number directly; longer ones go the long way.
+// (avsc freezes its types: the faster reader sits on an object that inherits everything else.)
+const unpackedRead = (UnpackedLong as unknown as LongReader)._read;
+const JsonSafeLong = Object.create(UnpackedLong, {
+  _read: {
+    value: function readLong(this: LongReader, tap: Tap): unknown {
+      const b = tap.buf;
+      const from = tap.pos;
+      let p = from;
+      while (p - from < 7 && (b[p] as number) & 0x80) p++;
+      return p - from < 7 ? tap.readLong() : unpackedRead.call(this, tap);
+    },
+  },
+}) as typeof UnpackedLong;
 
 export interface ParsedSchema {
   id: string;

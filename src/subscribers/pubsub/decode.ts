@@ -1,5 +1,6 @@
 /** Turn a Pub/Sub ConsumerEvent into the shared envelope (CDC bitmaps decoded, nulls dropped). */
 import { ENVELOPE_VERSION, type Envelope, JsonPayload } from '../../envelope.js';
+import { lineWriter, sealLine } from '../../envelope-line.js';
 import { isoTime } from '../../iso-time.js';
 import { changeKind, toChangeHeader } from '../change-header.js';
 import { decodeBitmapFields, nulledSet, type ParsedSchema } from './avro.js';
@@ -15,37 +16,51 @@ function iso(ms: unknown): string | null {
   return typeof n === 'number' && Math.abs(n) <= 8.64e15 ? isoTime(n) : null;
 }
 
-interface Decoded {
-  header: Record<string, unknown> | null;
-  payload: Record<string, unknown> | JsonPayload;
-  eventUuid: unknown;
-  createdDate: unknown;
-}
-
-/**
- * Header and payload of one event: the generated transcoder (payload as JSON text), else avsc's
- * record + payloadOf (a schema whose header is not its first field).
- */
-function decodeRecord(schema: ParsedSchema, buf: Buffer): Decoded {
-  if (schema.transcode) {
-    const t = schema.transcode(buf);
-    return { header: t.header, payload: new JsonPayload(t.json), eventUuid: t.eventUuid, createdDate: t.createdDate };
-  }
-  const record = schema.type.fromBuffer(buf) as Record<string, unknown>;
-  const h = (record.ChangeEventHeader as Record<string, unknown> | undefined) ?? null;
-  const payload = schema.payloadOf(record, nulledSet(schema, h?.nulledFields as string[] | undefined));
-  return { header: h, payload, eventUuid: payload.EventUuid, createdDate: payload.CreatedDate };
-}
-
 export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel: string, org: string, receivedAt: string): Envelope {
   const replayId = (Buffer.isBuffer(raw.replay_id) ? raw.replay_id : Buffer.from(raw.replay_id)).toString('base64');
   // gRPC hands us Buffers already; copy only when given another byte array.
   const bytes = Buffer.isBuffer(raw.event.payload) ? raw.event.payload : Buffer.from(raw.event.payload);
-  const { header: h, payload, eventUuid, createdDate } = decodeRecord(schema, bytes);
+  if (!schema.transcode) return twoStep(raw, schema, bytes, replayId, channel, org, receivedAt);
+  // The payload's JSON goes into the line writer first; the envelope's JSON is finished around it.
+  const w = lineWriter;
+  w.reset();
+  const { header: h, eventUuid, createdDate } = schema.transcode(bytes, w);
+  const payload = new JsonPayload();
+  return sealLine(w, envelopeOf(raw, schema, h, eventUuid, createdDate, payload, replayId, channel, org, receivedAt));
+}
+
+/** A schema whose header is not its first field: avsc's record, then payloadOf (no JSON bytes kept). */
+function twoStep(
+  raw: RawConsumerEvent,
+  schema: ParsedSchema,
+  bytes: Buffer,
+  replayId: string,
+  channel: string,
+  org: string,
+  receivedAt: string,
+): Envelope {
+  const record = schema.type.fromBuffer(bytes) as Record<string, unknown>;
+  const h = (record.ChangeEventHeader as Record<string, unknown> | undefined) ?? null;
+  const payload = schema.payloadOf(record, nulledSet(schema, h?.nulledFields as string[] | undefined));
+  return envelopeOf(raw, schema, h, payload.EventUuid, payload.CreatedDate, payload, replayId, channel, org, receivedAt);
+}
+
+/** The envelope, keys in the order envelope-line.ts writes them, `payload` last. */
+function envelopeOf<P>(
+  raw: RawConsumerEvent,
+  schema: ParsedSchema,
+  h: Record<string, unknown> | null,
+  eventUuid: unknown,
+  createdDate: unknown,
+  payload: P,
+  replayId: string,
+  channel: string,
+  org: string,
+  receivedAt: string,
+): Envelope & { payload: P } {
   if (h) {
     const header = toChangeHeader(h, (list) => decodeBitmapFields(schema, list));
-    const kind = changeKind(header.changeType);
-    return owned({
+    return {
       v: ENVELOPE_VERSION,
       org,
       channel,
@@ -54,14 +69,14 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
       schemaId: raw.event.schema_id,
       eventTime: iso(header.commitTimestamp),
       receivedAt,
-      kind,
+      kind: changeKind(header.changeType),
       changeHeader: header,
       payload,
-    });
+    };
   }
   // Platform events: EventUuid and CreatedDate are payload fields, copied as they are.
   const uuid = typeof eventUuid === 'string' ? eventUuid : null;
-  return owned({
+  return {
     v: ENVELOPE_VERSION,
     org,
     channel,
@@ -72,10 +87,5 @@ export function toEnvelope(raw: RawConsumerEvent, schema: ParsedSchema, channel:
     receivedAt,
     kind: 'platform',
     payload,
-  });
-}
-
-/** The envelope, its JSON-text payload told that it is the last key (envelopeJson splices it). */
-function owned(e: Envelope): Envelope {
-  return e.payload instanceof JsonPayload ? e.payload.own(e) : e;
+  };
 }

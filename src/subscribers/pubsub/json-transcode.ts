@@ -1,5 +1,6 @@
 /**
- * Avro bytes -> the envelope payload's JSON text in one pass, generated per schema.
+ * Avro bytes -> the envelope payload's JSON text (UTF-8, into a JsonWriter) in one pass,
+ * generated per schema.
  *
  * Why: building the payload as JavaScript objects and strings only for `JSON.stringify` to turn
  * them back into text was most of the bridge's per-event work (a string per field, an object per
@@ -15,19 +16,18 @@
  */
 import type avro from 'avsc';
 import avscUtils from 'avsc/lib/utils.js';
-import { JsonWriter } from './json-writer.js';
+import type { JsonWriter } from '../../json-writer.js';
 import { anyValue, type Copy, copyOf } from './payload.js';
 
 export interface Transcoded {
   /** The raw ChangeEventHeader record; null when the schema has none (platform events). */
   header: Record<string, unknown> | null;
-  /** The payload as JSON text. */
-  json: string;
   /** A platform event's EventUuid and CreatedDate values (decode.ts reads them), when present. */
   eventUuid: unknown;
   createdDate: unknown;
 }
-export type Transcode = (buf: Buffer) => Transcoded;
+/** Decode `buf`, writing the payload's JSON object at the writer's position. */
+export type Transcode = (buf: Buffer, w: JsonWriter) => Transcoded;
 type NulledOf = (header: Record<string, unknown>) => ReadonlySet<string>;
 
 const NONE: ReadonlySet<string> = new Set();
@@ -142,29 +142,27 @@ export function compileTranscode(type: avro.Type, nulledOf: NulledOf): Transcode
       .slice(start, start + CHUNK)
       .map((f) => gen.field(f, copyOf(f.type), 's0', '', 0, CAPTURED[f.name]))
       .join('\n');
-    chunks.push(`const p${chunks.length} = function (tap, w, nulled, cap) {\nconst s0 = 1;\n${body}\n};`);
+    chunks.push(`const p${chunks.length} = function (tap, w, nulled, cap, s0) {\n${body}\n};`);
   }
   const header = headerAt === 0 ? 'H._read(tap)' : 'null';
   const src = `
 ${chunks.join('\n')}
-const w = new JsonWriter();
-return function transcode(buf) {
+return function transcode(buf, w) {
   const tap = new Tap(buf, 0);
   const header = ${header};
   const nulled = header === null ? NONE : nulledOf(header);
   const cap = { uuid: undefined, created: undefined };
-  w.reset();
   w.byte(123);
-  ${chunks.map((_, i) => `p${i}(tap, w, nulled, cap);`).join(' ')}
+  const s0 = w.pos;
+  ${chunks.map((_, i) => `p${i}(tap, w, nulled, cap, s0);`).join(' ')}
   w.byte(125);
   if (tap.pos > buf.length) throw new Error('truncated buffer');
   if (tap.pos < buf.length) throw new Error('trailing data');
-  return { header, json: w.text(), eventUuid: cap.uuid, createdDate: cap.created };
+  return { header, eventUuid: cap.uuid, createdDate: cap.created };
 };`;
-  return new Function('Tap', 'Buffer', 'JsonWriter', 'anyValue', 'badUnion', 'longJson', 'nulledOf', 'NONE', 'K', 'T', 'H', src)(
+  return new Function('Tap', 'Buffer', 'anyValue', 'badUnion', 'longJson', 'nulledOf', 'NONE', 'K', 'T', 'H', src)(
     avscUtils.Tap,
     Buffer,
-    JsonWriter,
     anyValue,
     badUnion,
     longJson,

@@ -1,8 +1,9 @@
 /**
- * A growable byte buffer that JSON text is written into, for the Avro -> JSON transcoder
- * (json-transcode.ts). Everything it writes is exactly what `JSON.stringify` writes for the same
- * value: ASCII strings without characters to escape are copied as bytes, any other string goes
- * through `JSON.stringify` itself, numbers use JavaScript's own number-to-text.
+ * A reused, growable byte buffer that JSON text is written into as UTF-8: the Avro -> JSON
+ * transcoder (subscribers/pubsub/json-transcode.ts) and the envelope line (envelope-line.ts).
+ * Everything it writes is exactly what `JSON.stringify` writes for the same value: ASCII strings
+ * without characters to escape are copied as bytes, any other string goes through
+ * `JSON.stringify` itself, numbers use JavaScript's own number-to-text.
  */
 import type avscUtils from 'avsc/lib/utils.js';
 
@@ -10,7 +11,6 @@ type Tap = InstanceType<typeof avscUtils.Tap>;
 // Node's Buffer methods without the argument checks of toString/write (avsc uses them too).
 interface RawBuffer {
   utf8Slice(start: number, end: number): string;
-  latin1Slice(start: number, end: number): string;
   utf8Write(s: string, offset: number): number;
 }
 const raw = (b: Buffer) => b as unknown as RawBuffer;
@@ -25,17 +25,9 @@ const FALSE = Buffer.from('false');
 export class JsonWriter {
   buf = Buffer.allocUnsafe(64 * 1024);
   pos = 0;
-  /** A byte >= 0x80 was written: the text must be read back as UTF-8, not Latin-1. */
-  wide = false;
 
   reset(): void {
     this.pos = 0;
-    this.wide = false;
-  }
-
-  /** The text written since the last reset. */
-  text(): string {
-    return this.wide ? raw(this.buf).utf8Slice(0, this.pos) : raw(this.buf).latin1Slice(0, this.pos);
   }
 
   room(n: number): void {
@@ -60,10 +52,13 @@ export class JsonWriter {
     this.pos = p + k.length;
   }
 
+  /** Pre-encoded bytes (keys, literals: short, so copied by hand rather than by a native call). */
   bytes(b: Buffer): void {
     this.room(b.length);
-    b.copy(this.buf, this.pos);
-    this.pos += b.length;
+    const buf = this.buf;
+    const p = this.pos;
+    for (let i = 0; i < b.length; i++) buf[p + i] = b[i] as number;
+    this.pos = p + b.length;
   }
 
   nul(): void {
@@ -93,10 +88,36 @@ export class JsonWriter {
   json(v: unknown): void {
     const s = (JSON.stringify(v) as string | undefined) ?? 'null';
     this.room(s.length * 3);
-    const n = raw(this.buf).utf8Write(s, this.pos);
-    // More bytes than characters: something beyond ASCII was written.
-    if (n !== s.length) this.wide = true;
-    this.pos += n;
+    this.pos += raw(this.buf).utf8Write(s, this.pos);
+  }
+
+  /** A JavaScript string as a JSON string: printable ASCII copied as it is, anything else by JSON.stringify. */
+  jstr(s: string): void {
+    const len = s.length;
+    this.room(len + 2);
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = QUOTE;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) {
+        this.json(s);
+        return;
+      }
+      buf[p + 1 + i] = c;
+    }
+    buf[p + 1 + len] = QUOTE;
+    this.pos = p + len + 2;
+  }
+
+  /** A list of strings as a JSON array. */
+  jstrs(a: readonly string[]): void {
+    this.byte(0x5b);
+    for (let i = 0; i < a.length; i++) {
+      if (i > 0) this.byte(COMMA);
+      this.jstr(a[i] as string);
+    }
+    this.byte(0x5d);
   }
 
   /**
