@@ -57,13 +57,21 @@ try {
   process.stdout.write('done\n');
 
   const serve = [];
+  const serveCpu = [];
   let payload = 0;
   for (let i = 0; i < (COMPARE ? RUNS : 0); i++) {
     const r = await serveRate(emu, TOPIC, EVENTS, first);
     serve.push(r.eventsPerSec);
+    serveCpu.push(r.cpuSecondsPerMillion);
     payload = r.avgPayloadBytes;
   }
-  if (COMPARE) rows.push(row('emulator serving (raw stream, receive only)', serve, { avgPayloadBytes: Math.round(payload) }));
+  if (COMPARE)
+    rows.push(
+      row('emulator serving (raw stream, receive only)', serve, {
+        avgPayloadBytes: Math.round(payload),
+        cpuSecondsPerMillion: Number(median(serveCpu).toFixed(1)),
+      }),
+    );
 
   for (const sink of SINKS) {
     const results = new Map(BUILDS.map((b) => [b, { rates: [], rss: [], cpu: [] }]));
@@ -122,7 +130,14 @@ try {
 
   const pub = [];
   for (let i = 0; i < (COMPARE ? RUNS : 0); i++) pub.push(await publicClientRate());
-  if (COMPARE) rows.push(row('salesforce-pubsub-api-client 5.5.2, receive + decode only', pub));
+  if (COMPARE)
+    rows.push(
+      row(
+        'salesforce-pubsub-api-client 5.5.2, receive + decode only',
+        pub.map((p) => p.rate),
+        { cpuSecondsPerMillion: Number(median(pub.map((p) => p.cpuSecondsPerMillion)).toFixed(1)) },
+      ),
+    );
 
   const ours = rows.find((r) => r.scenario.startsWith('sfbridge -> file'));
   const theirs = COMPARE ? rows.at(-1) : null;
@@ -154,6 +169,7 @@ async function publicClientRate() {
   );
   await client.connect();
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   await new Promise((resolve, reject) => {
     let got = 0;
     client.subscribeFromEarliestEvent(
@@ -168,6 +184,7 @@ async function publicClientRate() {
     );
   });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
   client.close();
-  return EVENTS / secs;
+  return { rate: EVENTS / secs, cpuSecondsPerMillion: (c.user + c.system) / EVENTS };
 }
