@@ -1,8 +1,9 @@
 // Decode cost in isolation: real change events from the emulator (40-field Account, or a wide
 // custom object with --fields N) are captured once, then decoded in this process the way the
-// Pub/Sub subscriber does (Avro -> envelope, bitmaps decoded) and serialised the way every sink
-// does (JSON), in a loop. Reports CPU-microseconds per event for decode and for JSON, so a change
-// to either can be judged without the noise of a whole-bridge run.
+// Pub/Sub subscriber does (Avro -> envelope, bitmaps decoded, and the envelope's JSON bytes, which
+// the file and Kafka sinks write as they are), then read back as JSON text (envelopeJson: what
+// the webhook and stdout sinks send), in a loop. Reports CPU-microseconds per event for each, so a
+// change to either can be judged without the noise of a whole-bridge run.
 //   npm run build && node bench/decode.mjs [--events 20000] [--rounds 9] [--fields 600]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
