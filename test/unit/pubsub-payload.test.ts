@@ -64,6 +64,16 @@ const schema = {
   ],
 };
 
+const platformSchema = {
+  type: 'record',
+  name: 'Order_Event__e',
+  fields: [
+    { name: 'CreatedDate', type: 'long' },
+    { name: 'CreatedById', type: 'string' },
+    { name: 'EventUuid', type: ['null', 'string'], default: null },
+    { name: 'Amount__c', type: ['null', 'double'], default: null },
+  ],
+};
 const parsed = parseSchema('s1', JSON.stringify(schema));
 
 /** The transcoder's result with the payload JSON it wrote. */
@@ -171,18 +181,8 @@ describe('Pub/Sub payload (generated per schema)', () => {
   });
 
   it('a platform event schema: no header, EventUuid and CreatedDate handed back as values', () => {
-    const pe = {
-      type: 'record',
-      name: 'Order_Event__e',
-      fields: [
-        { name: 'CreatedDate', type: 'long' },
-        { name: 'CreatedById', type: 'string' },
-        { name: 'EventUuid', type: ['null', 'string'], default: null },
-        { name: 'Amount__c', type: ['null', 'double'], default: null },
-      ],
-    };
-    const p = parseSchema('pe', JSON.stringify(pe));
-    const buf = avro.Type.forSchema(pe as avro.Schema, { wrapUnions: false }).toBuffer({
+    const p = parseSchema('pe', JSON.stringify(platformSchema));
+    const buf = avro.Type.forSchema(platformSchema as avro.Schema, { wrapUnions: false }).toBuffer({
       CreatedDate: 1_700_000_000_123,
       CreatedById: '005xx',
       EventUuid: 'u-1',
@@ -326,25 +326,17 @@ describe('envelope JSON bytes written at decode time (envelope-line.ts)', () => 
     });
 
   it('a platform event: no change header, EventUuid as the event id', () => {
-    const pe = {
-      type: 'record',
-      name: 'Ping__e',
-      fields: [
-        { name: 'CreatedDate', type: 'long' },
-        { name: 'EventUuid', type: ['null', 'string'], default: null },
-        { name: 'Note__c', type: ['null', 'string'], default: null },
-      ],
-    };
-    const ps = parseSchema('pe', JSON.stringify(pe));
-    const bytes = avro.Type.forSchema(pe as avro.Schema, { wrapUnions: false }).toBuffer({
+    const ps = parseSchema('pe', JSON.stringify(platformSchema));
+    const bytes = avro.Type.forSchema(platformSchema as avro.Schema, { wrapUnions: false }).toBuffer({
       CreatedDate: 1_764_000_000_000,
+      CreatedById: '005xx',
       EventUuid: 'uuid-1',
-      Note__c: 'x',
+      Amount__c: 2,
     });
     const e = toEnvelope(
       { event: { id: 'ev', schema_id: 'pe', payload: bytes }, replay_id: Buffer.from([9]) },
       ps,
-      '/event/Ping__e',
+      '/event/Order_Event__e',
       '00Dxx',
       '2026-11-29T00:00:00.000Z',
     );
