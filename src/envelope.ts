@@ -68,11 +68,14 @@ export interface Envelope {
  * those bytes as they are; the payload is parsed only if some code reads its value.
  * `JSON.stringify` of an envelope holding one still gives the same JSON (`toJSON`), only slower.
  */
+// Until bind(): one shared empty buffer, not one per event.
+const NO_LINE = Buffer.alloc(0);
+
 export class JsonPayload {
   private parsed: unknown;
   private isParsed = false;
   #owner: Envelope | undefined;
-  #line: Buffer = Buffer.alloc(0);
+  #line: Buffer = NO_LINE;
   #from = 0;
 
   /**

@@ -40,14 +40,11 @@ function badUnion(field: string, index: number): never {
   throw new Error(`invalid union index ${index} for field ${field}`);
 }
 
-/** An Avro long as JSON: up to 7 varint bytes (|n| < 2^48) read as a number, longer ones by avsc's reader (a string past 2^53). */
+/** An Avro long as JSON: the schema's long reader (avro.ts) gives a number, or a decimal string past 2^53. */
 function longJson(tap: InstanceType<typeof avscUtils.Tap>, type: avro.Type, w: JsonWriter): void {
-  const b = tap.buf;
-  const from = tap.pos;
-  let p = from;
-  while (p - from < 7 && (b[p] as number) & 0x80) p++;
-  if (p - from < 7) w.num(tap.readLong());
-  else w.json((type as unknown as { _read(t: unknown): unknown })._read(tap));
+  const v = (type as unknown as { _read(t: unknown): unknown })._read(tap);
+  if (typeof v === 'number') w.num(v);
+  else w.json(v);
 }
 
 /** The union's [nullIndex, valueIndex] when it is exactly null + one type, else null. */
