@@ -7,16 +7,16 @@
  */
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/pipeline/bridge.js';
 import { startHealthServer } from '../../src/pipeline/health.js';
 import { emulatorOrg, makeBridge } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { emulatorAndReceiver } from '../helpers/emulator-receiver.js';
 import { until } from '../helpers/fakes.js';
 import { familyNames, parseExposition, sampleValue } from '../helpers/prometheus.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Receiver } from '../helpers/webhook-receiver.js';
 
 /** Like until(), for conditions that scrape over HTTP (every 50 ms). */
 async function eventually(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -47,14 +47,8 @@ async function serve(bridge: Bridge) {
 
 describe('metrics, lag, headroom and readiness', () => {
   let t: TestEmulator;
-  const receiver = new Receiver(SECRET);
-  beforeAll(async () => {
-    t = await startEmulator();
-    await receiver.start();
-  });
-  afterAll(async () => {
-    await receiver.stop();
-    await t?.stop();
+  const receiver = emulatorAndReceiver(SECRET, (e) => {
+    t = e;
   });
 
   it('counters, lag and latency histograms and limits move as events flow; lag grows under throttling and falls after', async () => {

@@ -7,14 +7,14 @@
 import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startHealthServer } from '../../src/pipeline/health.js';
 import { makeBridge, readSink } from '../helpers/bridge.js';
 import { runCli } from '../helpers/cli.js';
-import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import type { TestEmulator } from '../helpers/emulator.js';
+import { emulatorAndReceiver } from '../helpers/emulator-receiver.js';
 import { until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Receiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = `whsec_${Buffer.from('supervision-secret-0123456789').toString('base64')}`;
 const pubsub = (name: string, topic: string, sinks: unknown[], initial = 'latest') => ({
@@ -25,14 +25,8 @@ const pubsub = (name: string, topic: string, sinks: unknown[], initial = 'latest
 
 describe('route supervision', () => {
   let t: TestEmulator;
-  const receiver = new Receiver(SECRET);
-  beforeAll(async () => {
-    t = await startEmulator();
-    await receiver.start();
-  });
-  afterAll(async () => {
-    await receiver.stop();
-    await t?.stop();
+  const receiver = emulatorAndReceiver(SECRET, (e) => {
+    t = e;
   });
 
   it('a failed route does not stop the others or liveness, shows its restart, and heals once the cause is gone', async () => {

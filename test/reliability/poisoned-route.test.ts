@@ -8,12 +8,12 @@
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { emulatorOrg } from '../helpers/bridge.js';
-import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import type { TestEmulator } from '../helpers/emulator.js';
+import { emulatorAndReceiver } from '../helpers/emulator-receiver.js';
 import { until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Receiver } from '../helpers/webhook-receiver.js';
 import { BridgeProcess, readFiles, recordTally, tally, waitFor } from './harness.js';
 
 const SECRET = `whsec_${Buffer.from('poisoned-route-secret-012345').toString('base64')}`;
@@ -31,14 +31,8 @@ function freePort(): Promise<number> {
 
 describe('reliability: one poisoned route among three', () => {
   let t: TestEmulator;
-  const receiver = new Receiver(SECRET);
-  beforeAll(async () => {
-    t = await startEmulator();
-    await receiver.start();
-  });
-  afterAll(async () => {
-    await receiver.stop();
-    await t?.stop();
+  const receiver = emulatorAndReceiver(SECRET, (e) => {
+    t = e;
   });
 
   it('the others deliver every event, liveness stays green, the poisoned route heals after the fault is removed', async () => {
