@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build stage: install all dependencies and compile TypeScript.
-FROM node:20-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and compiled code only, non-root.
-FROM node:20-bookworm-slim
+FROM node:26-trixie-slim
 ENV NODE_ENV=production SFBRIDGE_DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

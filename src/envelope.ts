@@ -166,8 +166,10 @@ export function replayGapEnvelope(args: {
   storedEventTime: string | null;
   policy: string;
   reason: string;
-  /** policy backfill: the export delivered before the stream, or null when none ran. */
-  backfilled?: { since: string; records: number } | null;
+  /** policy backfill: the export delivered before the stream (since null: every record), or null when none ran. */
+  backfilled?: { since: string | null; records: number } | null;
+  /** policy backfill on a channel that cannot be exported: why. */
+  backfillImpossible?: string;
 }): Envelope {
   const now = new Date().toISOString();
   return {
@@ -186,6 +188,7 @@ export function replayGapEnvelope(args: {
       policy: args.policy,
       reason: args.reason,
       ...(args.backfilled !== undefined ? { backfilled: args.backfilled } : {}),
+      ...(args.backfillImpossible ? { backfillImpossible: args.backfillImpossible } : {}),
     },
   };
 }

@@ -182,7 +182,10 @@ export class CometdServer {
           replies.push({ ...base, clientId: client.id, successful: false, error: '403::Publishing is not supported' });
       }
     }
-    if (connect) replies.push(...(await this.connect(connect.client, connect.msg)));
+    // The CometD server suspends a /meta/connect only when it is the request's only message: in a
+    // batch (faye sends its first connect with the subscribes) it answers at once, or every
+    // subscribe reply would wait for the whole hold.
+    if (connect) replies.push(...(await this.connect(connect.client, connect.msg, messages.length === 1)));
     if (this.faults.delayMs > 0) await new Promise((r) => setTimeout(r, this.faults.delayMs));
     return replies;
   }
@@ -215,7 +218,7 @@ export class CometdServer {
     return { ...base, successful: true };
   }
 
-  private async connect(client: Client, msg: Msg): Promise<Msg[]> {
+  private async connect(client: Client, msg: Msg, mayHold: boolean): Promise<Msg[]> {
     const reply = (): Msg[] => {
       if (this.oauth.check(client.token) !== 'ok') {
         return [
@@ -258,7 +261,7 @@ export class CometdServer {
     for (let i = 0; i < 20 && this.faults.throttle > 0 && this.faults.throttleEmpty() && this.hasPending(client); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
+    if (!mayHold || this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
     // Hold the connect until an event arrives, the timeout passes, or the session is dropped.
     client.held?.resolve();
     await new Promise<void>((resolve) => {

@@ -167,7 +167,10 @@ export class Emulator {
       event: 'ready',
       loginUrl: urls.loginUrl,
       instanceUrl: urls.instanceUrl,
-      pubsubEndpoint: `127.0.0.1:${grpcPort}`,
+      // As Salesforce does (api.pubsub.salesforce.com:7443), a TLS endpoint is a host name: a TLS
+      // client sends it as SNI, and Node.js 24+ refuses an IP address there (gRPC clients that use
+      // the endpoint as given, such as the public Node client, fail). The certificate names localhost.
+      pubsubEndpoint: `${tls ? 'localhost' : '127.0.0.1'}:${grpcPort}`,
       cometdUrl: `${urls.instanceUrl}/cometd/${API_VERSION}`,
       adminUrl: `${urls.instanceUrl}/admin`,
       apiVersion: API_VERSION,

@@ -4,12 +4,14 @@
  *   the route's first start (no stored position), note the time T0, export the object's current
  *   records, then stream from EARLIEST skipping only change events from before T0 minus a
  *   clock-skew margin (latest-start.ts). A change can arrive twice; none falls between.
- * - Backfill past retention (`onInvalidReplay: backfill`): when the stored position is older than
- *   the channel's retention (the events after it are gone from Salesforce), export the records
- *   changed since its time minus a margin — deleted ones too (queryAll: `deleted: true`) — then
- *   the subscriber resumes at EARLIEST, and its replay-gap marker says what was backfilled.
- *   What cannot be recovered: intermediate states (only each record's latest), and deleted
- *   records already emptied from the recycle bin.
+ * - Backfill past retention (`onInvalidReplay: backfill`, Pub/Sub and CometD): whenever the
+ *   subscriber's position is refused — older than retention on Salesforce's clock before
+ *   subscribing, or refused by Salesforce at the first subscribe or any later one — the subscriber
+ *   holds its stream and calls `ctx.backfill` with its last delivered event's time and its unused
+ *   credit. This stage exports the records changed since that time minus a margin — deleted ones
+ *   too (queryAll: `deleted: true`) — then the subscriber resumes at EARLIEST, and its replay-gap
+ *   marker says what was backfilled. What cannot be recovered: intermediate states (only each
+ *   record's latest), and deleted records already emptied from the recycle bin.
  * Exports are Bulk API 2.0 queries (fields from the object's describe) delivered as `snapshot`
  * envelopes within the pipeline's credit, so memory stays bounded whatever the size. An initial
  * snapshot checkpoints `snapshot:<t0>:<job>:<page locator>:<rows>` as the route's position as its
@@ -34,16 +36,19 @@ const BACKFILL_MARGIN_MS = 10 * 60_000;
 
 export interface ExportFirstSource {
   org: string;
+  /** One object's change events: /data/<Object>ChangeEvent. */
   topic: string;
-  initial: string;
-  onInvalidReplay: string;
-  retentionHours: number;
+  /** Run an initial snapshot when nothing is stored (`initial: snapshot`). */
+  snapshot: boolean;
+  /** Offer the subscriber a backfill when its position is refused (`onInvalidReplay: backfill`). */
+  backfill: boolean;
 }
 
 interface Plan {
   label: 'initial snapshot' | 'backfill';
   where: string;
   all: boolean;
+  /** Backfill: records changed since this time (null: every record). */
   since: string | null;
   /** An initial snapshot stopped part-way: its start time and where its results resume. */
   resume?: { t0: number; jobId: string; locator: string; skip: number; done: boolean };
@@ -63,22 +68,27 @@ function snapshotPosition(replayId: string | undefined): Plan['resume'] | null {
   };
 }
 
-/** What to export before streaming, if anything. */
-function planFor(source: ExportFirstSource, ctx: SubscriberContext): Plan | null {
+/** The initial snapshot to run (or resume) before streaming, if any. */
+function snapshotPlan(source: ExportFirstSource, ctx: SubscriberContext): Plan | null {
   const from = ctx.from;
-  if (!from) return source.initial === 'snapshot' ? { label: 'initial snapshot', where: '', all: false, since: null } : null;
+  if (!from) return source.snapshot ? { label: 'initial snapshot', where: '', all: false, since: null } : null;
   const resume = snapshotPosition(from.replayId);
-  if (resume) return { label: 'initial snapshot', where: '', all: false, since: null, resume };
-  if (source.onInvalidReplay !== 'backfill' || !from.eventTime) return null;
-  const at = Date.parse(from.eventTime);
-  if (!Number.isFinite(at) || Date.now() - at <= source.retentionHours * 3600_000) return null;
+  return resume ? { label: 'initial snapshot', where: '', all: false, since: null, resume } : null;
+}
+
+/** A backfill of the records changed since `lastEventTime` minus a margin (every record when unknown). */
+function backfillPlan(lastEventTime: string | null): Plan {
+  const at = lastEventTime ? Date.parse(lastEventTime) : Number.NaN;
+  if (!Number.isFinite(at)) return { label: 'backfill', where: '', all: true, since: null };
   const since = new Date(at - BACKFILL_MARGIN_MS).toISOString();
   return { label: 'backfill', where: ` WHERE SystemModstamp >= ${since}`, all: true, since };
 }
 
 export class ExportFirst extends SourceStage {
   private credit = 0;
+  /** Credit goes to the subscriber (not held here for an export). */
   private streaming = false;
+  private innerStarted = false;
   private readonly creditChanged = new ChangeSignal();
   protected readonly counters = { snapshotDone: 0, snapshotTotal: 0 };
 
@@ -89,10 +99,7 @@ export class ExportFirst extends SourceStage {
     private readonly source: ExportFirstSource,
     private readonly log: Logger,
   ) {
-    const label = [
-      source.initial === 'snapshot' ? 'initial snapshot' : '',
-      source.onInvalidReplay === 'backfill' ? 'backfill past retention' : '',
-    ];
+    const label = [source.snapshot ? 'initial snapshot' : '', source.backfill ? 'backfill past retention' : ''];
     super(inner, label.filter(Boolean).join(', '));
   }
 
@@ -101,14 +108,49 @@ export class ExportFirst extends SourceStage {
   }
 
   async start(ctx: SubscriberContext): Promise<void> {
-    const plan = planFor(this.source, ctx);
-    if (!plan) {
-      this.streaming = true;
-      return this.inner.start(ctx);
-    }
+    const plan = snapshotPlan(this.source, ctx);
+    if (!plan) return this.startInner(ctx, {});
     void this.exportThenStream(ctx, plan).catch((err) =>
       ctx.fail(new BridgeError('SNAPSHOT', `${plan.label} of ${this.source.topic} failed: ${errorMessage(err)}`)),
     );
+  }
+
+  /** Start the subscriber, offering it a backfill when the route has one. */
+  private startInner(ctx: SubscriberContext, extra: Partial<SubscriberContext>): Promise<void> {
+    this.streaming = true;
+    this.innerStarted = true;
+    const backfill = this.source.backfill ? { backfill: (req: { since: string | null; credit: number }) => this.backfill(ctx, req) } : {};
+    return this.inner.start({ ...ctx, ...extra, ...backfill });
+  }
+
+  /**
+   * The subscriber's position was refused: export what changed since its last event on the
+   * credit it hands over (and what the pipeline grants meanwhile), then hand the rest back.
+   */
+  private async backfill(
+    ctx: SubscriberContext,
+    req: { since: string | null; credit: number },
+  ): Promise<{ since: string | null; records: number; credit: number }> {
+    this.streaming = false;
+    this.credit += req.credit;
+    const plan = backfillPlan(req.since);
+    this.counters.snapshotDone = 0;
+    this.counters.snapshotTotal = 0;
+    try {
+      await this.exportRecords(ctx, plan, Date.now());
+    } catch (err) {
+      throw new BridgeError('SNAPSHOT', `backfill of ${this.source.topic} failed: ${errorMessage(err)}`);
+    } finally {
+      this.streaming = true;
+    }
+    const records = this.counters.snapshotDone;
+    this.log.info(
+      { entity: changeEventEntity(this.source.topic), records, since: plan.since },
+      'backfill: done; the stream resumes at earliest',
+    );
+    const credit = this.credit;
+    this.credit = 0;
+    return { since: plan.since, records, credit };
   }
 
   request(n: number): void {
@@ -123,20 +165,34 @@ export class ExportFirst extends SourceStage {
   override async stop(): Promise<void> {
     this.stopped = true;
     this.creditChanged.notify();
-    if (this.streaming) await this.inner.stop();
+    if (this.innerStarted) await this.inner.stop();
   }
 
   private async exportThenStream(ctx: SubscriberContext, plan: Plan): Promise<void> {
     const t0 = plan.resume?.t0 ?? Date.now();
-    if (plan.resume?.done) return this.stream(ctx, plan, t0);
+    if (!plan.resume?.done) await this.exportRecords(ctx, plan, t0);
+    if (this.stopped) return;
+    const records = this.counters.snapshotDone;
+    this.log.info(
+      { entity: changeEventEntity(this.source.topic), records, streamFrom: new Date(t0).toISOString() },
+      'initial snapshot: done; streaming change events from the moment the export began',
+    );
+    // The route's stored position is the snapshot's, not a stream position: the stream starts fresh from t0.
+    await this.startInner(ctx, { from: undefined, snapshotTakenAt: t0 });
+    if (this.credit > 0) this.inner.request(this.credit);
+    this.credit = 0;
+  }
+
+  /** Export the plan's records as snapshot envelopes, within the credit this stage holds. */
+  private async exportRecords(ctx: SubscriberContext, plan: Plan, t0: number): Promise<void> {
     const entity = changeEventEntity(this.source.topic) as string;
     const orgId = (await this.orgs.tokenProvider(this.source.org).getToken()).orgId;
     const fields = await describeFields(this.rest, entity);
     const names = fields.map((f) => f.name);
     this.log.info(
       { entity, fields: names.length, since: plan.since },
-      plan.since
-        ? `backfill: the stored position is older than retention; exporting the records changed since ${plan.since} (Bulk API 2.0, deleted ones included) before streaming`
+      plan.label === 'backfill'
+        ? `backfill: exporting the records changed since ${plan.since ?? 'ever (every record)'} (Bulk API 2.0, deleted ones included) before streaming`
         : 'initial snapshot: exporting the current records (Bulk API 2.0) before streaming',
     );
     let lastLog = 0;
@@ -178,35 +234,11 @@ export class ExportFirst extends SourceStage {
         this.credit -= n;
         i += n;
         // Initial snapshot: where to resume if the bridge stops now (committed once the sinks have these).
-        if (!plan.since) {
+        if (plan.label === 'initial snapshot') {
           const at = i < rows.length ? `${page.locator || 'start'}:${i}` : page.nextLocator ? `${page.nextLocator}:0` : 'all:0';
           ctx.checkpoint(`snapshot:${t0}:${page.jobId}:${at}`, null);
         }
       }
     }
-    if (this.stopped) return;
-    await this.stream(ctx, plan, t0);
-  }
-
-  /** The export is delivered: start the stream (from the snapshot's start, or at earliest after a backfill). */
-  private async stream(ctx: SubscriberContext, plan: Plan, t0: number): Promise<void> {
-    const records = this.counters.snapshotDone;
-    this.streaming = true;
-    if (plan.since) {
-      this.log.info(
-        { entity: changeEventEntity(this.source.topic), records, since: plan.since },
-        'backfill: done; the stream resumes at earliest',
-      );
-      await this.inner.start({ ...ctx, backfilled: { since: plan.since, records } });
-    } else {
-      this.log.info(
-        { entity: changeEventEntity(this.source.topic), records, streamFrom: new Date(t0).toISOString() },
-        'initial snapshot: done; streaming change events from the moment the export began',
-      );
-      // The route's stored position is the snapshot's, not a stream position: the stream starts fresh from t0.
-      await this.inner.start({ ...ctx, from: undefined, snapshotTakenAt: t0 });
-    }
-    if (this.credit > 0) this.inner.request(this.credit);
-    this.credit = 0;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Stages between a route's subscriber and the pipeline, chosen by the route's config: the initial
- * snapshot and backfill past retention (a Pub/Sub route with `initial: snapshot` or
- * `onInvalidReplay: backfill`), overflow recovery (`overflow: recover`) and gap enrichment
+ * snapshot and backfill past retention (a route of one object's change events with
+ * `initial: snapshot` or `onInvalidReplay: backfill`), overflow recovery (`overflow: recover`) and gap enrichment
  * (`gaps: enrich`). Each
  * wraps the subscriber and keeps stream order, credit and positions as they are.
  */
@@ -9,6 +9,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
+import { changeEventEntity } from '../salesforce/topics.js';
 import type { Subscriber } from '../subscribers/types.js';
 import { ExportFirst } from './export-first.js';
 import { GapEnricher } from './gap-enricher.js';
@@ -19,25 +20,17 @@ export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: 
     type: string;
     org?: string;
     topic?: string;
+    channel?: string;
     initial?: string;
     onInvalidReplay?: string;
-    retentionHours?: number;
   };
   let s = subscriber;
-  if (source.type === 'pubsub' && source.org && source.topic && (source.initial === 'snapshot' || source.onInvalidReplay === 'backfill'))
-    s = new ExportFirst(
-      s,
-      orgs.rest(source.org),
-      orgs,
-      {
-        org: source.org,
-        topic: source.topic,
-        initial: source.initial ?? 'latest',
-        onInvalidReplay: source.onInvalidReplay ?? 'earliest',
-        retentionHours: source.retentionHours ?? 72,
-      },
-      log,
-    );
+  // Exports need one object's change events (a Bulk query of that object).
+  const channel = source.topic ?? source.channel;
+  const snapshot = source.initial === 'snapshot';
+  const backfill = source.onInvalidReplay === 'backfill';
+  if (source.org && channel && changeEventEntity(channel) && (snapshot || backfill))
+    s = new ExportFirst(s, orgs.rest(source.org), orgs, { org: source.org, topic: channel, snapshot, backfill }, log);
   if (rc.overflow === 'recover') {
     if (!source.org)
       throw new BridgeError('CONFIG', `overflow: recover needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);

@@ -30,8 +30,14 @@ export interface SubscriberContext {
    * epoch ms when the export began. The stream must deliver every change from then on.
    */
   snapshotTakenAt?: number;
-  /** Set when the start exported the records changed since a too-old stored position (`onInvalidReplay: backfill`). */
-  backfilled?: { since: string; records: number };
+  /**
+   * Offered by the route's export stage when the channel is one object's change events and the
+   * policy is `onInvalidReplay: backfill`: export the records changed since `since` (every record
+   * when null) as `snapshot` envelopes, spending the `credit` the subscriber hands over (and any
+   * the pipeline grants meanwhile). The subscriber holds its stream until it resolves, with what
+   * was exported and the credit left, which goes back to the subscriber.
+   */
+  backfill?(req: { since: string | null; credit: number }): Promise<{ since: string | null; records: number; credit: number }>;
   /** Unrecoverable: the route stops without committing past what sinks acknowledged. */
   fail(err: Error): void;
   log: Logger;

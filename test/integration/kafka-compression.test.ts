@@ -1,6 +1,5 @@
 /** The Kafka sink's batch compression and CloudEvents headers on a real broker. */
 import { randomUUID } from 'node:crypto';
-import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { kafkaSinkConfigSchema } from '../../src/sinks/kafka/config.js';
@@ -10,30 +9,26 @@ import { consumeDecoded } from '../helpers/kafka.js';
 import { service } from '../helpers/services.js';
 
 const kafka = service('kafka');
-const zstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
 
 describe.skipIf(!kafka.url)(`Kafka sink compression ${kafka.reason ?? ''}`, () => {
-  it.each(['gzip', 'snappy', 'lz4', ...(zstd ? ['zstd'] : [])])(
-    '%s: 500 events written compressed are read back intact',
-    async (compression) => {
-      const topic = `compress-${compression}-${randomUUID().slice(0, 8)}`;
-      const config = kafkaSinkConfigSchema.parse({
-        type: 'kafka',
-        brokers: (kafka.url as string).split(','),
-        topic,
-        compression,
-        createTopics: { partitions: 2 },
-      });
-      const sink = new KafkaSink(config, { route: 'r', log: silentLogger() });
-      await sink.open();
-      const events = Array.from({ length: 500 }, (_, i) => event(i));
-      const outcomes = await sink.write(events);
-      await sink.close();
-      expect(outcomes.every((o) => o.status === 'delivered')).toBe(true);
-      const got = await consumeDecoded(kafka.url as string, topic, 500);
-      expect(got.map((m) => m.value.eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
-    },
-  );
+  it.each(['gzip', 'snappy', 'lz4', 'zstd'])('%s: 500 events written compressed are read back intact', async (compression) => {
+    const topic = `compress-${compression}-${randomUUID().slice(0, 8)}`;
+    const config = kafkaSinkConfigSchema.parse({
+      type: 'kafka',
+      brokers: (kafka.url as string).split(','),
+      topic,
+      compression,
+      createTopics: { partitions: 2 },
+    });
+    const sink = new KafkaSink(config, { route: 'r', log: silentLogger() });
+    await sink.open();
+    const events = Array.from({ length: 500 }, (_, i) => event(i));
+    const outcomes = await sink.write(events);
+    await sink.close();
+    expect(outcomes.every((o) => o.status === 'delivered')).toBe(true);
+    const got = await consumeDecoded(kafka.url as string, topic, 500);
+    expect(got.map((m) => m.value.eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
+  });
 
   it('cloudEvents: true adds CloudEvents 1.0 binary-mode headers; the value stays the envelope', async () => {
     const topic = `ce-${randomUUID().slice(0, 8)}`;
@@ -54,11 +49,5 @@ describe.skipIf(!kafka.url)(`Kafka sink compression ${kafka.reason ?? ''}`, () =
       'event-id': e.eventId,
     });
     if (e.eventTime) expect(m?.headers.ce_time).toBe(e.eventTime);
-  });
-
-  it.skipIf(zstd)('zstd is refused by the config check on a Node.js without it, saying what to use', () => {
-    const r = kafkaSinkConfigSchema.safeParse({ type: 'kafka', brokers: ['k:9092'], compression: 'zstd' });
-    expect(r.success).toBe(false);
-    expect(r.error?.issues[0]?.message).toMatch(/zstd needs Node\.js 22\.15 or newer .* use lz4, snappy or gzip/);
   });
 });

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describePlan } from '../../src/cli/plan.js';
 import { parseConfig, routeKey } from '../../src/config/load.js';
 import { inFlightLimit } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
@@ -101,5 +102,29 @@ routes:
     expect(inFlightLimit({ source: { type: 'cometd' } }, {})).toBe(2000);
     expect(inFlightLimit({ source: { type: 'cometd' } }, { maxInFlight: 300 })).toBe(300);
     expect(inFlightLimit({ source: { type: 'pubsub' }, maxInFlight: 50 }, { maxInFlight: 300 })).toBe(50);
+  });
+
+  it('check says where onInvalidReplay: backfill cannot run (no object to export) and is silent where it can', () => {
+    const org =
+      'orgs: { o: { loginUrl: "https://x.my.salesforce.com", auth: { flow: static, accessToken: t, instanceUrl: "https://x.my.salesforce.com" } } }';
+    const plan = describePlan(
+      parseConfig(
+        `${org}
+routes:
+  - source: { type: pubsub, org: o, topic: /event/Order_Event__e, onInvalidReplay: backfill }
+    sinks: [{ type: file, dir: /tmp/a }]
+  - source: { type: cometd, org: o, channel: /u/Notifications, onInvalidReplay: backfill }
+    sinks: [{ type: file, dir: /tmp/b }]
+  - source: { type: cometd, org: o, channel: /data/AccountChangeEvent, onInvalidReplay: backfill }
+    sinks: [{ type: file, dir: /tmp/c }]
+`,
+        '/cfg.yaml',
+        {},
+      ),
+      '/cfg.yaml',
+    );
+    expect(plan).toMatch(/pubsub \/event\/Order_Event__e .*onInvalidReplay backfill: not possible on \/event\/Order_Event__e/);
+    expect(plan).toMatch(/cometd \/u\/Notifications .*onInvalidReplay backfill: not possible on \/u\/Notifications/);
+    expect(plan).toMatch(/cometd \/data\/AccountChangeEvent \(org o, start stored\)\n/);
   });
 });

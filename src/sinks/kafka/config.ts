@@ -1,8 +1,4 @@
-import zlib from 'node:zlib';
 import { z } from 'zod';
-
-/** zstd rides on Node's own zlib, which has it from Node.js 22.15 on. */
-const zstdAvailable = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
 
 export const kafkaSinkConfigSchema = z.strictObject({
   type: z.literal('kafka'),
@@ -20,13 +16,8 @@ export const kafkaSinkConfigSchema = z.strictObject({
     .default('salesforce.{org}.{channel}'),
   /** auto: first record id for CDC, the event id (EventUuid) otherwise. */
   key: z.enum(['auto', 'recordId', 'eventId', 'replayId', 'none']).default('auto'),
-  /** Batch compression: gzip, snappy and lz4 everywhere; zstd on Node.js 22.15 or newer. */
-  compression: z
-    .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
-    .default('none')
-    .refine((c) => c !== 'zstd' || zstdAvailable, {
-      message: `zstd needs Node.js 22.15 or newer (this is ${process.version}); use lz4, snappy or gzip`,
-    }),
+  /** Batch compression (zstd rides on Node's own zlib, which every supported Node.js line has). */
+  compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
   /** Create missing topics with this many partitions (else rely on the broker's auto-creation). */
   createTopics: z
     .strictObject({ partitions: z.number().int().positive().default(1), replicationFactor: z.number().int().default(-1) })

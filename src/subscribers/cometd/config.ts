@@ -12,7 +12,12 @@ export const cometdSubscriberConfigSchema = z.strictObject({
     ),
   start: z.enum(['stored', 'earliest', 'latest']).default('stored'),
   initial: z.enum(['earliest', 'latest']).default('latest'),
-  onInvalidReplay: z.enum(['earliest', 'latest', 'fail']).default('earliest'),
+  /**
+   * What to do when the stored replay id is refused or older than retention (always logged
+   * loudly). backfill (one object's change events, /data/<Object>ChangeEvent): first export the
+   * records changed since the last delivered event (Bulk API 2.0 queryAll), then resume at -2.
+   */
+  onInvalidReplay: z.enum(['earliest', 'latest', 'fail', 'backfill']).default('earliest'),
   /** Retention of the channel; defaults to 24 h for /topic and /u, 72 h otherwise. */
   retentionHours: z.number().positive().optional(),
   /** Rebuild the client when no /meta/connect completed for this long (Salesforce holds connects 110 s). */

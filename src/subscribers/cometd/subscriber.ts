@@ -14,8 +14,10 @@ import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { OrgServices } from '../../orgs.js';
+import { changeEventEntity } from '../../salesforce/topics.js';
+import { backfillNote } from '../replay-policy.js';
 import { defaultRetentionHours } from '../retention.js';
-import { SubscriberToolkit } from '../toolkit.js';
+import { isRefusal, type Refusal, SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
@@ -33,6 +35,10 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   private maxCredit = 0;
   private paused = false;
   private stopped = false;
+  /** The position was refused and its policy (maybe a backfill) is running: not subscribed until it is done. */
+  private holding = false;
+  /** Time of the last event handed to the pipeline (else the stored one's): where a backfill starts. */
+  private lastEventTime: string | null = null;
   /** -1 (new only), -2 (all retained) or the replay id of the last event handed to the pipeline. */
   private replayFrom = -1;
   private batch: Envelope[] = [];
@@ -54,7 +60,8 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   ) {}
 
   describe(): string {
-    return `cometd ${this.config.channel} (org ${this.config.org}, start ${this.config.start})`;
+    const note = backfillNote(this.config.onInvalidReplay, this.config.channel, changeEventEntity(this.config.channel) !== null);
+    return `cometd ${this.config.channel} (org ${this.config.org}, start ${this.config.start}${note})`;
   }
 
   stats(): Record<string, number> {
@@ -87,20 +94,22 @@ export class CometdSubscriber implements Subscriber, SessionMember {
       {
         ...this.config,
         retentionMs: this.retentionMs,
+        now: () => Date.now() + this.orgs.clockOffsetMs(this.config.org),
       },
     );
-    const at = this.tk.chooseStart(this.orgId, (id) =>
+    this.lastEventTime = ctx.from?.eventTime ?? null;
+    const at = this.tk.chooseStart((id) =>
       Number.isSafeInteger(Number(id)) && Number(id) >= 0 ? null : 'the stored replay id is not a CometD replay id (a number)',
     );
-    if (at === null) this.stopped = true;
-    else this.replayFrom = at === 'earliest' ? -2 : at === 'latest' ? -1 : Number(at.replayId);
     this.session = sessionFor(this.orgs, this.config.org, this.config);
+    if (isRefusal(at)) void this.invalidReplay(at.refused);
+    else this.replayFrom = at === 'earliest' ? -2 : at === 'latest' ? -1 : Number(at.replayId);
   }
 
   request(n: number): void {
     this.maxCredit = Math.max(this.maxCredit, this.tk.available + n);
     this.tk.grant(n);
-    if (this.stopped) return;
+    if (this.stopped || this.holding) return;
     if (!this.joined && (!this.paused || this.tk.available >= this.maxCredit * this.config.resumeAt)) {
       if (this.paused)
         this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'credit available again; resubscribing');
@@ -166,8 +175,13 @@ export class CometdSubscriber implements Subscriber, SessionMember {
 
   onSubscribeError(message: string): void {
     if (message.startsWith('400::The replayId')) {
-      this.invalidReplay(String(this.replayFrom), null, `Salesforce rejected the replay id (${message})`);
-      if (!this.stopped) this.session?.resubscribe(this);
+      // Salesforce's word wins over any age the bridge judged on its own clock.
+      if (this.holding) return;
+      void this.invalidReplay({
+        storedId: String(this.replayFrom),
+        storedEventTime: this.lastEventTime,
+        reason: `Salesforce rejected the replay id (${message})`,
+      });
       return;
     }
     if (/does not exist|Unknown channel|403::Unknown channel/i.test(message)) {
@@ -216,6 +230,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     }
     const id = Number(env.replayId);
     if (Number.isSafeInteger(id)) this.replayFrom = id;
+    if (env.eventTime) this.lastEventTime = env.eventTime;
     if (this.tk.latest.skip(env.eventTime)) return; // predates a LATEST subscription: no credit used
     this.tk.available--;
     this.counters.received++;
@@ -288,15 +303,22 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     this.leave();
   }
 
-  /** The invalid-replay policy (../toolkit.ts), then resume where it says, or stop. */
-  private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
-    const at = this.tk.invalidReplay(this.orgId, storedId, storedEventTime, reason);
+  /**
+   * The invalid-replay policy (../toolkit.ts): the channel is left while it runs (a backfill may
+   * take a while, and a re-handshake must not subscribe from the refused id again), then joined
+   * again where the policy says, or the route stops.
+   */
+  private async invalidReplay(r: Refusal['refused']): Promise<void> {
+    this.holding = true;
+    this.leave();
+    const at = await this.tk.invalidReplay(this.orgId, r.storedId, r.storedEventTime, r.reason);
+    this.holding = false;
     if (at === null) {
       this.stopped = true;
-      this.leave();
       return;
     }
     this.replayFrom = at === 'earliest' ? -2 : -1;
+    if (!this.stopped && !this.paused && this.tk.available > 0) this.join();
   }
 }
 

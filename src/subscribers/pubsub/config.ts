@@ -16,11 +16,10 @@ export const pubsubSubscriberConfigSchema = z
      * the moment the export began.
      */
     initial: z.enum(['earliest', 'latest', 'snapshot']).default('latest'),
-    /** What to do when the stored replay id is invalid or older than retention (always logged loudly). */
     /**
-     * backfill (one object's change events): when the stored position is older than retention,
-     * first export the records changed since it (Bulk API 2.0 queryAll, deleted ones included),
-     * then resume at earliest.
+     * What to do when the stored replay id is refused or older than retention (always logged
+     * loudly). backfill (one object's change events): first export the records changed since the
+     * last delivered event (Bulk API 2.0 queryAll, deleted ones included), then resume at earliest.
      */
     onInvalidReplay: z.enum(['earliest', 'latest', 'fail', 'backfill']).default('earliest'),
     /** Events per FetchRequest (Salesforce's maximum is 100). */

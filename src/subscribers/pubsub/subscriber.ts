@@ -16,7 +16,9 @@ import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
-import { type StartAt, SubscriberToolkit } from '../toolkit.js';
+import { changeEventEntity } from '../../salesforce/topics.js';
+import { backfillNote } from '../replay-policy.js';
+import { isRefusal, type Refusal, type StartAt, SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import { SchemaCache } from './avro.js';
@@ -55,6 +57,10 @@ export class PubSubSubscriber implements Subscriber {
   /** Replay id of the last event (or keepalive) handed to the pipeline. */
   private position: Buffer | null = null;
   private nextPreset: Preset = 'LATEST';
+  /** Time of the last event handed to the pipeline (else the stored one's): where a backfill starts. */
+  private lastEventTime: string | null = null;
+  /** The position was refused and its policy (maybe a backfill) is running: no stream until it is done. */
+  private holding = false;
   private stopped = false;
   private failures = 0;
   /** Consecutive long back-offs (allocation spent, client limit…), reset by the next event. */
@@ -85,7 +91,8 @@ export class PubSubSubscriber implements Subscriber {
 
   describe(): string {
     const mode = this.config.managedSubscription ? `managed subscription ${this.config.managedSubscription}` : `start ${this.config.start}`;
-    return `pubsub ${this.config.topic} (org ${this.config.org}, ${mode})`;
+    const note = backfillNote(this.config.onInvalidReplay, this.config.topic, changeEventEntity(this.config.topic) !== null);
+    return `pubsub ${this.config.topic} (org ${this.config.org}, ${mode}${note})`;
   }
 
   stats(): Record<string, number> {
@@ -120,8 +127,10 @@ export class PubSubSubscriber implements Subscriber {
         // begins like `latest`, from the moment the export began (below).
         initial: this.config.initial === 'snapshot' ? 'latest' : this.config.initial,
         retentionMs: this.config.retentionHours * 3600_000,
+        now: () => Date.now() + this.orgs.clockOffsetMs(this.config.org),
       },
     );
+    this.lastEventTime = ctx.from?.eventTime ?? null;
     // After a snapshot: replay from EARLIEST, skipping only events from before the export began.
     if (!ctx.from && ctx.snapshotTakenAt !== undefined) this.tk.latest.subscribedAtLatest(ctx.snapshotTakenAt);
     this.tokens = this.orgs.tokenProvider(this.config.org);
@@ -144,10 +153,8 @@ export class PubSubSubscriber implements Subscriber {
     // Fail fast on bad credentials: a clear line at start beats a retry loop.
     const tok = await this.tokens.getToken();
     this.orgId = tok.orgId;
-    const at = this.tk.chooseStart(this.orgId, (id) =>
-      Buffer.from(id, 'base64').length === 0 ? 'the stored replay id is empty or not base64' : null,
-    );
-    if (at === null) this.stopped = true;
+    const at = this.tk.chooseStart((id) => (Buffer.from(id, 'base64').length === 0 ? 'the stored replay id is empty or not base64' : null));
+    if (isRefusal(at)) void this.invalidReplay(at.refused, false);
     else this.resumeAt(at);
     this.silenceTimer = setInterval(() => this.checkSilence(), Math.min(30_000, this.config.silentSeconds * 250));
     this.silenceTimer.unref();
@@ -211,7 +218,7 @@ export class PubSubSubscriber implements Subscriber {
   }
 
   private connect(): void {
-    if (this.stopped || this.call) return;
+    if (this.stopped || this.call || this.holding) return;
     // A stream opens only with credit: its first FetchRequest must ask for at least one event
     // (Salesforce refuses 0). Without credit, the next request() opens it.
     if (this.tk.available <= 0) {
@@ -355,6 +362,13 @@ export class PubSubSubscriber implements Subscriber {
     this.nextPreset = 'CUSTOM';
     // Events skipped as older than a LATEST subscription take no credit; the position still moves.
     this.tk.available += events.length - out.length;
+    for (let i = out.length - 1; i >= 0; i--) {
+      const t = (out[i] as Envelope).eventTime;
+      if (t) {
+        this.lastEventTime = t;
+        break;
+      }
+    }
     if (out.length > 0) this.ctx.emit(out);
     else this.ctx.checkpoint(this.position.toString('base64'), null);
     this.topUp();
@@ -387,10 +401,12 @@ export class PubSubSubscriber implements Subscriber {
         else this.backoff(err, c.code);
         return;
       case 'invalid-replay': {
-        const stored = this.position?.toString('base64') ?? '';
-        const from = this.ctx.from;
-        this.invalidReplay(stored, from && from.replayId === stored ? from.eventTime : null, `Salesforce rejected the replay id (${said})`);
-        if (!this.stopped) this.scheduleReconnect(0);
+        // Salesforce's word wins over any age the bridge judged on its own clock.
+        const storedId = this.position?.toString('base64') ?? '';
+        void this.invalidReplay(
+          { storedId, storedEventTime: this.lastEventTime, reason: `Salesforce rejected the replay id (${said})` },
+          true,
+        );
         return;
       }
       case 'fatal':
@@ -463,10 +479,20 @@ export class PubSubSubscriber implements Subscriber {
     );
   }
 
-  /** The invalid-replay policy (../toolkit.ts), then resume where it says, or stop. */
-  private invalidReplay(storedId: string, storedEventTime: string | null, reason: string): void {
-    const at = this.tk.invalidReplay(this.orgId, storedId, storedEventTime, reason);
-    if (at === null) this.stopped = true;
-    else this.resumeAt(at);
+  /**
+   * The invalid-replay policy (../toolkit.ts; a backfill may run first, while the stream is held),
+   * then resume where it says, or stop.
+   */
+  private async invalidReplay(r: Refusal['refused'], reconnect: boolean): Promise<void> {
+    this.holding = true;
+    const at = await this.tk.invalidReplay(this.orgId, r.storedId, r.storedEventTime, r.reason);
+    this.holding = false;
+    if (at === null) {
+      this.stopped = true;
+      return;
+    }
+    this.resumeAt(at);
+    if (reconnect) this.scheduleReconnect(0);
+    else this.connect();
   }
 }

@@ -1,0 +1,90 @@
+/**
+ * Issue 27: `onInvalidReplay: backfill` when Salesforce refuses the position. The bridge's own
+ * clock says the stored position is fresh (its age check passes); Salesforce, 4 days ahead,
+ * refuses it at the first subscribe. Its word wins: the backfill runs from the last committed
+ * event's time, on both transports. /limits polling is off, so the bridge cannot know Salesforce's
+ * clock and only the refusal can tell it.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const DAY = 24 * 3600_000;
+
+describe('backfill when Salesforce refuses the position', () => {
+  let t: TestEmulator;
+  beforeAll(async () => {
+    t = await startEmulator();
+  });
+  afterAll(async () => t?.stop());
+
+  for (const transport of ['pubsub', 'cometd'] as const) {
+    it(`${transport}: a position Salesforce refuses at the first subscribe is backfilled, then live events follow`, async () => {
+      const dir = tempDir();
+      const out = join(dir, 'out');
+      const channel = '/data/AccountChangeEvent';
+      const source =
+        transport === 'pubsub'
+          ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest', onInvalidReplay: 'backfill' }
+          : { type: 'cometd', org: 'emu', channel, initial: 'latest', onInvalidReplay: 'backfill' };
+      const routes = [{ name: `refused-${transport}`, source, sinks: [{ type: 'file', dir: out }] }];
+      const orgs = { orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } } };
+      const a = makeBridge(t, dir, routes, orgs);
+      await a.bridge.start();
+      await t.subscribed(channel);
+      const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 100 })).ids;
+      await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 100, 20_000, 'first run committed');
+      await a.bridge.stop();
+
+      const rename = async (slice: string[], tag: string) => {
+        const token = await t.token(); // a fresh one: 4 days outlive any session
+        for (const id of slice) {
+          const r = await t.http('PATCH', `/services/data/v63.0/sobjects/Account/${id}`, { token, body: { Name: `${tag} ${id}` } });
+          expect(r.status).toBe(204);
+        }
+      };
+      await rename(ids.slice(0, 60), 'before');
+      await t.admin('clock', { advanceMs: 4 * DAY });
+      await rename(ids.slice(50, 71), 'after');
+      const changed = ids.slice(0, 71);
+      const latest = (id: string) => (ids.indexOf(id) >= 50 ? `after ${id}` : `before ${id}`);
+
+      const before = readSink(out).length;
+      const b = makeBridge(t, dir, routes, orgs);
+      await b.bridge.start();
+      await until(
+        () =>
+          readSink(out)
+            .slice(before)
+            .some((e) => e.kind === 'replay-gap'),
+        30_000,
+        'the backfill and its marker',
+      );
+      await t.subscribed(channel);
+      const live: string[] = (await t.admin('records/create', { object: 'Account', count: 3, fields: { Industry: 'Live' } })).ids;
+      await until(
+        () => readSink(out).filter((e) => e.kind === 'cdc' && live.includes(e.changeHeader.recordIds[0])).length >= 3,
+        20_000,
+        'live events',
+      );
+      await b.bridge.stop();
+
+      const got = readSink(out).slice(before);
+      const snap = got.filter((e) => e.kind === 'snapshot');
+      const byId = new Map(snap.map((e) => [e.changeHeader.recordIds[0], e]));
+      for (const id of changed) expect(byId.get(id)?.payload.Name, id).toBe(latest(id));
+      const marker = got.find((e) => e.kind === 'replay-gap');
+      expect(marker?.payload).toMatchObject({ policy: 'backfill', backfilled: { records: snap.length } });
+      expect(marker?.payload.reason).toMatch(/Salesforce rejected the replay id/);
+      // From the last committed event's time (less a margin), not from the bridge's idea of age.
+      expect(Date.parse(marker?.payload.backfilled.since)).toBeLessThan(Date.parse(marker?.payload.storedEventTime));
+      const order = got.map((e) => e.kind);
+      expect(order.lastIndexOf('snapshot')).toBeLessThan(order.indexOf('replay-gap'));
+      expect(order.indexOf('replay-gap')).toBeLessThan(order.findIndex((k, i) => k === 'cdc' && i > order.indexOf('replay-gap')));
+      expect(b.capture.text()).not.toMatch(/no backfill ran/);
+    });
+  }
+});
