@@ -48,6 +48,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/records/mass-update {"object": "Account", "count": 500, "fields": {"Rating": "Hot"}}',
   'POST /admin/events/overflow {"object": "Account"}',
   'POST /admin/events/corrupt {"object": "Account"}',
+  'POST /admin/events/blank-schema {"object": "Account", "channel": "/data/ChangeEvents", "unreadable": false}',
   'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
   'POST /admin/clock {"advanceMs": 259200000}',
   'POST /admin/managed {"developerName": "Sub1", "topic": "/data/AccountChangeEvent", "start": "EARLIEST"}',
@@ -172,6 +173,14 @@ export class AdminApi {
       case 'POST /admin/events/corrupt': {
         const ev = d.generator.corrupt(String(input.object ?? 'Account'));
         return sendJson(res, 200, { replayId: ev.seq });
+      }
+      case 'POST /admin/events/blank-schema': {
+        const ev = d.generator.blankSchema(
+          String(input.object ?? 'Account'),
+          String(input.channel ?? '/data/ChangeEvents'),
+          input.unreadable === true,
+        );
+        return sendJson(res, 200, { replayId: ev.seq, recordIds: ev.recordIds });
       }
       case 'POST /admin/records/mass-update': {
         // Records change with no change events but one GAP_OVERFLOW (a transaction too large for CDC).

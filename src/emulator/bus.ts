@@ -24,6 +24,8 @@ export interface BusEvent {
   data: unknown;
   recordIds: string[];
   changeType?: string;
+  /** Fault injection: channels on which this event is served with a blank schema id. */
+  blankSchemaOn?: string[];
 }
 
 export interface LedgerEntry {

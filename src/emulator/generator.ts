@@ -100,7 +100,18 @@ export class Generator {
   corrupt(object: string): BusEvent {
     const obj = this.org.object(object);
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-    return this.org.emitChange(obj, 'UPDATE', [newId(obj.keyPrefix)], [], [], {}, undefined, garbage);
+    return this.org.emitChange(obj, 'UPDATE', [newId(obj.keyPrefix)], [], [], {}, undefined, { rawPayload: garbage });
+  }
+
+  /**
+   * Fault injection: a CREATE change event served with a blank schema id on `channel` (its own
+   * topic still names its schema). `unreadable`: its payload is not Avro of any schema either.
+   */
+  blankSchema(object: string, channel: string, unreadable: boolean): BusEvent {
+    const obj = this.org.object(object);
+    const id = newId(obj.keyPrefix);
+    const rawPayload = unreadable ? Buffer.from([0x03, 0xff, 0xfe, 0x00]) : undefined;
+    return this.org.emitChange(obj, 'CREATE', [id], [], [], {}, undefined, { blankSchemaOn: [channel], rawPayload });
   }
 
   /** Fault injection: GAP_OVERFLOW (a transaction changed more than 100,000 records). */

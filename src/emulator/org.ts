@@ -347,8 +347,11 @@ export class EmulatedOrg {
     nulled: string[],
     values: Record<string, unknown>,
     time?: number,
-    /** Fault injection: serve these bytes instead of the encoded record (a malformed payload). */
-    rawPayload?: Buffer,
+    /**
+     * Fault injection: serve these bytes instead of the encoded record (a malformed payload), and/or
+     * serve the event with a blank schema id on these channels.
+     */
+    fault: { rawPayload?: Buffer; blankSchemaOn?: string[] } = {},
   ): BusEvent {
     const schema = this.schemaOf('cdc', obj.name);
     const now = time ?? this.clock.now();
@@ -380,7 +383,8 @@ export class EmulatedOrg {
       cls: 'cdc',
       eventId: randomUUID(),
       schemaId: schema.id,
-      payload: rawPayload ?? schema.type.toBuffer(record),
+      payload: fault.rawPayload ?? schema.type.toBuffer(record),
+      ...(fault.blankSchemaOn ? { blankSchemaOn: fault.blankSchemaOn } : {}),
       data: null,
       recordIds,
       changeType,

@@ -21,11 +21,12 @@ import { backfillNote } from '../replay-policy.js';
 import { isRefusal, type Refusal, type StartAt, SubscriberToolkit } from '../toolkit.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
-import { SchemaCache } from './avro.js';
+import { type ParsedSchema, SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
 import { type RawConsumerEvent, toEnvelope } from './decode.js';
 import { classifyError } from './error-codes.js';
 import { authMetadata, type PubSubStub, sfErrorCode, unary } from './grpc-client.js';
+import { SchemaNotFound, SchemaResolver } from './schema-lookup.js';
 
 type Preset = 'LATEST' | 'EARLIEST' | 'CUSTOM';
 
@@ -50,6 +51,8 @@ export class PubSubSubscriber implements Subscriber {
   private orgId = '';
   /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../toolkit.ts). */
   private tk!: SubscriberToolkit;
+  /** Schema by id, or by the event's topic when the id is blank or unknown (schema-lookup.ts). */
+  private schemas!: SchemaResolver;
   /** Requested from the server and not yet received on the current stream (the server's count). */
   private outstanding = 0;
   /** Events received on the current stream and not yet handed to the pipeline. */
@@ -100,6 +103,7 @@ export class PubSubSubscriber implements Subscriber {
       ...this.counters,
       replayGaps: this.tk?.replayGaps ?? 0,
       schemaFetches: schemaCaches.get(this.client)?.fetches ?? 0,
+      schemaFallbacks: this.schemas?.fallbacks ?? 0,
       outstanding: this.outstanding,
       subscribed: this.subscribed() ? 1 : 0,
     };
@@ -150,6 +154,14 @@ export class PubSubSubscriber implements Subscriber {
         }),
       );
     }
+    const client = this.client;
+    this.schemas = new SchemaResolver(
+      schemaCaches.get(client) as SchemaCache,
+      async (topic) =>
+        (await unary<{ topic_name: string }, { schema_id: string }>(client, 'GetTopic', { topic_name: topic }, await this.metadata()))
+          .schema_id,
+      this.config.topic,
+    );
     // Fail fast on bad credentials: a clear line at start beats a retry loop.
     const tok = await this.tokens.getToken();
     this.orgId = tok.orgId;
@@ -322,39 +334,10 @@ export class PubSubSubscriber implements Subscriber {
     this.arrived = Math.max(0, this.arrived - events.length);
     this.tk.available -= events.length;
     this.counters.received += events.length;
-    const cache = schemaCaches.get(this.client) as SchemaCache;
     const receivedAt = new Date().toISOString();
     const out: Envelope[] = [];
     const undecodableInputs: DeadLetterInput[] = [];
-    for (const raw of events) {
-      const schema = cache.get(raw.event.schema_id) ?? (await cache.load(raw.event.schema_id));
-      try {
-        const env = toEnvelope(raw, schema, this.config.topic, this.orgId, receivedAt);
-        if (!this.tk.latest.skip(env.eventTime)) out.push(env);
-      } catch (err) {
-        // Never crash on one bad payload: hand it on with its raw bytes for the dead-letter store.
-        this.counters.decodeErrors++;
-        const replayId = Buffer.from(raw.replay_id).toString('base64');
-        this.ctx.log.error(
-          { topic: this.config.topic, replayId, error: errorMessage(err) },
-          'cannot decode event payload; passing it on undecoded',
-        );
-        const u = undecodable({
-          route: this.ctx.key,
-          org: this.orgId,
-          channel: this.config.topic,
-          replayId,
-          eventId: raw.event.id || `${this.config.topic}:${replayId}`,
-          schemaId: raw.event.schema_id,
-          kind: kindOfChannel(this.config.topic),
-          raw: Buffer.from(raw.event.payload),
-          error: errorMessage(err),
-          receivedAt,
-        });
-        out.push(u.marker);
-        undecodableInputs.push(u.deadLetter);
-      }
-    }
+    for (const raw of events) await this.decodeOne(raw, receivedAt, out, undecodableInputs);
     // The raw bytes are kept durably before anything after them can be committed.
     if (undecodableInputs.length > 0 && this.ctx.deadLetter) await this.ctx.deadLetter(undecodableInputs);
     if (this.stopped || call !== this.call) return;
@@ -372,6 +355,49 @@ export class PubSubSubscriber implements Subscriber {
     if (out.length > 0) this.ctx.emit(out);
     else this.ctx.checkpoint(this.position.toString('base64'), null);
     this.topUp();
+  }
+
+  /**
+   * One event into `out`: its envelope, or (undecodable: no schema fits, or the payload does not
+   * decode) a stand-in, with its raw bytes for the dead-letter store. Never crashes on one bad
+   * payload; failures that may pass (network, token) throw, and the route resumes from its last
+   * position.
+   */
+  private async decodeOne(raw: RawConsumerEvent, receivedAt: string, out: Envelope[], dead: DeadLetterInput[]): Promise<void> {
+    let schema: ParsedSchema | SchemaNotFound;
+    try {
+      schema = this.schemas.get(raw) ?? (await this.schemas.resolve(raw));
+    } catch (err) {
+      if (!(err instanceof SchemaNotFound)) throw err;
+      schema = err;
+    }
+    try {
+      if (schema instanceof SchemaNotFound) throw schema;
+      const found = schema.id === raw.event.schema_id ? raw : { ...raw, event: { ...raw.event, schema_id: schema.id } };
+      const env = toEnvelope(found, schema, this.config.topic, this.orgId, receivedAt);
+      if (!this.tk.latest.skip(env.eventTime)) out.push(env);
+    } catch (err) {
+      this.counters.decodeErrors++;
+      const replayId = Buffer.from(raw.replay_id).toString('base64');
+      this.ctx.log.error(
+        { topic: this.config.topic, replayId, error: errorMessage(err) },
+        'cannot decode event payload; passing it on undecoded',
+      );
+      const u = undecodable({
+        route: this.ctx.key,
+        org: this.orgId,
+        channel: this.config.topic,
+        replayId,
+        eventId: raw.event.id || `${this.config.topic}:${replayId}`,
+        schemaId: raw.event.schema_id,
+        kind: kindOfChannel(this.config.topic),
+        raw: Buffer.from(raw.event.payload),
+        error: errorMessage(err),
+        receivedAt,
+      });
+      out.push(u.marker);
+      dead.push(u.deadLetter);
+    }
   }
 
   private onStreamEnd(call: grpc.ClientDuplexStream<unknown, FetchResponse>): void {
