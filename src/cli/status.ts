@@ -65,7 +65,8 @@ function fromLive(r: RouteStatus): Row {
   const dl = r.sinks.reduce((a, k) => a + k.eventsDeadLettered, 0);
   return {
     route: r.key,
-    state: r.state,
+    // A CometD route whose replay id Salesforce is still seeking is alive, not stuck: say so.
+    state: r.sourceStats?.seeking ? `${r.state}, seeking ${duration(r.sourceStats.seekingSeconds ?? 0)}` : r.state,
     positionAgeSeconds: r.positionAgeSeconds ?? null,
     lagSeconds: r.lagSeconds ?? null,
     headroomSeconds: r.headroomSeconds ?? null,

@@ -38,6 +38,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/cometd/fail {"meta": "handshake", "error": "403::Organization concurrent user limit exceeded", "next": 1}',
   'POST /admin/managed/refuse-commits {"refuse": true}',
   'POST /admin/cometd/deny {"channel": "/topic/X", "error": "403::Restricted channel"}',
+  'POST /admin/cometd/seek {"channel": "/data/AccountChangeEvent", "ms": 600000, "outcome": "invalid"}',
   'POST /admin/delay {"ms": 500}',
   'POST /admin/throttle {"eventsPerSecond": 100}',
   'POST /admin/replay/invalidate',
@@ -119,6 +120,13 @@ export class AdminApi {
         const err = injectedError(code);
         d.faults.subscribeErrors = Array.from({ length: next }, () => code);
         return sendJson(res, 200, { failedStreams: d.pubsub.failAll(err), next, status: err.code });
+      }
+      case 'POST /admin/cometd/seek': {
+        // The next subscribe from a replay id on `channel` seeks for `ms` before delivering or (invalid) refusing it.
+        const channel = String(input.channel ?? '');
+        const outcome = input.outcome === 'deliver' ? 'deliver' : 'invalid';
+        d.cometd.seeks.set(channel, { ms: num(input.ms, 'ms'), outcome });
+        return sendJson(res, 200, { channel, ms: input.ms, outcome });
       }
       case 'POST /admin/cometd/fail': {
         // The next `next` handshakes (reason in ext.sfdc.failureReason) or connects fail with `error`.

@@ -4,6 +4,14 @@
  * Salesforce's payload shapes and errors (`403::Unknown client` after the session expires,
  * `401::Authentication invalid`, the 400 invalid-replay-id error). Written for per-client replay:
  * every client has its own cursor per channel, which a broadcast server cannot express.
+ *
+ * Seeking (admin `cometd/seek`), after Salesforce's knowledge article 005321562: CometD has no
+ * replay tightening, so after a large data load a subscribe from a replay id makes the server seek
+ * through the channel before it can deliver. The subscribe is acknowledged; the client's
+ * /meta/connect is then not answered until the seek ends (other clients and new handshakes are
+ * served: the server is alive). A subscribe from a replay id while the fault is armed starts the
+ * seek over, so a client that rebuilds itself every few minutes never gets past it. The seek ends
+ * by delivering, or (outcome `invalid`) by dropping the session and refusing that replay id.
  */
 import { randomBytes } from 'node:crypto';
 import type { BusEvent, EventBus, EventClass } from './bus.js';
@@ -33,6 +41,15 @@ interface Client {
   subs: Map<string, Sub>;
   lastSeen: number;
   held: { resolve: () => void; timer: NodeJS.Timeout } | null;
+  /** A seek under way for this client: connects wait until `until` (wall clock). */
+  seek: Seek | null;
+}
+
+interface Seek {
+  channel: string;
+  replayId: number;
+  until: number;
+  outcome: 'deliver' | 'invalid';
 }
 
 const INVALID_REPLAY = (id: unknown) =>
@@ -40,6 +57,10 @@ const INVALID_REPLAY = (id: unknown) =>
 
 export class CometdServer {
   private readonly clients = new Map<string, Client>();
+  /** Armed seeks per channel (admin `cometd/seek`): how long, and how they end. */
+  readonly seeks = new Map<string, { ms: number; outcome: 'deliver' | 'invalid' }>();
+  /** Replay ids refused after a seek ended `invalid`: per channel, ids up to this one. */
+  private readonly refusedUpTo = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   delivered = 0;
@@ -136,7 +157,7 @@ export class CometdServer {
       }
       if (msg.channel === '/meta/handshake') {
         const id = randomBytes(16).toString('base64url');
-        this.clients.set(id, { id, token: token as string, subs: new Map(), lastSeen: Date.now(), held: null });
+        this.clients.set(id, { id, token: token as string, subs: new Map(), lastSeen: Date.now(), held: null, seek: null });
         replies.push({
           ...base,
           version: '1.0',
@@ -210,8 +231,10 @@ export class CometdServer {
     let cursor: number;
     if (n === -1) cursor = this.bus.latestSeq;
     else if (n === -2) cursor = this.bus.earliestCursor(channel, resolved.cls);
-    else if (this.bus.check(channel, resolved.cls, n) === 'ok') cursor = n;
+    else if (this.bus.check(channel, resolved.cls, n) === 'ok' && n > (this.refusedUpTo.get(channel) ?? -1)) cursor = n;
     else return { ...base, successful: false, error: INVALID_REPLAY(requested) };
+    const armed = n >= 0 ? this.seeks.get(channel) : undefined;
+    if (armed) client.seek = { channel, replayId: n, until: Date.now() + armed.ms, outcome: armed.outcome };
     client.subs.set(channel, { cls: resolved.cls, cursor });
     // Retained events to replay are queued for the client at once: a connect being held returns with them.
     if (client.held && this.hasPending(client)) setImmediate(() => client.held?.resolve());
@@ -261,6 +284,11 @@ export class CometdServer {
     for (let i = 0; i < 20 && this.faults.throttle > 0 && this.faults.throttleEmpty() && this.hasPending(client); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    if (client.seek) {
+      // In a batch (with the subscribe that started the seek) the connect is answered at once, empty.
+      if (mayHold) return this.seeking(client, msg, reply);
+      return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: true, advice: { reconnect: 'retry', interval: 0 } }];
+    }
     if (!mayHold || this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
     // Hold the connect until an event arrives, the timeout passes, or the session is dropped.
     client.held?.resolve();
@@ -274,6 +302,40 @@ export class CometdServer {
     });
     client.held = null;
     return reply();
+  }
+
+  /** A connect during a seek: no answer until the seek ends, then deliver or drop the session. */
+  private async seeking(client: Client, msg: Msg, reply: () => Msg[]): Promise<Msg[]> {
+    const seek = client.seek as Seek;
+    client.held?.resolve();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, seek.until - Date.now()));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      client.held = { resolve: done, timer };
+    });
+    client.held = null;
+    // Superseded (a newer connect, a new subscribe restarting the seek) or the session is gone.
+    if (client.seek !== seek || Date.now() < seek.until || !this.clients.has(client.id)) {
+      return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: true, advice: { reconnect: 'retry', interval: 0 } }];
+    }
+    client.seek = null;
+    this.seeks.delete(seek.channel);
+    if (seek.outcome === 'deliver') return reply();
+    this.refusedUpTo.set(seek.channel, Math.max(this.refusedUpTo.get(seek.channel) ?? -1, seek.replayId));
+    this.clients.delete(client.id);
+    return [
+      {
+        channel: '/meta/connect',
+        id: msg.id,
+        clientId: client.id,
+        successful: false,
+        error: '403::Unknown client',
+        advice: { reconnect: 'handshake', interval: 0 },
+      },
+    ];
   }
 
   private hasPending(client: Client): boolean {

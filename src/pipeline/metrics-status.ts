@@ -108,6 +108,12 @@ function gauges(route: RouteRows, sink: SinkRows): Def[] {
     ['sfbridge_route_up', '1 while the route runs in this instance.', R, route((r) => (r.state === 'running' ? 1 : 0))],
     ['sfbridge_route_subscribed', '1 while the route holds a working subscription.', R, stat('subscribed')],
     ['sfbridge_events_in_flight', 'Events received but not yet acknowledged by every sink.', R, route((r) => r.inFlight)],
+    [
+      'sfbridge_route_seeking_seconds',
+      'How long Salesforce has been seeking the replay id of a CometD route: alive, nothing delivered yet (0: not seeking).',
+      R,
+      stat('seekingSeconds'),
+    ],
     ['sfbridge_credits_outstanding', 'Events requested from Salesforce and not yet received.', R, stat('outstanding')],
     ['sfbridge_commit_failures', 'Consecutive replay commit failures (0: the store answers).', R, route((r) => r.commitFailures)],
     ['sfbridge_lag_seconds', 'Lag of the newest event received (kept while idle).', R, route((r) => r.lagSeconds)],

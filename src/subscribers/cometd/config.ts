@@ -22,6 +22,12 @@ export const cometdSubscriberConfigSchema = z.strictObject({
   retentionHours: z.number().positive().optional(),
   /** Rebuild the client when no /meta/connect completed for this long (Salesforce holds connects 110 s). */
   watchdogSeconds: z.number().positive().default(240),
+  /**
+   * A server that answers a new handshake while no /meta/connect completes and a channel waits
+   * for its replay is seeking the replay id (after large data loads: hours). Wait this long before
+   * rebuilding the client anyway (a rebuild starts the seek over).
+   */
+  maxSeekSeconds: z.number().positive().default(43_200),
   /** Long-poll timeout the client allows (must exceed the server's 110 s hold). */
   timeoutSeconds: z.number().positive().default(120),
   /** After pausing for back-pressure, reconnect once this fraction of the credit is free again. */

@@ -17,6 +17,7 @@ import type { Logger } from '../../log.js';
 import type { OrgServices } from '../../orgs.js';
 import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
 import { useExactJsonInFaye } from './exact-json.js';
+import { cometdServerAnswers } from './liveness.js';
 import { classifyMetaError } from './meta-errors.js';
 
 /** What the session needs from one route's subscriber. */
@@ -33,17 +34,25 @@ export interface SessionMember {
   onConnected(): void;
   /** Token, transport or connection failure that stops this member for good. */
   fail(err: Error): void;
+  /** Subscribed from a replay id and nothing received since: Salesforce may be seeking it. */
+  awaitingReplay(): boolean;
+  /** The server is alive but seeking this member's replay id (since when), or no longer (null). */
+  onSeeking(since: number | null): void;
 }
 
 export interface SessionSettings {
   timeoutSeconds: number;
   watchdogSeconds: number;
+  /** How long to wait for a server that is alive but seeking a replay id before rebuilding anyway. */
+  maxSeekSeconds: number;
 }
 
 export interface SessionCounters {
   rehandshakes: number;
   rebuilds: number;
   watchdogRebuilds: number;
+  /** Handshakes sent to tell a seeking server from a dead connection. */
+  livenessProbes: number;
   authRefreshes: number;
   sessionMembers: number;
 }
@@ -79,9 +88,22 @@ export class CometdSession {
   private failures = 0;
   private stayAways = 0;
   private lastAuthRetry = 0;
+  /** The server answers but /meta/connect does not: seeking since (our clock), else null. */
+  private seekingSince: number | null = null;
+  private probing = false;
+  private lastProbe = 0;
+  /** The message id of each channel's latest /meta/subscribe. */
+  private readonly subscribeIds = new Map<string, string>();
   /** The last /meta/connect or handshake succeeded and the transport has not gone down since. */
   connected = false;
-  readonly counters: SessionCounters = { rehandshakes: 0, rebuilds: 0, watchdogRebuilds: 0, authRefreshes: 0, sessionMembers: 0 };
+  readonly counters: SessionCounters = {
+    rehandshakes: 0,
+    rebuilds: 0,
+    watchdogRebuilds: 0,
+    livenessProbes: 0,
+    authRefreshes: 0,
+    sessionMembers: 0,
+  };
 
   constructor(
     private readonly orgs: OrgServices,
@@ -150,6 +172,7 @@ export class CometdSession {
 
   private teardown(): void {
     this.generation++;
+    this.setSeeking(null);
     this.subs.clear();
     const c = this.client;
     this.client = null;
@@ -195,12 +218,15 @@ export class CometdSession {
           const channel = String((msg as { subscription?: unknown }).subscription ?? '');
           const m = this.members.get(channel);
           if (m) msg.ext = { ...(msg.ext ?? {}), replay: { [channel]: m.subscribeFrom() } };
+          if (m && msg.id) this.subscribeIds.set(channel, String(msg.id));
         }
         cb(msg);
       },
       incoming: (msg, cb) => {
-        if (gen === this.generation) this.onMeta(msg);
-        else if (msg.successful && (msg.channel === '/meta/handshake' || msg.channel === '/meta/connect')) {
+        if (gen === this.generation) {
+          this.onMeta(msg);
+          if (msg.channel === '/meta/subscribe') this.onSubscribeReply(msg);
+        } else if (msg.successful && (msg.channel === '/meta/handshake' || msg.channel === '/meta/connect')) {
           // Torn down before its handshake finished: faye ignores disconnect() until connected,
           // so the stale client would keep polling (and keep the process alive). Disconnect now.
           setImmediate(() => client.disconnect());
@@ -228,20 +254,39 @@ export class CometdSession {
       }
     });
     this.subs.set(m.channel, sub);
+    // Replies are read in onSubscribeReply (faye's promise misses the subscribes it sends again after a re-handshake).
     sub.then(
-      () => {
-        if (gen !== this.generation || this.subs.get(m.channel) !== sub) return;
-        this.failures = 0;
-        m.onSubscribed();
-      },
-      (err) => gen === this.generation && this.subs.get(m.channel) === sub && m.onSubscribeError(bayeuxError(err)),
+      () => {},
+      () => {},
     );
+  }
+
+  /**
+   * The answer to the latest /meta/subscribe of a member's channel, whoever sent it: ours, or
+   * faye's own after a re-handshake (a replay id refused then must reach the member's policy).
+   */
+  private onSubscribeReply(msg: Message): void {
+    const channel = String((msg as { subscription?: unknown }).subscription ?? '');
+    const m = this.members.get(channel);
+    if (!m || this.subscribeIds.get(channel) !== String(msg.id)) return;
+    this.subscribeIds.delete(channel);
+    if (msg.successful) {
+      this.failures = 0;
+      m.onSubscribed();
+    } else m.onSubscribeError(String(msg.error ?? 'subscribe failed'));
   }
 
   private onMeta(msg: Message): void {
     if (msg.channel !== '/meta/connect' && msg.channel !== '/meta/handshake') return;
     if (msg.successful) {
       this.lastConnectOk = Date.now();
+      if (this.seekingSince !== null) {
+        this.log?.info(
+          { org: this.org, seekingSeconds: Math.round((Date.now() - this.seekingSince) / 1000) },
+          'CometD connects complete again: the seek is over',
+        );
+        this.setSeeking(null);
+      }
       this.connected = true;
       for (const m of this.members.values()) m.onConnected();
       return;
@@ -296,17 +341,61 @@ export class CometdSession {
   }
 
   private checkWatchdog(): void {
-    if (!this.client) return;
+    if (!this.client || this.probing) return;
     const silentMs = Date.now() - this.lastConnectOk;
-    if (silentMs > this.settings.watchdogSeconds * 1000) {
-      this.counters.watchdogRebuilds++;
-      this.log?.warn(
-        { org: this.org, silentSeconds: Math.round(silentMs / 1000), channels: [...this.members.keys()] },
-        'no /meta/connect completed for too long; rebuilding the CometD client',
-      );
-      this.teardown();
-      void this.connect();
+    if (silentMs <= this.settings.watchdogSeconds * 1000) return;
+    const seekers = [...this.members.values()].filter((m) => m.awaitingReplay());
+    const seekTooLong = this.seekingSince !== null && Date.now() - this.seekingSince > this.settings.maxSeekSeconds * 1000;
+    if (seekers.length > 0 && !seekTooLong) {
+      // While seeking, ask again once per watchdog period (a probe is a handshake on Salesforce's side).
+      if (this.seekingSince === null || Date.now() - this.lastProbe > this.settings.watchdogSeconds * 1000) void this.probe(seekers);
+      return;
     }
+    if (seekTooLong)
+      this.log?.error(
+        { org: this.org, maxSeekSeconds: this.settings.maxSeekSeconds, channels: seekers.map((m) => m.channel) },
+        'Salesforce has been seeking the replay ids for longer than maxSeekSeconds; rebuilding the CometD client (the seek starts over)',
+      );
+    this.rebuildSilent(silentMs);
+  }
+
+  /**
+   * A channel waits for its replay and no connect is answered: a server that answers a fresh
+   * handshake is seeking (wait; a rebuild would start the seek over), one that does not is gone.
+   */
+  private async probe(seekers: SessionMember[]): Promise<void> {
+    this.probing = true;
+    this.lastProbe = Date.now();
+    this.counters.livenessProbes++;
+    const gen = this.generation;
+    const alive = await Promise.resolve()
+      .then(() => cometdServerAnswers(this.tokens, this.orgs.config(this.org).apiVersion, this.orgs.cas(this.org)))
+      .catch(() => false);
+    this.probing = false;
+    const silentMs = Date.now() - this.lastConnectOk;
+    if (gen !== this.generation || !this.client || silentMs <= this.settings.watchdogSeconds * 1000) return;
+    if (!alive) return this.rebuildSilent(silentMs);
+    if (this.seekingSince === null)
+      this.log?.warn(
+        { org: this.org, silentSeconds: Math.round(silentMs / 1000), channels: seekers.map((m) => m.channel) },
+        'no /meta/connect answered, but Salesforce answers a new handshake: it is seeking the replay ids of these channels (after large data loads this can take hours); waiting instead of rebuilding, which would start the seek over',
+      );
+    this.setSeeking(this.seekingSince ?? this.lastConnectOk, seekers);
+  }
+
+  private setSeeking(since: number | null, members: SessionMember[] = [...this.members.values()]): void {
+    this.seekingSince = since;
+    for (const m of members) m.onSeeking(since);
+  }
+
+  private rebuildSilent(silentMs: number): void {
+    this.counters.watchdogRebuilds++;
+    this.log?.warn(
+      { org: this.org, silentSeconds: Math.round(silentMs / 1000), channels: [...this.members.keys()] },
+      'no /meta/connect completed for too long; rebuilding the CometD client',
+    );
+    this.teardown();
+    void this.connect();
   }
 
   private scheduleRebuild(why: string, delayMs?: number): void {
@@ -319,16 +408,4 @@ export class CometdSession {
       void this.connect();
     }, delay);
   }
-}
-
-/**
- * The Salesforce error string of a failed subscribe. faye parses `NNN:params:message` into
- * {code, message} and drops the prefix when the text fits its grammar (`403::Restricted channel`
- * arrives as code 403 + "Restricted channel"), and keeps the text whole when it does not: put the
- * code back so every error reads as Salesforce sent it.
- */
-export function bayeuxError(err: unknown): string {
-  const e = err as { code?: number | null; params?: string[]; message?: string } | null;
-  if (e && typeof e === 'object' && typeof e.code === 'number') return `${e.code}:${(e.params ?? []).join(',')}:${e.message ?? ''}`;
-  return String(e?.message ?? err);
 }

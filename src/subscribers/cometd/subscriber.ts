@@ -47,6 +47,13 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   private flushScheduled = false;
   /** The channel's last /meta/subscribe succeeded. */
   private subscribeOk = false;
+  /** The replay id the last subscribe asked for, and the one that succeeded (-1/-2: presets). */
+  private askedFrom = -1;
+  private subscribedFrom = -1;
+  /** An event arrived since the last successful subscribe. */
+  private heardSinceSubscribe = false;
+  /** Salesforce is alive but seeking this channel's replay id, since (our clock); null: not. */
+  private seekingSince: number | null = null;
   private readonly counters = {
     received: 0,
     backpressurePauses: 0,
@@ -68,7 +75,16 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     // Connection counters are the org's session's (shared by its CometD routes).
     // Paused for back-pressure is deliberate: still counted as subscribed.
     const subscribed = this.paused || (this.joined && this.subscribeOk && this.session?.connected === true);
-    return { ...this.counters, ...(this.session?.counters ?? {}), replayGaps: this.tk?.replayGaps ?? 0, subscribed: subscribed ? 1 : 0 };
+    const seeking = this.seekingSince === null ? 0 : Math.round((Date.now() - this.seekingSince) / 1000);
+    return {
+      ...this.counters,
+      ...(this.session?.counters ?? {}),
+      replayGaps: this.tk?.replayGaps ?? 0,
+      subscribed: subscribed ? 1 : 0,
+      // Alive but seeking the replay id: not a dead connection (liveness.ts).
+      seeking: this.seekingSince === null ? 0 : 1,
+      seekingSeconds: seeking,
+    };
   }
 
   get channel(): string {
@@ -141,6 +157,8 @@ export class CometdSubscriber implements Subscriber, SessionMember {
 
   onSubscribed(): void {
     this.subscribeOk = true;
+    this.subscribedFrom = this.askedFrom;
+    this.heardSinceSubscribe = false;
     this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'subscribed');
   }
 
@@ -160,6 +178,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
    */
   subscribeFrom(): number {
     const from = this.replayFromNow();
+    this.askedFrom = from;
     if (from === -1) this.tk.latest.subscribedAtLatest(); // the moment we ask; the margin covers the rest
     return from;
   }
@@ -213,8 +232,23 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     setTimeout(() => this.join(), 2000).unref();
   }
 
+  awaitingReplay(): boolean {
+    return this.joined && this.subscribeOk && this.subscribedFrom >= 0 && !this.heardSinceSubscribe;
+  }
+
+  onSeeking(since: number | null): void {
+    if (since !== null && this.seekingSince === null)
+      this.ctx.log.warn(
+        { channel: this.config.channel, replayFrom: this.subscribedFrom },
+        'Salesforce is seeking this channel\'s replay id (alive, nothing delivered yet); status shows "seeking"',
+      );
+    this.seekingSince = since;
+  }
+
   onEvent(data: Record<string, unknown>): void {
     if (this.stopped || !this.joined) return;
+    this.heardSinceSubscribe = true;
+    this.seekingSince = null;
     if (this.tk.available <= 0) {
       // Past the credit: drop it; it is fetched again after the reconnect from replayFrom.
       this.counters.droppedPastCredit++;

@@ -1,0 +1,78 @@
+/**
+ * Issue 27: a CometD stream that stalls while Salesforce seeks the replay id after a large data
+ * load (knowledge article 005321562). The emulator answers the subscribe, then no /meta/connect
+ * for the whole seek, and a subscribe from the replay id starts the seek over; it ends by
+ * refusing the replay id. The bridge must tell "alive but seeking" from a dead connection (a
+ * handshake probe), show it in /status, not rebuild in a loop (each rebuild would restart the
+ * seek), and let the invalid-replay policy finish the job: here a backfill, so nothing is lost.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CHANNEL = '/data/AccountChangeEvent';
+
+describe('CometD: Salesforce seeking a replay id', () => {
+  let t: TestEmulator;
+  beforeAll(async () => {
+    t = await startEmulator();
+  });
+  afterAll(async () => t?.stop());
+
+  it('shows "seeking", does not rebuild in a loop, then backfills what the refused replay id would have delivered', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    // A 1 s watchdog: without the liveness probe the client would be rebuilt about 8 times during the seek.
+    const source = { type: 'cometd', org: 'emu', channel: CHANNEL, initial: 'latest', onInvalidReplay: 'backfill', watchdogSeconds: 1 };
+    const routes = [{ name: 'seek', source, sinks: [{ type: 'file', dir: out }] }];
+    const orgs = { orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } } };
+    const a = makeBridge(t, dir, routes, orgs);
+    await a.bridge.start();
+    await t.subscribed(CHANNEL);
+    const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 100 })).ids;
+    await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 100, 20_000, 'first run committed');
+    await a.bridge.stop();
+
+    // A data load while the bridge is down; then Salesforce needs a long seek to find the replay id.
+    const token = await t.token();
+    for (const id of ids.slice(0, 50))
+      await t.http('PATCH', `/services/data/v63.0/sobjects/Account/${id}`, { token, body: { Name: `loaded ${id}` } });
+    await t.admin('cometd/seek', { channel: CHANNEL, ms: 8000, outcome: 'invalid' });
+
+    const before = readSink(out).length;
+    const b = makeBridge(t, dir, routes, orgs, 'debug');
+    await b.bridge.start();
+    const stats = () => (b.bridge.status().routes[0]?.sourceStats ?? {}) as Record<string, number>;
+    await until(() => stats().seeking === 1, 20_000, '"seeking" in status');
+    expect(stats().watchdogRebuilds).toBe(0);
+    expect(stats().livenessProbes).toBeGreaterThanOrEqual(1);
+    await until(
+      () =>
+        readSink(out)
+          .slice(before)
+          .some((e) => e.kind === 'replay-gap'),
+      30_000,
+      'the refusal, backfill and marker',
+    );
+    // The seek ran its course once: no rebuild restarted it.
+    expect(stats().watchdogRebuilds).toBe(0);
+    expect(stats().seeking).toBe(0);
+    await until(() => stats().subscribed === 1, 10_000, 'subscribed again');
+    const live: string[] = (await t.admin('records/create', { object: 'Account', count: 3, fields: { Industry: 'Live' } })).ids;
+    await until(
+      () => readSink(out).filter((e) => e.kind === 'cdc' && live.includes(e.changeHeader.recordIds[0])).length >= 3,
+      20_000,
+      'live events',
+    );
+    await b.bridge.stop();
+
+    const got = readSink(out).slice(before);
+    const byId = new Map(got.filter((e) => e.kind === 'snapshot').map((e) => [e.changeHeader.recordIds[0], e]));
+    for (const id of ids.slice(0, 50)) expect(byId.get(id)?.payload.Name, id).toBe(`loaded ${id}`);
+    expect(got.find((e) => e.kind === 'replay-gap')?.payload).toMatchObject({ policy: 'backfill', backfilled: { records: byId.size } });
+    expect(b.capture.text()).toMatch(/Salesforce answers a new handshake: it is seeking the replay ids/);
+  });
+});
