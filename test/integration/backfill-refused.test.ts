@@ -87,4 +87,62 @@ describe('backfill when Salesforce refuses the position', () => {
       expect(b.capture.text()).not.toMatch(/no backfill ran/);
     });
   }
+
+  // The refusal comes at a later reconnect of a running bridge: its stream drops, Salesforce is
+  // unreachable long enough (here: 4 days on its clock) for the events after the position to expire.
+  for (const transport of ['pubsub', 'cometd'] as const) {
+    it(`${transport}: a position refused at a reconnect of a running route is backfilled from the last delivered event`, async () => {
+      const dir = tempDir();
+      const out = join(dir, 'out');
+      const channel = '/data/AccountChangeEvent';
+      const source =
+        transport === 'pubsub'
+          ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest', onInvalidReplay: 'backfill' }
+          : { type: 'cometd', org: 'emu', channel, initial: 'latest', onInvalidReplay: 'backfill' };
+      const b = makeBridge(t, dir, [{ name: `later-${transport}`, source, sinks: [{ type: 'file', dir: out }] }], {
+        orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } },
+      });
+      await b.bridge.start();
+      await t.subscribed(channel);
+      const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 60 })).ids;
+      await until(() => readSink(out).length >= 60, 20_000, 'the first events');
+      const before = readSink(out).length;
+
+      await t.admin('streams/drop', { refuseMs: 4000 });
+      const rename = async (slice: string[], tag: string) => {
+        const token = await t.token();
+        for (const id of slice) {
+          const r = await t.http('PATCH', `/services/data/v63.0/sobjects/Account/${id}`, { token, body: { Name: `${tag} ${id}` } });
+          expect(r.status).toBe(204);
+        }
+      };
+      await rename(ids.slice(0, 30), 'lost');
+      await t.admin('clock', { advanceMs: 4 * DAY });
+      await rename(ids.slice(20, 40), 'kept');
+      await until(
+        () =>
+          readSink(out)
+            .slice(before)
+            .some((e) => e.kind === 'replay-gap'),
+        30_000,
+        'the backfill and its marker',
+      );
+      await until(
+        () =>
+          readSink(out)
+            .slice(before)
+            .filter((e) => e.kind === 'cdc' && e.changeHeader.changeType === 'UPDATE').length >= 20,
+        20_000,
+        'the retained updates, streamed after the backfill',
+      );
+      await b.bridge.stop();
+
+      const got = readSink(out).slice(before);
+      const byId = new Map(got.filter((e) => e.kind === 'snapshot').map((e) => [e.changeHeader.recordIds[0], e]));
+      for (const id of ids.slice(0, 40)) expect(byId.get(id)?.payload.Name, id).toBe(`${ids.indexOf(id) >= 20 ? 'kept' : 'lost'} ${id}`);
+      const marker = got.find((e) => e.kind === 'replay-gap');
+      expect(marker?.payload).toMatchObject({ policy: 'backfill', backfilled: { records: byId.size } });
+      expect(marker?.payload.reason).toMatch(/Salesforce rejected the replay id/);
+    });
+  }
 });
