@@ -76,7 +76,8 @@ export class CometdServer {
     this.sweeper.unref();
     this.unsubscribe = bus.onPublish((channels) => {
       for (const c of this.clients.values()) {
-        if (c.held && channels.some((ch) => c.subs.has(ch))) c.held.resolve();
+        // A seeking client's connect waits for the seek, whatever is published meanwhile.
+        if (c.held && !c.seek && channels.some((ch) => c.subs.has(ch))) c.held.resolve();
       }
     });
   }

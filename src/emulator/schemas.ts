@@ -92,8 +92,10 @@ function schemaId(json: string): string {
   return createHash('sha256').update(json).digest('base64url').slice(0, 22);
 }
 
-function entry(schema: Record<string, unknown>, fields: FieldDef[], headerFirst: boolean): SchemaEntry {
-  const json = JSON.stringify(schema);
+function entry(schema: Record<string, unknown>, fields: FieldDef[], headerFirst: boolean, withUuid = false): SchemaEntry {
+  // Salesforce's platform event schemas carry their id as a top-level "uuid" (test/fixtures/salesforce).
+  const id = schemaId(JSON.stringify(schema));
+  const json = JSON.stringify(withUuid ? { ...schema, uuid: id } : schema);
   const compound = new Map<string, string[]>();
   for (const fd of fields)
     if (fd.type === 'address' || fd.type === 'name')
@@ -102,7 +104,7 @@ function entry(schema: Record<string, unknown>, fields: FieldDef[], headerFirst:
         COMPOUND_FIELDS[fd.type].map((s) => s.name),
       );
   return {
-    id: schemaId(json),
+    id,
     json,
     type: avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false, registry: { long: ExactLong as unknown as avro.Type } }),
     fieldNames: [...(headerFirst ? ['ChangeEventHeader'] : []), ...fields.map((x) => x.name)],
@@ -160,13 +162,14 @@ export function platformEventSchema(pe: PlatformEventDef): SchemaEntry {
     name: pe.name,
     namespace: 'com.sforce.eventbus',
     fields: [
-      { name: 'CreatedDate', type: 'long' },
-      { name: 'CreatedById', type: 'string' },
+      // The standard fields' "doc" says their Salesforce type, as GetSchema returns them.
+      { name: 'CreatedDate', type: 'long', doc: 'CreatedDate:DateTime' },
+      { name: 'CreatedById', type: 'string', doc: 'CreatedBy:EntityId' },
       { name: 'EventUuid', type: ['null', 'string'], default: null },
       ...pe.fields.map((fd) => optionalField(fd, named)),
     ],
   };
-  return entry(schema, fields, false);
+  return entry(schema, fields, false, true);
 }
 
 /**
@@ -192,9 +195,18 @@ export function encodeFieldBitmap(schema: SchemaEntry, names: readonly string[])
       top |= 1n << BigInt(idx);
     }
   }
-  const out = [`0x${top.toString(16).toUpperCase()}`];
-  for (const [p, bits] of [...nested.entries()].sort(([a], [b]) => a - b)) out.push(`${p}-0x${bits.toString(16).toUpperCase()}`);
+  const out = [`0x${wholeBytes(top)}`];
+  for (const [p, bits] of [...nested.entries()].sort(([a], [b]) => a - b)) out.push(`${p}-0x${wholeBytes(bits)}`);
   return out;
+}
+
+/**
+ * Upper-case hex in whole bytes, as Salesforce writes bitmaps (`0x650004E0`, `7-0x06`): clients
+ * such as the official examples read the digits two at a time.
+ */
+function wholeBytes(bits: bigint): string {
+  const hex = bits.toString(16).toUpperCase();
+  return hex.length % 2 === 1 ? `0${hex}` : hex;
 }
 
 /** The inverse of encodeFieldBitmap (the emulator uses it to serve CometD, which sends names). */
