@@ -55,6 +55,18 @@ interface Seek {
 const INVALID_REPLAY = (id: unknown) =>
   `400::The replayId {${String(id)}} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.`;
 
+/** The answer to a connect of a session the server has forgotten: handshake again. */
+function unknownClient(msg: Msg, clientId: string): Msg {
+  return {
+    channel: '/meta/connect',
+    id: msg.id,
+    clientId,
+    successful: false,
+    error: '403::Unknown client',
+    advice: { reconnect: 'handshake', interval: 0 },
+  };
+}
+
 export class CometdServer {
   private readonly clients = new Map<string, Client>();
   /** Armed seeks per channel (admin `cometd/seek`): how long, and how they end. */
@@ -256,18 +268,7 @@ export class CometdServer {
           },
         ];
       }
-      if (!this.clients.has(client.id)) {
-        return [
-          {
-            channel: '/meta/connect',
-            id: msg.id,
-            clientId: client.id,
-            successful: false,
-            error: '403::Unknown client',
-            advice: { reconnect: 'handshake', interval: 0 },
-          },
-        ];
-      }
+      if (!this.clients.has(client.id)) return [unknownClient(msg, client.id)];
       const events = this.take(client);
       client.lastSeen = Date.now();
       return [
@@ -327,16 +328,7 @@ export class CometdServer {
     if (seek.outcome === 'deliver') return reply();
     this.refusedUpTo.set(seek.channel, Math.max(this.refusedUpTo.get(seek.channel) ?? -1, seek.replayId));
     this.clients.delete(client.id);
-    return [
-      {
-        channel: '/meta/connect',
-        id: msg.id,
-        clientId: client.id,
-        successful: false,
-        error: '403::Unknown client',
-        advice: { reconnect: 'handshake', interval: 0 },
-      },
-    ];
+    return [unknownClient(msg, client.id)];
   }
 
   private hasPending(client: Client): boolean {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
+import { liveEventsArrive, renameAccounts } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DAY = 24 * 3600_000;
@@ -39,16 +40,9 @@ describe('backfill when Salesforce refuses the position', () => {
       await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 100, 20_000, 'first run committed');
       await a.bridge.stop();
 
-      const rename = async (slice: string[], tag: string) => {
-        const token = await t.token(); // a fresh one: 4 days outlive any session
-        for (const id of slice) {
-          const r = await t.http('PATCH', `/services/data/v63.0/sobjects/Account/${id}`, { token, body: { Name: `${tag} ${id}` } });
-          expect(r.status).toBe(204);
-        }
-      };
-      await rename(ids.slice(0, 60), 'before');
+      await renameAccounts(t, ids.slice(0, 60), 'before');
       await t.admin('clock', { advanceMs: 4 * DAY });
-      await rename(ids.slice(50, 71), 'after');
+      await renameAccounts(t, ids.slice(50, 71), 'after');
       const changed = ids.slice(0, 71);
       const latest = (id: string) => (ids.indexOf(id) >= 50 ? `after ${id}` : `before ${id}`);
 
@@ -64,12 +58,7 @@ describe('backfill when Salesforce refuses the position', () => {
         'the backfill and its marker',
       );
       await t.subscribed(channel);
-      const live: string[] = (await t.admin('records/create', { object: 'Account', count: 3, fields: { Industry: 'Live' } })).ids;
-      await until(
-        () => readSink(out).filter((e) => e.kind === 'cdc' && live.includes(e.changeHeader.recordIds[0])).length >= 3,
-        20_000,
-        'live events',
-      );
+      await liveEventsArrive(t, out);
       await b.bridge.stop();
 
       const got = readSink(out).slice(before);
@@ -109,16 +98,9 @@ describe('backfill when Salesforce refuses the position', () => {
       const before = readSink(out).length;
 
       await t.admin('streams/drop', { refuseMs: 4000 });
-      const rename = async (slice: string[], tag: string) => {
-        const token = await t.token();
-        for (const id of slice) {
-          const r = await t.http('PATCH', `/services/data/v63.0/sobjects/Account/${id}`, { token, body: { Name: `${tag} ${id}` } });
-          expect(r.status).toBe(204);
-        }
-      };
-      await rename(ids.slice(0, 30), 'lost');
+      await renameAccounts(t, ids.slice(0, 30), 'lost');
       await t.admin('clock', { advanceMs: 4 * DAY });
-      await rename(ids.slice(20, 40), 'kept');
+      await renameAccounts(t, ids.slice(20, 40), 'kept');
       await until(
         () =>
           readSink(out)

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
+import { liveEventsArrive, renameAccounts } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CHANNEL = '/data/AccountChangeEvent';
@@ -37,9 +38,7 @@ describe('CometD: Salesforce seeking a replay id', () => {
     await a.bridge.stop();
 
     // A data load while the bridge is down; then Salesforce needs a long seek to find the replay id.
-    const token = await t.token();
-    for (const id of ids.slice(0, 50))
-      await t.http('PATCH', `/services/data/v63.0/sobjects/Account/${id}`, { token, body: { Name: `loaded ${id}` } });
+    await renameAccounts(t, ids.slice(0, 50), 'loaded');
     await t.admin('cometd/seek', { channel: CHANNEL, ms: 8000, outcome: 'invalid' });
 
     const before = readSink(out).length;
@@ -61,12 +60,7 @@ describe('CometD: Salesforce seeking a replay id', () => {
     expect(stats().watchdogRebuilds).toBe(0);
     expect(stats().seeking).toBe(0);
     await until(() => stats().subscribed === 1, 10_000, 'subscribed again');
-    const live: string[] = (await t.admin('records/create', { object: 'Account', count: 3, fields: { Industry: 'Live' } })).ids;
-    await until(
-      () => readSink(out).filter((e) => e.kind === 'cdc' && live.includes(e.changeHeader.recordIds[0])).length >= 3,
-      20_000,
-      'live events',
-    );
+    await liveEventsArrive(t, out);
     await b.bridge.stop();
 
     const got = readSink(out).slice(before);
