@@ -49,6 +49,16 @@ export function isRetriable(err: unknown): boolean {
   return true;
 }
 
+/**
+ * A bug, in the bridge or in a library, not an outage: retrying cannot fix it, so it fails the
+ * route (stack in the log) and supervised restart applies. Network failures that some clients
+ * report as a TypeError carry their cause (fetch's "fetch failed"), and stay transient.
+ */
+export function isProgrammingError(err: unknown): boolean {
+  const bug = err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError;
+  return bug && (err as { cause?: unknown }).cause === undefined;
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

@@ -9,7 +9,7 @@
  */
 import { type DeadLetterStore, deadLettersFor } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
-import { BridgeError, errorMessage, isRetriable } from '../errors.js';
+import { BridgeError, errorMessage, isProgrammingError, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckpointRecord, StoredPosition } from '../positions.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
@@ -65,6 +65,13 @@ export class DeliveryPolicy {
       }
       const checkpoint = opts.checkpointFor?.(pending);
       const { outcomes, thrown } = await this.attempt(pending, checkpoint);
+      if (isProgrammingError(thrown)) {
+        opts.log.error(
+          { sink: opts.name, err: thrown },
+          'the sink threw a programming error; failing the route (not retried: a retry cannot fix a bug)',
+        );
+        return { fatal: thrown };
+      }
       const s = sort(pending, outcomes);
       if (s.firstError === null && checkpoint) committed = checkpoint.stored;
       if (s.firstError !== null) {

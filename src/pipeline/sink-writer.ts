@@ -141,11 +141,15 @@ export class SinkWriter {
         this.queue.shift();
       }
       this.active++;
-      void this.deliver(take).finally(() => {
-        this.active--;
-        this.pump();
-        if (this.isIdle()) this.notifyIdle();
-      });
+      // Anything thrown on the way (a dead-letter store missing, a bug) fails the route: never an
+      // unhandled rejection that leaves it "running".
+      void this.deliver(take)
+        .catch((err) => this.onFatal(err))
+        .finally(() => {
+          this.active--;
+          this.pump();
+          if (this.isIdle()) this.notifyIdle();
+        });
     }
   }
 

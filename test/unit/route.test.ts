@@ -267,4 +267,31 @@ describe('route pipeline', () => {
     expect(await route.done).toBe('ended');
     expect(store.positions.get('k')?.replayId).toBe('r9');
   });
+
+  it('a sink that throws a programming error (TypeError) fails its route once, with the error: it is not retried', async () => {
+    const sink = new ManualSink();
+    sink.auto = true;
+    sink.failNext = 1_000;
+    sink.failWith = new TypeError("Cannot read properties of undefined (reading 'topic')");
+    const { route, store } = makeRoute({ subscriber: new ScriptedSubscriber(10, 10), sinks: [{ name: 's', sink }] });
+    await route.start();
+    await until(() => route.status().state === 'failed');
+    expect(sink.writes).toBe(1);
+    expect(route.status().error).toMatch(/Cannot read properties of undefined/);
+    expect(store.commits).toHaveLength(0);
+  });
+
+  it('an error inside delivery (events to dead-letter, no dead-letter store) fails the route instead of escaping', async () => {
+    const rejecting = {
+      describe: () => 'rejects everything',
+      async open() {},
+      async drain() {},
+      async close() {},
+      write: async (batch: readonly unknown[]) => batch.map(() => ({ status: 'rejected' as const, error: 'bad event' })),
+    };
+    const { route } = makeRoute({ subscriber: new ScriptedSubscriber(5, 5), sinks: [{ name: 'r', sink: rejecting }] });
+    await route.start();
+    await until(() => route.status().state === 'failed');
+    expect(route.status().error).toMatch(/no dead-letter store/);
+  });
 });
