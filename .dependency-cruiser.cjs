@@ -61,6 +61,20 @@ module.exports = {
       from: { path: '^src/config/schema\\.ts$' },
       to: { path: '^src/', pathNot: '^src/config/duration\\.ts$' },
     },
+    {
+      name: 'orgs-speak-no-protocol',
+      severity: 'error',
+      comment: 'The per-org services (src/orgs.ts) use the Salesforce clients of src/salesforce/, never a subscriber\'s folder.',
+      from: { path: '^src/orgs\\.ts$' },
+      to: { path: '^src/subscribers/' },
+    },
+    {
+      name: 'config-below-registry',
+      severity: 'error',
+      comment: 'src/config/ is below the registry (the registry assembles the schema from it); loading a config file is above both (src/config-file.ts).',
+      from: { path: '^src/config/' },
+      to: { path: '^src/(registry|config-file)\\.ts$' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

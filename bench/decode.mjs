@@ -16,7 +16,7 @@ const FIELDS = Number(arg('fields', 40));
 const WIDE = FIELDS > 40;
 const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
 
-const { authMetadata, createPubSubClient } = await import('../dist/subscribers/pubsub/grpc-client.js');
+const { authMetadata, createPubSubClient } = await import('../dist/salesforce/pubsub-client.js');
 const { parseSchema } = await import('../dist/subscribers/pubsub/avro.js');
 const { toEnvelope } = await import('../dist/subscribers/pubsub/decode.js');
 const { envelopeJson } = await import('../dist/envelope.js');

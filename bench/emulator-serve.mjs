@@ -1,7 +1,7 @@
 // How many events/s one Pub/Sub Subscribe stream of the emulator serves (receive only, no decode),
 // so later benchmarks can show the emulator is not their bottleneck.
 //   node bench/emulator-serve.mjs [--events 200000] [--runs 3]
-import { authMetadata, createPubSubClient } from '../dist/subscribers/pubsub/grpc-client.js';
+import { authMetadata, createPubSubClient } from '../dist/salesforce/pubsub-client.js';
 import { arg, median, preload, report, startEmulatorProcess } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 200_000));

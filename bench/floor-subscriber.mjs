@@ -8,7 +8,7 @@ import avro from 'avsc';
 
 const [endpoint, instanceUrl, orgId, caPath, topic, outFile] = process.argv.slice(2);
 const accessToken = readFileSync(0, 'utf8').trim();
-const { authMetadata, createPubSubClient } = await import('../dist/subscribers/pubsub/grpc-client.js');
+const { authMetadata, createPubSubClient } = await import('../dist/salesforce/pubsub-client.js');
 const client = createPubSubClient({ endpoint, ca: caPath === '-' ? null : readFileSync(caPath, 'utf8') });
 const md = authMetadata({ accessToken, instanceUrl, orgId });
 const types = new Map();

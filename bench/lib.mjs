@@ -122,7 +122,7 @@ export function arg(name, def) {
 
 /** Events/s one raw Subscribe stream of the emulator serves (receive only): its ceiling. */
 export async function serveRate(emu, topic, events, firstReplayId) {
-  const { authMetadata, createPubSubClient } = await import('../dist/subscribers/pubsub/grpc-client.js');
+  const { authMetadata, createPubSubClient } = await import('../dist/salesforce/pubsub-client.js');
   const replay = Buffer.alloc(8);
   replay.writeBigUInt64BE(BigInt(firstReplayId - 1));
   const client = createPubSubClient({ endpoint: emu.info.pubsubEndpoint, ca: emu.ca });

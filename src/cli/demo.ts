@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseConfig } from '../config/load.js';
+import { parseConfig } from '../config-file.js';
 import { Emulator } from '../emulator/emulator.js';
 import { createLogger } from '../log.js';
 import type { Bridge } from '../pipeline/bridge.js';

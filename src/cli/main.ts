@@ -38,7 +38,7 @@ async function checkCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${CHECK_HELP}\n`);
     return 0;
   }
-  const { loadConfigFile } = await import('../config/load.js');
+  const { loadConfigFile } = await import('../config-file.js');
   const { describePlan } = await import('./plan.js');
   const { path, config } = loadConfigFile(requireConfigPath('check', values.config));
   process.stdout.write(`${describePlan(config, path)}\n`);

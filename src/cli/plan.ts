@@ -1,7 +1,7 @@
 /** `sfbridge check`: what a config will do, in words. */
 
 import { formatDuration } from '../config/duration.js';
-import { routeKey } from '../config/load.js';
+import { routeKey } from '../config-file.js';
 import { type BridgeConfig, inFlightLimit } from '../config/schema.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';

@@ -1,5 +1,5 @@
 /** `sfbridge pushtopic list|apply -c FILE [--org NAME]`: inspect or apply the configured PushTopics. */
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';

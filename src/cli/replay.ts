@@ -1,5 +1,5 @@
 /** `sfbridge replay list|get|set|reset`: inspect and move stored positions (stop the bridge first). */
-import { loadConfigFile, routeKey } from '../config/load.js';
+import { loadConfigFile, routeKey } from '../config-file.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { createReplayStore } from '../pipeline/stores.js';

@@ -1,5 +1,5 @@
 /** `sfbridge route restart NAME -c FILE`: restart a failed route of a running bridge now. */
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile } from '../config-file.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { parse, requireConfigPath } from './args.js';
 import { healthBaseUrl } from './health-url.js';

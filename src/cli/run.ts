@@ -1,6 +1,6 @@
 /** `sfbridge run`: the daemon. First SIGTERM/SIGINT drains and exits 0; a second one exits at once. */
 import type { Server } from 'node:http';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile } from '../config-file.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { captureConsole, createLogger, type Logger } from '../log.js';

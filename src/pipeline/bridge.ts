@@ -3,7 +3,7 @@
  * starts it, reports status, and stops it gracefully. With `ha.enabled`, routes run only while
  * this instance holds their lease (see ha.ts); otherwise every route runs.
  */
-import { routeKey } from '../config/load.js';
+import { routeKey } from '../config-file.js';
 import { type BridgeConfig, inFlightLimit, type RouteConfig } from '../config/schema.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
 import { BridgeError, errorMessage } from '../errors.js';

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { authMetadata, createPubSubClient, type PubSubStub } from '../../src/subscribers/pubsub/grpc-client.js';
+import { authMetadata, createPubSubClient, type PubSubStub } from '../../src/salesforce/pubsub-client.js';
 import type { TestEmulator } from './emulator.js';
 
 export async function pubsubClient(t: TestEmulator): Promise<{ client: PubSubStub; md: () => Promise<grpc.Metadata> }> {

@@ -15,7 +15,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config-file.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const k8sDir = join(root, 'deploy/kubernetes');

@@ -13,7 +13,7 @@
 import { changeEventEntity } from '../../salesforce/topics.js';
 import type { ParsedSchema, SchemaCache } from './avro.js';
 import type { RawConsumerEvent } from './decode.js';
-import { sfErrorCode } from './grpc-client.js';
+import { sfErrorCode } from '../../salesforce/pubsub-client.js';
 
 /** No schema decodes this event: dead-letter it (the reason says why). */
 export class SchemaNotFound extends Error {}

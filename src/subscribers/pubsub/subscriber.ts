@@ -25,7 +25,7 @@ import { type ParsedSchema, SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
 import { type RawConsumerEvent, toEnvelope } from './decode.js';
 import { classifyError } from './error-codes.js';
-import { authMetadata, type PubSubStub, sfErrorCode, unary } from './grpc-client.js';
+import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesforce/pubsub-client.js';
 import { SchemaNotFound, SchemaResolver } from './schema-lookup.js';
 
 type Preset = 'LATEST' | 'EARLIEST' | 'CUSTOM';
