@@ -3,12 +3,12 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
-import { registerUrlSecrets } from './log.js';
-import { configSchema, sinkTypes } from './registry.js';
 import { formatIssues, formatPath, type KnownKeys } from './config/errors.js';
 import { interpolate } from './config/interpolate.js';
 import type { BridgeConfig, RouteConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
+import { registerUrlSecrets } from './log.js';
+import { configSchema, sinkTypes } from './registry.js';
 
 /** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;

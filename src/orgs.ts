@@ -8,8 +8,8 @@ import type { BridgeConfig, OrgConfig } from './config/schema.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './log.js';
 import { LimitsPoller, type LimitsSnapshot } from './salesforce/limits-poller.js';
-import { RestClient } from './salesforce/rest.js';
 import { createPubSubClient, type PubSubStub } from './salesforce/pubsub-client.js';
+import { RestClient } from './salesforce/rest.js';
 import { trustedCas } from './tls-ca.js';
 
 export class OrgServices {

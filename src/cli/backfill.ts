@@ -6,8 +6,9 @@
  * `<route>#backfill`). Run it while the route itself is stopped or running: it does not move the
  * route's position.
  */
-import { loadConfigFile, routeKey } from '../config-file.js';
+
 import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile, routeKey } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';

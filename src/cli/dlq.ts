@@ -1,6 +1,7 @@
 /** `sfbridge dlq list|replay|purge`: inspect dead letters, deliver them again, or drop them. */
-import { loadConfigFile, routeKey } from '../config-file.js';
+
 import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile, routeKey } from '../config-file.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../deadletter/types.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';

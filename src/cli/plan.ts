@@ -1,8 +1,8 @@
 /** `sfbridge check`: what a config will do, in words. */
 
 import { formatDuration } from '../config/duration.js';
-import { routeKey } from '../config-file.js';
 import { type BridgeConfig, inFlightLimit } from '../config/schema.js';
+import { routeKey } from '../config-file.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';

@@ -1,7 +1,7 @@
 /** `sfbridge run`: the daemon. First SIGTERM/SIGINT drains and exits 0; a second one exits at once. */
 import type { Server } from 'node:http';
-import { loadConfigFile } from '../config-file.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile } from '../config-file.js';
 import { errorMessage } from '../errors.js';
 import { captureConsole, createLogger, type Logger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';

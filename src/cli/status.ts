@@ -3,8 +3,9 @@
  * letters, for a terminal. From the running bridge's /status when one answers, else from the
  * replay and dead-letter stores (what a stopped bridge left: position age and headroom only).
  */
-import { loadConfigFile, routeKey } from '../config-file.js';
+
 import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile, routeKey } from '../config-file.js';
 import { silentLogger } from '../log.js';
 import type { BridgeStatus } from '../pipeline/bridge.js';
 import { routeFacts } from '../pipeline/metrics.js';

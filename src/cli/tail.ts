@@ -2,8 +2,9 @@
  * `sfbridge tail`: print a route's events to stdout as they arrive, without touching its stored
  * replay position or its real sinks (positions are kept in memory for this run only).
  */
-import { loadConfigFile, routeKey } from '../config-file.js';
+
 import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile, routeKey } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { parse, requireConfigPath } from './args.js';

@@ -3,8 +3,9 @@
  * starts it, reports status, and stops it gracefully. With `ha.enabled`, routes run only while
  * this instance holds their lease (see ha.ts); otherwise every route runs.
  */
-import { routeKey } from '../config-file.js';
+
 import { type BridgeConfig, inFlightLimit, type RouteConfig } from '../config/schema.js';
+import { routeKey } from '../config-file.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -10,10 +10,11 @@
  * raw bytes with the reason and the stream goes on. Failures that may pass (network, token,
  * service) are thrown as they are: the route retries from its last position and loses nothing.
  */
+
+import { sfErrorCode } from '../../salesforce/pubsub-client.js';
 import { changeEventEntity } from '../../salesforce/topics.js';
 import type { ParsedSchema, SchemaCache } from './avro.js';
 import type { RawConsumerEvent } from './decode.js';
-import { sfErrorCode } from '../../salesforce/pubsub-client.js';
 
 /** No schema decodes this event: dead-letter it (the reason says why). */
 export class SchemaNotFound extends Error {}

@@ -16,6 +16,7 @@ import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
+import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesforce/pubsub-client.js';
 import { changeEventEntity } from '../../salesforce/topics.js';
 import { backfillNote } from '../replay-policy.js';
 import { isRefusal, type Refusal, type StartAt, SubscriberToolkit } from '../toolkit.js';
@@ -25,7 +26,6 @@ import { type ParsedSchema, SchemaCache } from './avro.js';
 import type { PubSubSubscriberConfig } from './config.js';
 import { type RawConsumerEvent, toEnvelope } from './decode.js';
 import { classifyError } from './error-codes.js';
-import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesforce/pubsub-client.js';
 import { SchemaNotFound, SchemaResolver } from './schema-lookup.js';
 
 type Preset = 'LATEST' | 'EARLIEST' | 'CUSTOM';
