@@ -62,6 +62,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/config/duration\\.ts$' },
     },
     {
+      name: 'stages-only-shape-the-source',
+      severity: 'error',
+      comment: 'Source stages (src/stages/) wrap a subscriber with Salesforce calls; like subscribers they never import the pipeline, sinks or replay stores.',
+      from: { path: '^src/stages/' },
+      to: { path: '^src/(pipeline|sinks|replay)/' },
+    },
+    {
       name: 'orgs-speak-no-protocol',
       severity: 'error',
       comment: 'The per-org services (src/orgs.ts) use the Salesforce clients of src/salesforce/, never a subscriber\'s folder.',

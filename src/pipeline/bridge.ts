@@ -4,6 +4,7 @@
  * this instance holds their lease (see ha.ts); otherwise every route runs.
  */
 
+import { ChangeSignal } from '../change-signal.js';
 import { type BridgeConfig, inFlightLimit, type RouteConfig } from '../config/schema.js';
 import { routeKey } from '../config-file.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
@@ -15,12 +16,11 @@ import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
-import { ChangeSignal } from './change-signal.js';
+import { withStages } from '../stages/index.js';
 import { HaCoordinator } from './ha.js';
 import { BridgeMetrics, routeFacts } from './metrics.js';
 import { Route, type RouteState } from './route.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
-import { withSourceStages } from './source-stages.js';
 import { createDeadLetterStore, createReplayStore } from './stores.js';
 import { RouteSupervisor } from './supervisor.js';
 
@@ -83,7 +83,7 @@ export class Bridge {
     const rc = this.specs.get(key) as RouteConfig;
     const rlog = this.log.child({ route: key });
     const source = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
-    const subscriber = withSourceStages(source, rc, this.orgs, rlog);
+    const subscriber = withStages(source, rc, this.orgs, rlog);
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;

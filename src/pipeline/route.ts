@@ -9,11 +9,11 @@
  *   events, and gets no new credit while positions cannot be stored.
  */
 
+import { ChangeSignal } from '../change-signal.js';
 import { type Envelope, lastPosition } from '../envelope.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 import type { SubscriberContext } from '../subscribers/types.js';
-import { ChangeSignal } from './change-signal.js';
 import { CheckpointTracker } from './checkpoint-tracker.js';
 import { CommitScheduler } from './commit-scheduler.js';
 import type { RouteOptions, RouteState, RouteStatus } from './route-types.js';

@@ -9,7 +9,7 @@ import { type Envelope, replayGapEnvelope } from '../envelope.js';
 import { BridgeError } from '../errors.js';
 import type { SubscriberContext } from './types.js';
 
-/** backfill: like earliest, after an export of the records changed since the stored position (src/pipeline/export-first.ts). */
+/** backfill: like earliest, after an export of the records changed since the stored position (src/stages/record-export.ts). */
 export type InvalidReplayPolicy = 'earliest' | 'latest' | 'fail' | 'backfill';
 
 /** What a backfill delivered: records changed since `since` (null: every record of the object). */

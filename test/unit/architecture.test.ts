@@ -27,6 +27,7 @@ describe('architecture rules', () => {
     ['cli-loads-emulator-lazily', /error cli-loads-emulator-lazily: src\/cli\/main\.ts → src\/cli\/demo\.ts/],
     ['emulator-stands-alone', /error emulator-stands-alone: src\/emulator\/bridge-user\.ts → src\/auth\/token\.ts/],
     ['config-schema-is-a-leaf', /error config-schema-is-a-leaf: src\/config\/schema\.ts → src\/sinks\/x\/sink\.ts/],
+    ['stages-only-shape-the-source', /error stages-only-shape-the-source: src\/stages\/x\.ts → src\/replay\/store\.ts/],
     ['orgs-speak-no-protocol', /error orgs-speak-no-protocol: src\/orgs\.ts → src\/subscribers\/x\/sub\.ts/],
     ['config-below-registry', /error config-below-registry: src\/config\/defaults\.ts → src\/registry\.ts/],
   ];

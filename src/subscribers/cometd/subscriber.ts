@@ -17,7 +17,7 @@ import type { OrgServices } from '../../orgs.js';
 import { changeEventEntity } from '../../salesforce/topics.js';
 import { backfillNote } from '../replay-policy.js';
 import { defaultRetentionHours } from '../retention.js';
-import { isRefusal, type Refusal, SubscriberToolkit } from '../toolkit.js';
+import { isRefusal, type Refusal, SubscriptionControl } from '../subscription-control.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
@@ -30,8 +30,8 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   /** Subscribed on the session (not paused, not stopped). */
   private joined = false;
   private orgId = '';
-  /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../toolkit.ts). */
-  private tk!: SubscriberToolkit;
+  /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../subscription-control.ts). */
+  private control!: SubscriptionControl;
   private maxCredit = 0;
   private paused = false;
   private stopped = false;
@@ -79,7 +79,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     return {
       ...this.counters,
       ...(this.session?.counters ?? {}),
-      replayGaps: this.tk?.replayGaps ?? 0,
+      replayGaps: this.control?.replayGaps ?? 0,
       subscribed: subscribed ? 1 : 0,
       // Alive but seeking the replay id: not a dead connection (liveness.ts).
       seeking: this.seekingSince === null ? 0 : 1,
@@ -103,7 +103,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   async start(ctx: SubscriberContext): Promise<void> {
     this.ctx = ctx;
     this.orgId = (await this.orgs.tokenProvider(this.config.org).getToken()).orgId;
-    this.tk = new SubscriberToolkit(
+    this.control = new SubscriptionControl(
       ctx,
       this.config.channel,
       { channel: this.config.channel },
@@ -114,7 +114,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
       },
     );
     this.lastEventTime = ctx.from?.eventTime ?? null;
-    const at = this.tk.chooseStart((id) =>
+    const at = this.control.chooseStart((id) =>
       Number.isSafeInteger(Number(id)) && Number(id) >= 0 ? null : 'the stored replay id is not a CometD replay id (a number)',
     );
     this.session = sessionFor(this.orgs, this.config.org, this.config);
@@ -123,10 +123,10 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   }
 
   request(n: number): void {
-    this.maxCredit = Math.max(this.maxCredit, this.tk.available + n);
-    this.tk.grant(n);
+    this.maxCredit = Math.max(this.maxCredit, this.control.available + n);
+    this.control.grant(n);
     if (this.stopped || this.holding) return;
-    if (!this.joined && (!this.paused || this.tk.available >= this.maxCredit * this.config.resumeAt)) {
+    if (!this.joined && (!this.paused || this.control.available >= this.maxCredit * this.config.resumeAt)) {
       if (this.paused)
         this.ctx.log.info({ channel: this.config.channel, replayFrom: this.replayFrom }, 'credit available again; resubscribing');
       this.paused = false;
@@ -152,7 +152,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   }
 
   onConnected(): void {
-    this.tk.streamWorked();
+    this.control.streamWorked();
   }
 
   onSubscribed(): void {
@@ -179,14 +179,14 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   subscribeFrom(): number {
     const from = this.replayFromNow();
     this.askedFrom = from;
-    if (from === -1) this.tk.latest.subscribedAtLatest(); // the moment we ask; the margin covers the rest
+    if (from === -1) this.control.latest.subscribedAtLatest(); // the moment we ask; the margin covers the rest
     return from;
   }
 
   private replayFromNow(): number {
-    if (this.replayFrom !== -1 || !this.tk.latest.mustReplayEarliest) return this.replayFrom;
+    if (this.replayFrom !== -1 || !this.control.latest.mustReplayEarliest) return this.replayFrom;
     this.ctx.log.warn(
-      { channel: this.config.channel, skipBefore: this.tk.latest.cutoff },
+      { channel: this.config.channel, skipBefore: this.control.latest.cutoff },
       'no event yet since subscribing with -1; resubscribing with -2 and skipping only events from before the subscription',
     );
     return -2;
@@ -249,7 +249,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     if (this.stopped || !this.joined) return;
     this.heardSinceSubscribe = true;
     this.seekingSince = null;
-    if (this.tk.available <= 0) {
+    if (this.control.available <= 0) {
       // Past the credit: drop it; it is fetched again after the reconnect from replayFrom.
       this.counters.droppedPastCredit++;
       this.pauseForBackpressure();
@@ -265,15 +265,15 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     const id = Number(env.replayId);
     if (Number.isSafeInteger(id)) this.replayFrom = id;
     if (env.eventTime) this.lastEventTime = env.eventTime;
-    if (this.tk.latest.skip(env.eventTime)) return; // predates a LATEST subscription: no credit used
-    this.tk.available--;
+    if (this.control.latest.skip(env.eventTime)) return; // predates a LATEST subscription: no credit used
+    this.control.available--;
     this.counters.received++;
     this.batch.push(env);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    if (this.tk.available === 0) this.pauseForBackpressure();
+    if (this.control.available === 0) this.pauseForBackpressure();
   }
 
   private flush(): void {
@@ -338,21 +338,21 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   }
 
   /**
-   * The invalid-replay policy (../toolkit.ts): the channel is left while it runs (a backfill may
+   * The invalid-replay policy (../subscription-control.ts): the channel is left while it runs (a backfill may
    * take a while, and a re-handshake must not subscribe from the refused id again), then joined
    * again where the policy says, or the route stops.
    */
   private async invalidReplay(r: Refusal['refused']): Promise<void> {
     this.holding = true;
     this.leave();
-    const at = await this.tk.invalidReplay(this.orgId, r.storedId, r.storedEventTime, r.reason);
+    const at = await this.control.invalidReplay(this.orgId, r.storedId, r.storedEventTime, r.reason);
     this.holding = false;
     if (at === null) {
       this.stopped = true;
       return;
     }
     this.replayFrom = at === 'earliest' ? -2 : -1;
-    if (!this.stopped && !this.paused && this.tk.available > 0) this.join();
+    if (!this.stopped && !this.paused && this.control.available > 0) this.join();
   }
 }
 

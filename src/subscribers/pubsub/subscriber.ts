@@ -19,7 +19,7 @@ import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
 import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesforce/pubsub-client.js';
 import { changeEventEntity } from '../../salesforce/topics.js';
 import { backfillNote } from '../replay-policy.js';
-import { isRefusal, type Refusal, type StartAt, SubscriberToolkit } from '../toolkit.js';
+import { isRefusal, type Refusal, type StartAt, SubscriptionControl } from '../subscription-control.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import { type ParsedSchema, SchemaCache } from './avro.js';
@@ -49,8 +49,8 @@ export class PubSubSubscriber implements Subscriber {
   private call: grpc.ClientDuplexStream<unknown, FetchResponse> | null = null;
   private token: string | null = null;
   private orgId = '';
-  /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../toolkit.ts). */
-  private tk!: SubscriberToolkit;
+  /** Credit gate, start choice, invalid-replay policy, auth retry, LATEST guard (../subscription-control.ts). */
+  private control!: SubscriptionControl;
   /** Schema by id, or by the event's topic when the id is blank or unknown (schema-lookup.ts). */
   private schemas!: SchemaResolver;
   /** Requested from the server and not yet received on the current stream (the server's count). */
@@ -101,7 +101,7 @@ export class PubSubSubscriber implements Subscriber {
   stats(): Record<string, number> {
     return {
       ...this.counters,
-      replayGaps: this.tk?.replayGaps ?? 0,
+      replayGaps: this.control?.replayGaps ?? 0,
       schemaFetches: schemaCaches.get(this.client)?.fetches ?? 0,
       schemaFallbacks: this.schemas?.fallbacks ?? 0,
       outstanding: this.outstanding,
@@ -116,12 +116,12 @@ export class PubSubSubscriber implements Subscriber {
    */
   private subscribed(): boolean {
     if (this.call) return this.heard || Date.now() - this.openedAt >= SUBSCRIBED_AFTER_MS;
-    return this.failures === 0 && this.reconnectTimer === null && (this.tk?.available ?? 1) <= 0;
+    return this.failures === 0 && this.reconnectTimer === null && (this.control?.available ?? 1) <= 0;
   }
 
   async start(ctx: SubscriberContext): Promise<void> {
     this.ctx = ctx;
-    this.tk = new SubscriberToolkit(
+    this.control = new SubscriptionControl(
       ctx,
       this.config.topic,
       { topic: this.config.topic },
@@ -136,7 +136,7 @@ export class PubSubSubscriber implements Subscriber {
     );
     this.lastEventTime = ctx.from?.eventTime ?? null;
     // After a snapshot: replay from EARLIEST, skipping only events from before the export began.
-    if (!ctx.from && ctx.snapshotTakenAt !== undefined) this.tk.latest.subscribedAtLatest(ctx.snapshotTakenAt);
+    if (!ctx.from && ctx.snapshotTakenAt !== undefined) this.control.latest.subscribedAtLatest(ctx.snapshotTakenAt);
     this.tokens = this.orgs.tokenProvider(this.config.org);
     this.client = this.orgs.pubsub(this.config.org);
     if (!schemaCaches.has(this.client)) {
@@ -165,7 +165,9 @@ export class PubSubSubscriber implements Subscriber {
     // Fail fast on bad credentials: a clear line at start beats a retry loop.
     const tok = await this.tokens.getToken();
     this.orgId = tok.orgId;
-    const at = this.tk.chooseStart((id) => (Buffer.from(id, 'base64').length === 0 ? 'the stored replay id is empty or not base64' : null));
+    const at = this.control.chooseStart((id) =>
+      Buffer.from(id, 'base64').length === 0 ? 'the stored replay id is empty or not base64' : null,
+    );
     if (isRefusal(at)) void this.invalidReplay(at.refused, false);
     else this.resumeAt(at);
     this.silenceTimer = setInterval(() => this.checkSilence(), Math.min(30_000, this.config.silentSeconds * 250));
@@ -193,7 +195,7 @@ export class PubSubSubscriber implements Subscriber {
   }
 
   request(n: number): void {
-    this.tk.grant(n);
+    this.control.grant(n);
     if (!this.call && !this.reconnectTimer && !this.stopped) this.connect();
     else this.topUp();
   }
@@ -233,7 +235,7 @@ export class PubSubSubscriber implements Subscriber {
     if (this.stopped || this.call || this.holding) return;
     // A stream opens only with credit: its first FetchRequest must ask for at least one event
     // (Salesforce refuses 0). Without credit, the next request() opens it.
-    if (this.tk.available <= 0) {
+    if (this.control.available <= 0) {
       this.counters.deferredForCredit++;
       return;
     }
@@ -266,17 +268,17 @@ export class PubSubSubscriber implements Subscriber {
     });
     call.on('error', (err: grpc.ServiceError) => this.onStreamError(err, call));
     call.on('end', () => this.onStreamEnd(call));
-    const first = Math.min(this.config.batchSize, this.tk.available);
+    const first = Math.min(this.config.batchSize, this.control.available);
     if (managed) {
       const id = /^18x(?:\w{12}|\w{15})$/.test(managed) ? { subscription_id: managed } : { developer_name: managed };
       call.write({ ...id, num_requested: first });
     } else {
       let preset = this.nextPreset;
-      if (preset === 'LATEST' && this.tk.latest.mustReplayEarliest) {
+      if (preset === 'LATEST' && this.control.latest.mustReplayEarliest) {
         // Resubscribing at LATEST would skip what was published since we first said "subscribed".
         preset = 'EARLIEST';
         this.ctx.log.warn(
-          { topic: this.config.topic, skipBefore: this.tk.latest.cutoff },
+          { topic: this.config.topic, skipBefore: this.control.latest.cutoff },
           'no position yet since subscribing at LATEST; resubscribing from EARLIEST and skipping only events from before the subscription',
         );
       }
@@ -290,7 +292,7 @@ export class PubSubSubscriber implements Subscriber {
         { topic: this.config.topic, preset, replayId: preset === 'CUSTOM' ? this.position?.toString('base64') : undefined },
         'subscribed',
       );
-      if (preset === 'LATEST') this.tk.latest.subscribedAtLatest();
+      if (preset === 'LATEST') this.control.latest.subscribedAtLatest();
     }
     this.outstanding = first;
     this.topUp();
@@ -305,7 +307,7 @@ export class PubSubSubscriber implements Subscriber {
   private topUp(): void {
     const call = this.call;
     if (!call || this.stopped) return;
-    const want = Math.min(this.config.batchSize, this.tk.available - this.arrived) - this.outstanding;
+    const want = Math.min(this.config.batchSize, this.control.available - this.arrived) - this.outstanding;
     if (want <= 0) return;
     call.write({ num_requested: want });
     this.outstanding += want;
@@ -318,7 +320,7 @@ export class PubSubSubscriber implements Subscriber {
     if (res.commit_response?.error?.msg) this.onCommitError(res.commit_response);
     this.failures = 0;
     this.longFailures = 0;
-    this.tk.streamWorked();
+    this.control.streamWorked();
     const events = res.events ?? [];
     if (events.length === 0) {
       this.counters.keepalives++;
@@ -332,7 +334,7 @@ export class PubSubSubscriber implements Subscriber {
       return;
     }
     this.arrived = Math.max(0, this.arrived - events.length);
-    this.tk.available -= events.length;
+    this.control.available -= events.length;
     this.counters.received += events.length;
     const receivedAt = new Date().toISOString();
     const out: Envelope[] = [];
@@ -344,7 +346,7 @@ export class PubSubSubscriber implements Subscriber {
     this.position = Buffer.from((events[events.length - 1] as RawConsumerEvent).replay_id);
     this.nextPreset = 'CUSTOM';
     // Events skipped as older than a LATEST subscription take no credit; the position still moves.
-    this.tk.available += events.length - out.length;
+    this.control.available += events.length - out.length;
     for (let i = out.length - 1; i >= 0; i--) {
       const t = (out[i] as Envelope).eventTime;
       if (t) {
@@ -375,7 +377,7 @@ export class PubSubSubscriber implements Subscriber {
       if (schema instanceof SchemaNotFound) throw schema;
       const found = schema.id === raw.event.schema_id ? raw : { ...raw, event: { ...raw.event, schema_id: schema.id } };
       const env = toEnvelope(found, schema, this.config.topic, this.orgId, receivedAt);
-      if (!this.tk.latest.skip(env.eventTime)) out.push(env);
+      if (!this.control.latest.skip(env.eventTime)) out.push(env);
     } catch (err) {
       this.counters.decodeErrors++;
       const replayId = Buffer.from(raw.replay_id).toString('base64');
@@ -423,7 +425,7 @@ export class PubSubSubscriber implements Subscriber {
         this.tokens.invalidate(this.token ?? undefined);
         this.counters.authRefreshes++;
         this.ctx.log.warn({ topic: this.config.topic, errorCode: c.code }, 'access token rejected; refreshing it and resubscribing');
-        if (this.tk.retryAuthNow()) this.scheduleReconnect(0);
+        if (this.control.retryAuthNow()) this.scheduleReconnect(0);
         else this.backoff(err, c.code);
         return;
       case 'invalid-replay': {
@@ -506,12 +508,12 @@ export class PubSubSubscriber implements Subscriber {
   }
 
   /**
-   * The invalid-replay policy (../toolkit.ts; a backfill may run first, while the stream is held),
+   * The invalid-replay policy (../subscription-control.ts; a backfill may run first, while the stream is held),
    * then resume where it says, or stop.
    */
   private async invalidReplay(r: Refusal['refused'], reconnect: boolean): Promise<void> {
     this.holding = true;
-    const at = await this.tk.invalidReplay(this.orgId, r.storedId, r.storedEventTime, r.reason);
+    const at = await this.control.invalidReplay(this.orgId, r.storedId, r.storedEventTime, r.reason);
     this.holding = false;
     if (at === null) {
       this.stopped = true;

@@ -13,23 +13,20 @@
  * bounded by the credit it already had. Order and checkpoints go through one queue, as in
  * gap-enricher.ts.
  */
+
+import { ChangeSignal } from '../change-signal.js';
 import { type Envelope, snapshotEnvelope } from '../envelope.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { bulkExport, describeFields } from '../salesforce/bulk-export.js';
 import type { RestClient } from '../salesforce/rest.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
-import { ChangeSignal } from './change-signal.js';
-import { SourceStage } from './source-stage.js';
+import { QueuedStage, type Step } from './stage.js';
 
 const MARGIN_MS = 60_000;
 const UNKNOWN_WINDOW_MS = 3600_000;
 
-type Step = { kind: 'emit'; events: Envelope[] } | { kind: 'checkpoint'; replayId: string; eventTime: string | null } | { kind: 'end' };
-
-export class OverflowRecovery extends SourceStage {
-  private readonly queue: Step[] = [];
-  private running = false;
+export class OverflowRecovery extends QueuedStage {
   private granted = 0;
   private emitted = 0;
   private forwarded = 0;
@@ -61,21 +58,11 @@ export class OverflowRecovery extends SourceStage {
     await stopping;
   }
 
-  start(ctx: SubscriberContext): Promise<void> {
-    const push = (s: Step) => {
-      if (s.kind === 'emit') {
-        this.innerEmitted += s.events.length;
-        this.queued += s.events.length;
-      }
-      this.queue.push(s);
-      if (!this.running) void this.drain(ctx);
-    };
-    return this.inner.start({
-      ...ctx,
-      emit: (events) => push({ kind: 'emit', events }),
-      checkpoint: (replayId, eventTime) => push({ kind: 'checkpoint', replayId, eventTime }),
-      end: () => push({ kind: 'end' }),
-    });
+  protected override onQueued(s: Step): void {
+    if (s.kind === 'emit') {
+      this.innerEmitted += s.events.length;
+      this.queued += s.events.length;
+    }
   }
 
   private forward(n: number): void {
@@ -99,7 +86,7 @@ export class OverflowRecovery extends SourceStage {
     ctx.emit(events);
   }
 
-  private async drain(ctx: SubscriberContext): Promise<void> {
+  protected async drain(ctx: SubscriberContext): Promise<void> {
     this.running = true;
     try {
       while (this.queue.length > 0 && !this.stopped) {

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../retry.js';
 import type { RestClient } from '../salesforce/rest.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
-import { SourceStage } from './source-stage.js';
+import { QueuedStage, type Step } from './stage.js';
 
 const MAX_IDS = 200;
 /**
@@ -30,13 +30,9 @@ const LINGER_MS = 25;
 const LINGER_MAX_MS = 250;
 const TRIES = 3;
 
-type Step = { kind: 'emit'; events: Envelope[] } | { kind: 'checkpoint'; replayId: string; eventTime: string | null } | { kind: 'end' };
-
 const isGap = (e: Envelope) => e.kind === 'gap' && (e.changeHeader?.recordIds.length ?? 0) > 0;
 
-export class GapEnricher extends SourceStage {
-  private readonly queue: Step[] = [];
-  private running = false;
+export class GapEnrichment extends QueuedStage {
   private readonly fields = new Map<string, Promise<string[]>>();
   protected readonly counters = { gapsEnriched: 0, gapsNotEnriched: 0, compositeCalls: 0 };
 
@@ -52,20 +48,7 @@ export class GapEnricher extends SourceStage {
     this.inner.request(n);
   }
 
-  start(ctx: SubscriberContext): Promise<void> {
-    const push = (s: Step) => {
-      this.queue.push(s);
-      if (!this.running) void this.drain(ctx);
-    };
-    return this.inner.start({
-      ...ctx,
-      emit: (events) => push({ kind: 'emit', events }),
-      checkpoint: (replayId, eventTime) => push({ kind: 'checkpoint', replayId, eventTime }),
-      end: () => push({ kind: 'end' }),
-    });
-  }
-
-  private async drain(ctx: SubscriberContext): Promise<void> {
+  protected async drain(ctx: SubscriberContext): Promise<void> {
     this.running = true;
     try {
       while (this.queue.length > 0 && !this.stopped) {

@@ -19,6 +19,8 @@
  * backfill runs again). Progress (records done / total) is in the logs and in /status
  * (`snapshotDone`, `snapshotTotal`).
  */
+
+import { ChangeSignal } from '../change-signal.js';
 import { snapshotEnvelope } from '../envelope.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,13 +30,12 @@ import { waitForAllowance } from '../salesforce/limits.js';
 import type { RestClient } from '../salesforce/rest.js';
 import { changeEventEntity } from '../salesforce/topics.js';
 import type { Subscriber, SubscriberContext } from '../subscribers/types.js';
-import { ChangeSignal } from './change-signal.js';
-import { SourceStage } from './source-stage.js';
+import { Stage } from './stage.js';
 
 /** How far before the stored position's time a backfill starts (clock skew, in-flight transactions). */
 const BACKFILL_MARGIN_MS = 10 * 60_000;
 
-export interface ExportFirstSource {
+export interface RecordExportSource {
   org: string;
   /** One object's change events: /data/<Object>ChangeEvent. */
   topic: string;
@@ -69,7 +70,7 @@ function snapshotPosition(replayId: string | undefined): Plan['resume'] | null {
 }
 
 /** The initial snapshot to run (or resume) before streaming, if any. */
-function snapshotPlan(source: ExportFirstSource, ctx: SubscriberContext): Plan | null {
+function snapshotPlan(source: RecordExportSource, ctx: SubscriberContext): Plan | null {
   const from = ctx.from;
   if (!from) return source.snapshot ? { label: 'initial snapshot', where: '', all: false, since: null } : null;
   const resume = snapshotPosition(from.replayId);
@@ -84,7 +85,7 @@ function backfillPlan(lastEventTime: string | null): Plan {
   return { label: 'backfill', where: ` WHERE SystemModstamp >= ${since}`, all: true, since };
 }
 
-export class ExportFirst extends SourceStage {
+export class RecordExport extends Stage {
   private credit = 0;
   /** Credit goes to the subscriber (not held here for an export). */
   private streaming = false;
@@ -96,7 +97,7 @@ export class ExportFirst extends SourceStage {
     inner: Subscriber,
     private readonly rest: RestClient,
     private readonly orgs: OrgServices,
-    private readonly source: ExportFirstSource,
+    private readonly source: RecordExportSource,
     private readonly log: Logger,
   ) {
     const label = [source.snapshot ? 'initial snapshot' : '', source.backfill ? 'backfill past retention' : ''];

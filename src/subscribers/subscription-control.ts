@@ -40,7 +40,7 @@ export function isRefusal(at: StartAt | Refusal): at is Refusal {
   return typeof at === 'object' && 'refused' in at;
 }
 
-export class SubscriberToolkit {
+export class SubscriptionControl {
   /** Credit granted by the pipeline and not yet used by emitted events. */
   available = 0;
   replayGaps = 0;

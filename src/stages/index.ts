@@ -11,11 +11,11 @@ import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
 import { changeEventEntity } from '../salesforce/topics.js';
 import type { Subscriber } from '../subscribers/types.js';
-import { ExportFirst } from './export-first.js';
-import { GapEnricher } from './gap-enricher.js';
+import { GapEnrichment } from './gap-enrichment.js';
 import { OverflowRecovery } from './overflow-recovery.js';
+import { RecordExport } from './record-export.js';
 
-export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
+export function withStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
   const source = rc.source as {
     type: string;
     org?: string;
@@ -30,7 +30,7 @@ export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: 
   const snapshot = source.initial === 'snapshot';
   const backfill = source.onInvalidReplay === 'backfill';
   if (source.org && channel && changeEventEntity(channel) && (snapshot || backfill))
-    s = new ExportFirst(s, orgs.rest(source.org), orgs, { org: source.org, topic: channel, snapshot, backfill }, log);
+    s = new RecordExport(s, orgs.rest(source.org), orgs, { org: source.org, topic: channel, snapshot, backfill }, log);
   if (rc.overflow === 'recover') {
     if (!source.org)
       throw new BridgeError('CONFIG', `overflow: recover needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
@@ -39,7 +39,7 @@ export function withSourceStages(subscriber: Subscriber, rc: RouteConfig, orgs: 
   if (rc.gaps === 'enrich') {
     if (!source.org)
       throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
-    s = new GapEnricher(s, orgs.rest(source.org), log);
+    s = new GapEnrichment(s, orgs.rest(source.org), log);
   }
   return s;
 }

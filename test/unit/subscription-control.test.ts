@@ -1,5 +1,5 @@
 /**
- * The subscriber toolkit's start choice and invalid-replay policy (issue 27): ages are judged on
+ * The subscription control's start choice and invalid-replay policy (issue 27): ages are judged on
  * Salesforce's clock, a backfill runs on the credit the subscriber held and hands the rest back,
  * and a route that cannot backfill says so in its marker.
  */
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope.js';
 import { silentLogger } from '../../src/log.js';
 import type { StoredPosition } from '../../src/positions.js';
-import { isRefusal, type StartSettings, SubscriberToolkit } from '../../src/subscribers/toolkit.js';
+import { isRefusal, type StartSettings, SubscriptionControl } from '../../src/subscribers/subscription-control.js';
 import type { SubscriberContext } from '../../src/subscribers/types.js';
 
 const HOUR = 3600_000;
@@ -25,7 +25,7 @@ function harness(from: StoredPosition | undefined, settings: Partial<StartSettin
     log: silentLogger(),
     ...(backfill ? { backfill } : {}),
   };
-  const tk = new SubscriberToolkit(
+  const tk = new SubscriptionControl(
     ctx,
     '/data/AccountChangeEvent',
     {},
@@ -41,7 +41,7 @@ function harness(from: StoredPosition | undefined, settings: Partial<StartSettin
   return { tk, emitted, failed };
 }
 
-describe('subscriber toolkit', () => {
+describe('subscription control', () => {
   const oneHourAgo = new Date(Date.now() - HOUR).toISOString();
   const stored: StoredPosition = { key: 'r', replayId: 'AAE=', eventTime: oneHourAgo, committedAt: oneHourAgo };
 
