@@ -8,7 +8,8 @@ import { interpolate } from './config/interpolate.js';
 import type { BridgeConfig, RouteConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { registerUrlSecrets } from './log.js';
-import { configSchema, sinkTypes } from './registry.js';
+import { configSchema, replayStoreTypes, sinkTypes } from './registry.js';
+import { routeKey, sourceFacts } from './route-facts.js';
 
 /** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -137,27 +138,16 @@ function registerStringUrlSecrets(value: unknown, depth = 0): void {
   }
 }
 
-/** The subscription key of a route: its name, else its source's channel or path. */
-export function routeKey(route: RouteConfig): string {
-  if (route.name) return route.name;
-  const s = route.source as Record<string, unknown>;
-  return String(s.topic ?? s.channel ?? s.path ?? route.source.type);
-}
-
-/** The org's one CometD client carries one route per channel (subscribers/cometd/session.ts). */
-function cometdChannelClashes(config: BridgeConfig): string[] {
+/** Two sources of one config that claim the same thing (e.g. a CometD channel of an org) clash. */
+function sourceClashes(config: BridgeConfig): string[] {
   const out: string[] = [];
   const first = new Map<string, number>();
   config.routes.forEach((r, i) => {
-    const s = r.source as { type: string; org?: string; channel?: string };
-    if (s.type !== 'cometd' || !s.channel) return;
-    const k = `${s.org}\u0000${s.channel}`;
-    const prev = first.get(k);
-    if (prev === undefined) first.set(k, i);
-    else
-      out.push(
-        `routes[${i}].source.channel: routes[${prev}] already subscribes to ${s.channel} of org ${s.org} over CometD; the org's one CometD connection carries one route per channel: give the channel one route (it can have several sinks)`,
-      );
+    for (const { claim, why } of sourceFacts(r.source).exclusive) {
+      const prev = first.get(claim);
+      if (prev === undefined) first.set(claim, i);
+      else out.push(`routes[${i}].source: routes[${prev}] already subscribes to ${claim}; ${why}`);
+    }
   });
   return out;
 }
@@ -165,18 +155,22 @@ function cometdChannelClashes(config: BridgeConfig): string[] {
 function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<PropertyKey>) => boolean): string[] {
   const show = (p: ReadonlyArray<PropertyKey>, v: string) => (hidden(p) ? '(a value from ${…}, not shown)' : `"${v}"`);
   const out: string[] = [];
-  if (config.ha?.enabled && config.replayStore.type !== 'redis' && config.replayStore.type !== 'postgres') {
-    out.push(`ha.enabled: needs replayStore.type redis or postgres (leases live there), not ${config.replayStore.type}`);
+  if (config.ha?.enabled && !replayStoreTypes[config.replayStore.type]?.leases) {
+    const able = Object.entries(replayStoreTypes)
+      .filter(([, r]) => r.leases)
+      .map(([t]) => t);
+    out.push(`ha.enabled: needs replayStore.type ${able.join(' or ')} (leases live there), not ${config.replayStore.type}`);
   }
-  out.push(...cometdChannelClashes(config));
+  out.push(...sourceClashes(config));
   const seen = new Map<string, number>();
   const claims = new Map<string, { at: string; route: string }>();
   config.routes.forEach((r, i) => {
-    const src = r.source as { topic?: string; channel?: string };
+    const facts = sourceFacts(r.source);
     const dupKey = seen.has(routeKey(r)); // reported below once, not again as a file clash
+    const ctx = { config, route: { key: routeKey(r), index: i, sinks: r.sinks.length } };
     r.sinks.forEach((sk, j) => {
-      for (const p of sinkTypes[sk.type]?.problems?.(sk, { key: routeKey(r) }) ?? []) out.push(`routes[${i}].sinks[${j}].${p}`);
-      for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key: routeKey(r), channel: src.topic ?? src.channel }) ?? []) {
+      for (const p of sinkTypes[sk.type]?.problems?.(sk, ctx) ?? []) out.push(`routes[${i}].sinks[${j}].${p}`);
+      for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key: routeKey(r), channel: facts.channel }) ?? []) {
         const prev = claims.get(claim);
         const at = `routes[${i}].sinks[${j}]`;
         if (prev && !dupKey) {
@@ -195,20 +189,8 @@ function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<Property
     } else {
       seen.set(key, i);
     }
-    r.sinks.forEach((sk, j) => {
-      if (sk.type === 'kafka' && (sk as { exactlyOnce?: boolean }).exactlyOnce) {
-        if (config.replayStore.type !== 'kafka')
-          out.push(
-            `routes[${i}].sinks[${j}].exactlyOnce: needs replayStore.type kafka (the checkpoint is written in the same Kafka transaction)`,
-          );
-        if (r.sinks.length > 1)
-          out.push(
-            `routes[${i}].sinks[${j}].exactlyOnce: the exactly-once Kafka sink must be the route's only sink (its checkpoint must not run ahead of other sinks)`,
-          );
-      }
-    });
-    const org = (r.source as { org?: string }).org;
-    if (org !== undefined && !Object.hasOwn(config.orgs, org)) {
+    const org = facts.org;
+    if (org !== null && !Object.hasOwn(config.orgs, org)) {
       const known = Object.keys(config.orgs);
       out.push(
         `routes[${i}].source.org: unknown org ${show(['routes', i, 'source', 'org'], org)}; ${known.length ? `defined orgs: ${known.join(', ')}` : 'no orgs are defined under `orgs:`'}`,

@@ -4,7 +4,7 @@
  * is assembled from these, so a new subscriber, sink or store is registered here and nowhere else.
  */
 import { z } from 'zod';
-import { type ComponentConfig, type ComponentSchema, configSchemaWith } from './config/schema.js';
+import { type CheckContext, type ComponentConfig, type ComponentSchema, configSchemaWith } from './config/schema.js';
 import { FileDeadLetterStore, fileDeadLetterConfigSchema } from './deadletter/file-store.js';
 import type { DeadLetterStore } from './deadletter/types.js';
 import type { Logger } from './log.js';
@@ -22,13 +22,13 @@ import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.j
 import type { Sink } from './sinks/types.js';
 import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
 import { WebhookSink } from './sinks/webhook/webhook-sink.js';
-import { cometdSubscriberConfigSchema } from './subscribers/cometd/config.js';
+import { cometdSourceFacts, cometdSubscriberConfigSchema } from './subscribers/cometd/config.js';
 import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
-import { ExportSubscriber, exportSubscriberConfigSchema } from './subscribers/export/export-subscriber.js';
-import { FileSubscriber, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
-import { pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
+import { ExportSubscriber, exportSourceFacts, exportSubscriberConfigSchema } from './subscribers/export/export-subscriber.js';
+import { FileSubscriber, fileSourceFacts, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
+import { pubsubSourceFacts, pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
 import { PubSubSubscriber } from './subscribers/pubsub/subscriber.js';
-import type { Subscriber } from './subscribers/types.js';
+import type { SourceFacts, Subscriber } from './subscribers/types.js';
 
 export interface BuildContext {
   /** Route (subscription key) the component serves; empty for shared components. */
@@ -43,57 +43,58 @@ export interface BuildContext {
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.
 type AnyConfig = any;
 
-export interface Registration<T> {
+export interface Registration<T, C = AnyConfig> {
   /** Strict object schema with `type: z.literal(name)`. */
-  schema: z.ZodType<AnyConfig> & { shape: Record<string, z.ZodType> };
-  create(config: AnyConfig, ctx: BuildContext): T;
+  schema: z.ZodType<C> & { shape: Record<string, z.ZodType> };
+  create(config: C, ctx: BuildContext): T;
   /**
    * What this component writes exclusively (e.g. a file series), for `check`: two components of
    * one config that claim the same thing would overwrite each other, and are refused.
    */
-  exclusive?(config: AnyConfig, route: { key: string; channel: string | undefined }): string[];
-  /** Problems `check` can see only with the route in hand (e.g. a topic name built from the route's name). */
-  problems?(config: AnyConfig, route: { key: string }): string[];
+  exclusive?(config: C, route: { key: string; channel: string | null }): string[];
+  /** Problems `check` can see only with the bridge around it (the route, the replay store, other sinks). */
+  problems?(config: C, ctx: CheckContext): string[];
 }
 
-export const subscriberTypes: Record<string, Registration<Subscriber>> = {
-  file: {
-    schema: fileSubscriberConfigSchema,
-    create: (c) => new FileSubscriber(c),
-  },
-  pubsub: {
+/** A source also says what it is: its route facts (subscribers/types.ts). */
+export interface SourceRegistration<C = AnyConfig> extends Registration<Subscriber, C> {
+  facts(config: C): SourceFacts;
+}
+
+/** A replay store says whether it can hold HA leases. */
+export interface StoreRegistration<C = AnyConfig> extends Registration<ReplayStore, C> {
+  leases?: boolean;
+}
+
+/** Entries are written against their own config type (inferred from the schema). */
+const source = <C>(r: SourceRegistration<C>) => r as unknown as SourceRegistration;
+const sink = <C>(r: Registration<Sink, C>) => r as unknown as Registration<Sink>;
+const store = <C>(r: StoreRegistration<C>) => r as unknown as StoreRegistration;
+
+export const subscriberTypes: Record<string, SourceRegistration> = {
+  file: source({ schema: fileSubscriberConfigSchema, create: (c) => new FileSubscriber(c), facts: fileSourceFacts }),
+  pubsub: source({
     schema: pubsubSubscriberConfigSchema,
     create: (c, ctx) => new PubSubSubscriber(c, needOrgs(ctx)),
-  },
-  cometd: {
+    facts: pubsubSourceFacts,
+  }),
+  cometd: source({
     schema: cometdSubscriberConfigSchema,
     create: (c, ctx) => new CometdSubscriber(c, needOrgs(ctx)),
-  },
-  export: {
+    facts: cometdSourceFacts,
+  }),
+  export: source({
     schema: exportSubscriberConfigSchema,
     create: (c, ctx) => new ExportSubscriber(c, needOrgs(ctx)),
-  },
+    facts: exportSourceFacts,
+  }),
 };
 
 export const sinkTypes: Record<string, Registration<Sink>> = {
-  file: {
-    schema: fileSinkConfigSchema,
-    create: (c, ctx) => new FileSink(c, ctx),
-    exclusive: fileSinkClaims,
-  },
-  kafka: {
-    schema: kafkaSinkConfigSchema,
-    create: (c, ctx) => new KafkaSink(c, ctx),
-    problems: kafkaSinkProblems,
-  },
-  webhook: {
-    schema: webhookSinkConfigSchema,
-    create: (c, ctx) => new WebhookSink(c, ctx),
-  },
-  stdout: {
-    schema: stdoutSinkConfigSchema,
-    create: (c) => new StdoutSink(c),
-  },
+  file: sink({ schema: fileSinkConfigSchema, create: (c, ctx) => new FileSink(c, ctx), exclusive: fileSinkClaims }),
+  kafka: sink({ schema: kafkaSinkConfigSchema, create: (c, ctx) => new KafkaSink(c, ctx), problems: kafkaSinkProblems }),
+  webhook: sink({ schema: webhookSinkConfigSchema, create: (c, ctx) => new WebhookSink(c, ctx) }),
+  stdout: sink({ schema: stdoutSinkConfigSchema, create: (c) => new StdoutSink(c) }),
 };
 
 /** Where undeliverable events are kept (config `deadLetter`). */
@@ -104,27 +105,12 @@ export const deadLetterStoreTypes: Record<string, Registration<DeadLetterStore>>
   },
 };
 
-export const replayStoreTypes: Record<string, Registration<ReplayStore>> = {
-  file: {
-    schema: fileStoreConfigSchema,
-    create: (c) => new FileReplayStore(c),
-  },
-  redis: {
-    schema: redisStoreConfigSchema,
-    create: (c) => new RedisReplayStore(c),
-  },
-  postgres: {
-    schema: postgresStoreConfigSchema,
-    create: (c) => new PostgresReplayStore(c),
-  },
-  kafka: {
-    schema: kafkaStoreConfigSchema,
-    create: (c) => new KafkaReplayStore(c),
-  },
-  memory: {
-    schema: memoryStoreConfigSchema,
-    create: () => new MemoryReplayStore(),
-  },
+export const replayStoreTypes: Record<string, StoreRegistration> = {
+  file: store({ schema: fileStoreConfigSchema, create: (c) => new FileReplayStore(c) }),
+  redis: store({ schema: redisStoreConfigSchema, create: (c) => new RedisReplayStore(c), leases: true }),
+  postgres: store({ schema: postgresStoreConfigSchema, create: (c) => new PostgresReplayStore(c), leases: true }),
+  kafka: store({ schema: kafkaStoreConfigSchema, create: (c) => new KafkaReplayStore(c) }),
+  memory: store({ schema: memoryStoreConfigSchema, create: () => new MemoryReplayStore() }),
 };
 
 function unionOf<T>(table: Record<string, Registration<T>>): ComponentSchema {
@@ -146,7 +132,7 @@ function needOrgs(ctx: BuildContext): OrgServices {
   return ctx.orgs;
 }
 
-export function lookup<T>(table: Record<string, Registration<T>>, type: string): Registration<T> {
+export function lookup<R>(table: Record<string, R>, type: string): R {
   const reg = table[type];
   if (!reg) throw new Error(`no implementation registered for type "${type}"`);
   return reg;

@@ -8,11 +8,12 @@
  */
 
 import type { BridgeConfig } from '../config/schema.js';
-import { loadConfigFile, routeKey } from '../config-file.js';
+import { loadConfigFile } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';
 import { createReplayStore } from '../pipeline/stores.js';
+import { routeKey, sourceFacts } from '../route-facts.js';
 import { changeEventEntity } from '../salesforce/topics.js';
 import { exportSubscriberConfigSchema } from '../subscribers/export/export-subscriber.js';
 import { parse, requireConfigPath } from './args.js';
@@ -41,8 +42,8 @@ export async function backfillCommand(argv: string[]): Promise<number> {
   const { config } = loadConfigFile(requireConfigPath('backfill', values.config));
   const rc = config.routes.find((r) => routeKey(r) === values.route);
   if (!rc) throw new UsageError(`backfill: no route "${values.route}" in this config (routes: ${config.routes.map(routeKey).join(', ')})`);
-  const src = rc.source as { org?: string; topic?: string; channel?: string };
-  const topic = src.topic ?? src.channel ?? '';
+  const src = sourceFacts(rc.source);
+  const topic = src.channel ?? '';
   if (!src.org || !changeEventEntity(topic))
     throw new UsageError(`backfill: route "${values.route}" does not stream one object's change events (e.g. /data/AccountChangeEvent)`);
   const key = `${values.route}#backfill`;

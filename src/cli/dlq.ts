@@ -1,12 +1,13 @@
 /** `sfbridge dlq list|replay|purge`: inspect dead letters, deliver them again, or drop them. */
 
 import type { BridgeConfig } from '../config/schema.js';
-import { loadConfigFile, routeKey } from '../config-file.js';
+import { loadConfigFile } from '../config-file.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../deadletter/types.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { createDeadLetterStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes } from '../registry.js';
+import { routeKey } from '../route-facts.js';
 import type { Sink } from '../sinks/types.js';
 import { parse, requireConfigPath } from './args.js';
 

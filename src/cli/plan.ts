@@ -1,12 +1,12 @@
 /** `sfbridge check`: what a config will do, in words. */
 
 import { formatDuration } from '../config/duration.js';
-import { type BridgeConfig, inFlightLimit } from '../config/schema.js';
-import { routeKey } from '../config-file.js';
+import type { BridgeConfig } from '../config/schema.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
+import { inFlightLimit, routeKey } from '../route-facts.js';
 
 export function describePlan(config: BridgeConfig, path: string): string {
   const log = silentLogger();

@@ -1,9 +1,10 @@
 /** `sfbridge replay list|get|set|reset`: inspect and move stored positions (stop the bridge first). */
-import { loadConfigFile, routeKey } from '../config-file.js';
+import { loadConfigFile } from '../config-file.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { createReplayStore } from '../pipeline/stores.js';
 import type { StoredPosition } from '../positions.js';
+import { routeKey } from '../route-facts.js';
 import { parse, requireConfigPath } from './args.js';
 
 export const REPLAY_HELP = `usage: sfbridge replay list  -c FILE [--json]

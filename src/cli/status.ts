@@ -5,12 +5,13 @@
  */
 
 import type { BridgeConfig } from '../config/schema.js';
-import { loadConfigFile, routeKey } from '../config-file.js';
+import { loadConfigFile } from '../config-file.js';
 import { silentLogger } from '../log.js';
 import type { BridgeStatus } from '../pipeline/bridge.js';
 import { routeFacts } from '../pipeline/metrics.js';
 import type { RouteStatus } from '../pipeline/route-types.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
+import { routeKey } from '../route-facts.js';
 import { parse, requireConfigPath } from './args.js';
 import { healthBaseUrl } from './health-url.js';
 

@@ -4,9 +4,10 @@
  */
 
 import type { BridgeConfig } from '../config/schema.js';
-import { loadConfigFile, routeKey } from '../config-file.js';
+import { loadConfigFile } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { routeKey } from '../route-facts.js';
 import { parse, requireConfigPath } from './args.js';
 import { runBridge } from './run.js';
 

@@ -104,7 +104,7 @@ export const orgSchema = z.strictObject({
 });
 
 export const pipelineSchema = z.strictObject({
-  /** Events a route may hold unacknowledged; bounds memory whatever the backlog (default: inFlightLimit). */
+  /** Events a route may hold unacknowledged; bounds memory whatever the backlog (default: the source's, route-facts.ts). */
   maxInFlight: z.number().int().positive().max(1_000_000).optional(),
   /** Largest write handed to one sink (queued batches are coalesced up to this). */
   maxBatchEvents: z.number().int().positive().default(2000),
@@ -115,17 +115,6 @@ export const pipelineSchema = z.strictObject({
   /** Graceful shutdown: how long to wait for in-flight events to reach the sinks. */
   drainTimeoutMs: z.number().int().nonnegative().default(30_000),
 });
-
-/**
- * A route's in-flight limit: its own, else the pipeline's, else 500 — or 2000 for CometD sources.
- * Why 500: events in flight are what survives the young-generation collections; at 2000 they got
- * promoted and collected again as old objects, which cost a Kafka catch-up 30 % more CPU and lower
- * throughput (docs/benchmarks.md). CometD keeps 2000: its back-pressure is a disconnect and a
- * resubscribe that Salesforce counts against the delivery allocation, so its window stays wide.
- */
-export function inFlightLimit(route: { maxInFlight?: number; source: { type: string } }, pipeline: { maxInFlight?: number }): number {
-  return route.maxInFlight ?? pipeline.maxInFlight ?? (route.source.type === 'cometd' ? 2000 : 500);
-}
 
 function routeSchemaWith(c: ComponentSchemas) {
   return z.strictObject({
@@ -201,5 +190,11 @@ export function configSchemaWith(c: ComponentSchemas) {
 }
 
 export type BridgeConfig = z.infer<ReturnType<typeof configSchemaWith>>;
+
+/** What `check` gives a component's `problems` hook (src/registry.ts): the whole config and the route at hand. */
+export interface CheckContext {
+  config: BridgeConfig;
+  route: { key: string; index: number; sinks: number };
+}
 export type RouteConfig = BridgeConfig['routes'][number];
 export type OrgConfig = z.infer<typeof orgSchema>;

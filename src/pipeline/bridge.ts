@@ -5,8 +5,7 @@
  */
 
 import { ChangeSignal } from '../change-signal.js';
-import { type BridgeConfig, inFlightLimit, type RouteConfig } from '../config/schema.js';
-import { routeKey } from '../config-file.js';
+import type { BridgeConfig, RouteConfig } from '../config/schema.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
 import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,6 +13,7 @@ import { OrgServices } from '../orgs.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
+import { inFlightLimit, routeKey, sourceFacts } from '../route-facts.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { withStages } from '../stages/index.js';

@@ -12,7 +12,7 @@ import client from 'prom-client';
 import type { RouteConfig } from '../config/schema.js';
 import { type Envelope, hasPosition } from '../envelope.js';
 import { scrubString } from '../log.js';
-import { defaultRetentionHours } from '../subscribers/retention.js';
+import { sourceFacts } from '../route-facts.js';
 import { defineLimitMetrics, defineStatusMetrics, type OrgFacts } from './metrics-status.js';
 import type { RouteObserver, RouteStatus } from './route-types.js';
 
@@ -23,12 +23,10 @@ interface RouteFacts {
   retentionMs: number | null;
 }
 
-/** Org, channel and retention window of a route, from its config. */
+/** Org, channel and retention window of a route, as its source describes itself. */
 export function routeFacts(rc: RouteConfig): RouteFacts {
-  const s = rc.source as { type: string; org?: string; topic?: string; channel?: string; retentionHours?: number };
-  const channel = s.topic ?? s.channel ?? '';
-  const hours = s.type === 'pubsub' || s.type === 'cometd' ? (s.retentionHours ?? defaultRetentionHours(channel)) : null;
-  return { org: s.org ?? '', channel, retentionMs: hours === null ? null : hours * 3_600_000 };
+  const f = sourceFacts(rc.source);
+  return { org: f.org ?? '', channel: f.channel ?? '', retentionMs: f.retentionMs };
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

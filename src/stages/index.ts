@@ -9,6 +9,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
+import { sourceFacts } from '../route-facts.js';
 import { changeEventEntity } from '../salesforce/topics.js';
 import type { Subscriber } from '../subscribers/types.js';
 import { GapEnrichment } from './gap-enrichment.js';
@@ -16,30 +17,21 @@ import { OverflowRecovery } from './overflow-recovery.js';
 import { RecordExport } from './record-export.js';
 
 export function withStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
-  const source = rc.source as {
-    type: string;
-    org?: string;
-    topic?: string;
-    channel?: string;
-    initial?: string;
-    onInvalidReplay?: string;
-  };
+  const facts = sourceFacts(rc.source);
+  const org = facts.org;
   let s = subscriber;
   // Exports need one object's change events (a Bulk query of that object).
-  const channel = source.topic ?? source.channel;
-  const snapshot = source.initial === 'snapshot';
-  const backfill = source.onInvalidReplay === 'backfill';
-  if (source.org && channel && changeEventEntity(channel) && (snapshot || backfill))
-    s = new RecordExport(s, orgs.rest(source.org), orgs, { org: source.org, topic: channel, snapshot, backfill }, log);
+  if (org && facts.channel && changeEventEntity(facts.channel) && (facts.snapshot || facts.backfill))
+    s = new RecordExport(s, orgs.rest(org), orgs, { org, topic: facts.channel, snapshot: facts.snapshot, backfill: facts.backfill }, log);
   if (rc.overflow === 'recover') {
-    if (!source.org)
-      throw new BridgeError('CONFIG', `overflow: recover needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
-    s = new OverflowRecovery(s, orgs.rest(source.org), log);
+    if (!org)
+      throw new BridgeError('CONFIG', `overflow: recover needs a Salesforce source (pubsub or cometd with an org), not ${rc.source.type}`);
+    s = new OverflowRecovery(s, orgs.rest(org), log);
   }
   if (rc.gaps === 'enrich') {
-    if (!source.org)
-      throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${source.type}`);
-    s = new GapEnrichment(s, orgs.rest(source.org), log);
+    if (!org)
+      throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${rc.source.type}`);
+    s = new GapEnrichment(s, orgs.rest(org), log);
   }
   return s;
 }

@@ -43,6 +43,28 @@ export interface SubscriberContext {
   log: Logger;
 }
 
+/**
+ * What a source says about itself, from its own config (registry `facts`): nothing outside its
+ * folder reads its config. The pipeline, metrics, `check` and the source stages use these.
+ */
+export interface SourceFacts {
+  /** The subscription key of a route that has no `name`. */
+  key: string;
+  /** The Salesforce org it reads (`orgs.<name>`), or null. */
+  org: string | null;
+  /** The channel or topic its events carry, or null. */
+  channel: string | null;
+  /** How long Salesforce keeps the channel's events (ms); null for sources without retention. */
+  retentionMs: number | null;
+  /** The in-flight window when neither the route nor the pipeline sets one. */
+  maxInFlight: number;
+  /** What the source must hold alone within one config, and why (two claims of one thing clash). */
+  exclusive: Array<{ claim: string; why: string }>;
+  /** Source stages the source asks for: an initial snapshot, a backfill when its position is refused. */
+  snapshot: boolean;
+  backfill: boolean;
+}
+
 export interface Subscriber {
   start(ctx: SubscriberContext): Promise<void>;
   /** Grant `n` more events of credit. */

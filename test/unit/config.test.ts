@@ -2,10 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describePlan } from '../../src/cli/plan.js';
-import { inFlightLimit } from '../../src/config/schema.js';
-import { parseConfig, routeKey } from '../../src/config-file.js';
+import type { RouteConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/config-file.js';
 import { ConfigError } from '../../src/errors.js';
 import { scrubString } from '../../src/log.js';
+import { inFlightLimit, routeKey } from '../../src/route-facts.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const minimal = (extra = '') => `
@@ -82,7 +83,7 @@ routes:
         `${orgs2}\nroutes:\n${route('a', 'o', '/data/AccountChangeEvent')}\n${route('b', 'o', '/data/AccountChangeEvent')}\n${route('c', 'p', '/data/AccountChangeEvent')}\n${route('d', 'o', '/topic/X')}`,
       ),
     ).toEqual([
-      "/cfg.yaml: routes[1].source.channel: routes[0] already subscribes to /data/AccountChangeEvent of org o over CometD; the org's one CometD connection carries one route per channel: give the channel one route (it can have several sinks)",
+      "/cfg.yaml: routes[1].source: routes[0] already subscribes to /data/AccountChangeEvent of org o over CometD; the org's one CometD connection carries one route per channel: give the channel one route (it can have several sinks)",
     ]);
   });
 
@@ -98,10 +99,21 @@ routes:
   });
 
   it('in-flight limit: the route setting, else the pipeline setting, else 500 (2000 for CometD sources)', () => {
-    expect(inFlightLimit({ source: { type: 'pubsub' } }, {})).toBe(500);
-    expect(inFlightLimit({ source: { type: 'cometd' } }, {})).toBe(2000);
-    expect(inFlightLimit({ source: { type: 'cometd' } }, { maxInFlight: 300 })).toBe(300);
-    expect(inFlightLimit({ source: { type: 'pubsub' }, maxInFlight: 50 }, { maxInFlight: 300 })).toBe(50);
+    const pubsub = {
+      source: {
+        type: 'pubsub',
+        org: 'o',
+        topic: '/data/AccountChangeEvent',
+        initial: 'latest',
+        onInvalidReplay: 'earliest',
+        retentionHours: 72,
+      },
+    } as never as RouteConfig;
+    const cometd = { source: { type: 'cometd', org: 'o', channel: '/topic/X', onInvalidReplay: 'earliest' } } as never as RouteConfig;
+    expect(inFlightLimit(pubsub, {})).toBe(500);
+    expect(inFlightLimit(cometd, {})).toBe(2000);
+    expect(inFlightLimit(cometd, { maxInFlight: 300 })).toBe(300);
+    expect(inFlightLimit({ ...pubsub, maxInFlight: 50 }, { maxInFlight: 300 })).toBe(50);
   });
 
   it('check says where onInvalidReplay: backfill cannot run (no object to export) and is silent where it can', () => {

@@ -56,9 +56,9 @@ export function safeFileName(name: string): string {
 }
 
 /** The file series a sink will write for a route, when known from the config (for `check`). */
-export function fileSinkClaims(config: FileSinkConfig, route: { key: string; channel: string | undefined }): string[] {
+export function fileSinkClaims(config: FileSinkConfig, route: { key: string; channel: string | null }): string[] {
   const stream = config.splitBy === 'channel' ? route.channel : route.key;
-  return stream === undefined ? [] : [`${join(resolve(config.dir), safeFileName(stream))}-*.ndjson`];
+  return stream === null ? [] : [`${join(resolve(config.dir), safeFileName(stream))}-*.ndjson`];
 }
 
 function stamp(ms: number): string {

@@ -7,6 +7,7 @@
  * transactional id stable per route, so a restarted bridge fences its previous incarnation and a
  * read_committed consumer sees every event exactly once.
  */
+import type { CheckContext } from '../../config/schema.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
 import type { CheckpointRecord } from '../../positions.js';
@@ -48,13 +49,21 @@ export function topicNameProblem(topic: string): string | null {
 }
 
 /** For `check`: the topic a route's events will go to when the template names only the route. */
-export function kafkaSinkProblems(config: KafkaSinkConfig, route: { key: string }): string[] {
+export function kafkaSinkProblems(config: KafkaSinkConfig, ctx: CheckContext): string[] {
+  const out: string[] = [];
   const sample = config.topic
-    .replace(/\{route\}/g, topicSafe(route.key))
+    .replace(/\{route\}/g, topicSafe(ctx.route.key))
     .replace(/\{org\}|\{channel\}|\{kind\}/g, 'x')
     .slice(0, 249);
   const bad = topicNameProblem(sample);
-  return bad ? [`topic: "${config.topic}" gives "${sample}" for route "${route.key}", ${bad}`] : [];
+  if (bad) out.push(`topic: "${config.topic}" gives "${sample}" for route "${ctx.route.key}", ${bad}`);
+  if (config.exactlyOnce) {
+    if (ctx.config.replayStore.type !== 'kafka')
+      out.push('exactlyOnce: needs replayStore.type kafka (the checkpoint is written in the same Kafka transaction)');
+    if (ctx.route.sinks > 1)
+      out.push("exactlyOnce: the exactly-once Kafka sink must be the route's only sink (its checkpoint must not run ahead of other sinks)");
+  }
+  return out;
 }
 
 export class KafkaSink implements Sink {

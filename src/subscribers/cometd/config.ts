@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { defaultRetentionHours } from '../retention.js';
+import type { SourceFacts } from '../types.js';
 
 export const cometdSubscriberConfigSchema = z.strictObject({
   type: z.literal('cometd'),
@@ -34,3 +36,26 @@ export const cometdSubscriberConfigSchema = z.strictObject({
   resumeAt: z.number().gt(0).max(1).default(0.5),
 });
 export type CometdSubscriberConfig = z.infer<typeof cometdSubscriberConfigSchema>;
+
+/**
+ * In flight by default: 2000, not 500: CometD's back-pressure is a disconnect and a resubscribe
+ * that Salesforce counts against the delivery allocation, so its window stays wide. The org's one
+ * CometD client carries one route per channel (session.ts): a channel is claimed per org.
+ */
+export function cometdSourceFacts(c: CometdSubscriberConfig): SourceFacts {
+  return {
+    key: c.channel,
+    org: c.org,
+    channel: c.channel,
+    retentionMs: (c.retentionHours ?? defaultRetentionHours(c.channel)) * 3_600_000,
+    maxInFlight: 2000,
+    exclusive: [
+      {
+        claim: `${c.channel} of org ${c.org} over CometD`,
+        why: "the org's one CometD connection carries one route per channel: give the channel one route (it can have several sinks)",
+      },
+    ],
+    snapshot: false,
+    backfill: c.onInvalidReplay === 'backfill',
+  };
+}

@@ -16,7 +16,7 @@ import { bulkExport, describeFields, type ExportProgress } from '../../salesforc
 import { waitForAllowance } from '../../salesforce/limits.js';
 import type { RestClient } from '../../salesforce/rest.js';
 import { changeEventEntity } from '../../salesforce/topics.js';
-import type { Subscriber, SubscriberContext } from '../types.js';
+import type { SourceFacts, Subscriber, SubscriberContext } from '../types.js';
 
 export const exportSubscriberConfigSchema = z.strictObject({
   type: z.literal('export'),
@@ -33,6 +33,20 @@ export const exportSubscriberConfigSchema = z.strictObject({
   pageSize: z.number().int().positive().max(100_000).default(10_000),
 });
 export type ExportSubscriberConfig = z.infer<typeof exportSubscriberConfigSchema>;
+
+/** An export reads records, not a stream: no retention. */
+export function exportSourceFacts(c: ExportSubscriberConfig): SourceFacts {
+  return {
+    key: c.topic,
+    org: c.org,
+    channel: c.topic,
+    retentionMs: null,
+    maxInFlight: 500,
+    exclusive: [],
+    snapshot: false,
+    backfill: false,
+  };
+}
 
 export class ExportSubscriber implements Subscriber {
   private credit = 0;

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { BridgeError } from '../../errors.js';
 import { sleep } from '../../retry.js';
-import type { Subscriber, SubscriberContext } from '../types.js';
+import type { SourceFacts, Subscriber, SubscriberContext } from '../types.js';
 
 export const fileSubscriberConfigSchema = z.strictObject({
   type: z.literal('file'),
@@ -23,6 +23,20 @@ export const fileSubscriberConfigSchema = z.strictObject({
   batchSize: z.number().int().positive().max(10_000).default(100),
 });
 export type FileSubscriberConfig = z.infer<typeof fileSubscriberConfigSchema>;
+
+/** A file has no retention and no org; its route is keyed by its path. */
+export function fileSourceFacts(c: FileSubscriberConfig): SourceFacts {
+  return {
+    key: c.path,
+    org: null,
+    channel: c.channel ?? null,
+    retentionMs: null,
+    maxInFlight: 500,
+    exclusive: [],
+    snapshot: false,
+    backfill: false,
+  };
+}
 
 interface Line {
   text: string;

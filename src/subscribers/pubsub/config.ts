@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { changeEventEntity } from '../../salesforce/topics.js';
+import type { SourceFacts } from '../types.js';
 
 export const pubsubSubscriberConfigSchema = z
   .strictObject({
@@ -46,3 +47,21 @@ export const pubsubSubscriberConfigSchema = z
   });
 
 export type PubSubSubscriberConfig = z.infer<typeof pubsubSubscriberConfigSchema>;
+
+/**
+ * In flight by default: 500. Events in flight are what survives young-generation collections; at
+ * 2000 they got promoted and collected again as old objects, which cost a Kafka catch-up 30 % more
+ * CPU and lower throughput (docs/benchmarks.md).
+ */
+export function pubsubSourceFacts(c: PubSubSubscriberConfig): SourceFacts {
+  return {
+    key: c.topic,
+    org: c.org,
+    channel: c.topic,
+    retentionMs: c.retentionHours * 3_600_000,
+    maxInFlight: 500,
+    exclusive: [],
+    snapshot: c.initial === 'snapshot',
+    backfill: c.onInvalidReplay === 'backfill',
+  };
+}
