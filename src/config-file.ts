@@ -92,7 +92,7 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(lines.map((l) => `${path}: ${l}`));
   }
   const config = result.data;
-  const semantic = checkSemantics(config, hidden);
+  const semantic = configProblems(config, hidden);
   if (semantic.length > 0) throw new ConfigError(semantic.map((l) => `${path}: ${l}`));
   registerStringUrlSecrets(config);
   return config;
@@ -152,7 +152,12 @@ function sourceClashes(config: BridgeConfig): string[] {
   return out;
 }
 
-function checkSemantics(config: BridgeConfig, hidden: (p: ReadonlyArray<PropertyKey>) => boolean): string[] {
+/**
+ * The checks a parsed config must pass beyond its schema (the ones that need several parts of
+ * it). `sfbridge check` and `run` report them at load; a Bridge built from a config in code runs
+ * them at start. Values that came from `${…}` are not shown (`hidden`).
+ */
+export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<PropertyKey>) => boolean = () => false): string[] {
   const show = (p: ReadonlyArray<PropertyKey>, v: string) => (hidden(p) ? '(a value from ${…}, not shown)' : `"${v}"`);
   const out: string[] = [];
   if (config.ha?.enabled && !replayStoreTypes[config.replayStore.type]?.leases) {

@@ -63,3 +63,9 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** A failure while opening a store, a sink or an org at start: the component named, and why. */
+export function asStartupError(what: string, err: unknown): BridgeError {
+  if (err instanceof BridgeError) return err;
+  return new BridgeError('STARTUP', `${what}: ${errorMessage(err)}`);
+}

@@ -6,8 +6,9 @@
 
 import { ChangeSignal } from '../change-signal.js';
 import type { BridgeConfig, RouteConfig } from '../config/schema.js';
+import { configProblems } from '../config-file.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
-import { BridgeError, errorMessage } from '../errors.js';
+import { asStartupError, BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
@@ -34,6 +35,9 @@ export interface BridgeStatus {
 interface Running {
   route: Route;
   sinks: Sink[];
+  /** HA: the lease the route runs under (a supervised restart keeps it). */
+  lease?: Lease;
+  mayWrite?: () => boolean;
 }
 
 export class Bridge {
@@ -106,11 +110,13 @@ export class Bridge {
       log: rlog,
       observer: this.metrics.observer(key),
     });
-    return { route, sinks: sinks.map((s) => s.sink) };
+    return { route, sinks: sinks.map((s) => s.sink), lease, mayWrite };
   }
 
   /** Open the store and sinks, then start the routes. Throws a clear error if anything can't open. */
   async start(): Promise<void> {
+    const problems = configProblems(this.config);
+    if (problems.length > 0) throw new BridgeError('CONFIG', problems.join('; '));
     try {
       await this.store.open();
     } catch (err) {
@@ -133,11 +139,8 @@ export class Bridge {
     this.orgs.pollLimits(new Set([...this.specs.values()].map((rc) => routeFacts(rc).org).filter(Boolean)));
     const ha = this.config.ha;
     if (ha?.enabled) {
-      if (!isLeaseStore(this.store))
-        throw new BridgeError(
-          'CONFIG',
-          `ha.enabled needs a replay store that holds leases (redis or postgres), not ${this.config.replayStore.type}`,
-        );
+      // configProblems refused ha.enabled without a lease store: narrowing the type only.
+      if (!isLeaseStore(this.store)) throw new Error('unreachable: the replay store holds no leases');
       this.ha = new HaCoordinator(this.store, [...this.specs.keys()], ha, this.log, {
         start: (key, lease, mayWrite) => this.startRoute(key, lease, mayWrite),
         stop: (key, drain) => this.stopRoute(key, drain),
@@ -179,22 +182,13 @@ export class Bridge {
     });
   }
 
-  /** A supervised restart: fresh subscriber and sinks, from the route's last committed position. */
+  /** A supervised restart: fresh subscriber and sinks, from the route's last committed position (under the same lease). */
   private async restartRoute(key: string): Promise<void> {
     if (this.state !== 'running') return;
     const old = this.running.get(key);
-    if (old) await this.closeSinks(old);
-    const r = this.build(key);
-    this.running.set(key, r);
-    try {
-      await this.openAndStart(r);
-    } catch (err) {
-      await this.closeSinks(r);
-      throw err;
-    }
+    if (!old) return; // HA: the lease went elsewhere meanwhile
+    await this.startRoute(key, old.lease, old.mayWrite);
     this.log.info({ route: key }, 'route restarted');
-    this.watch(key, r);
-    this.changed.notify();
   }
 
   /** Operator request (HTTP `POST /routes/<key>/restart`): restart a failed route now. */
@@ -202,20 +196,29 @@ export class Bridge {
     return this.supervisor.restartNow(key);
   }
 
-  private async startRoute(key: string, lease: Lease, mayWrite: () => boolean): Promise<Route> {
+  /**
+   * Start a route (first start, a supervised restart, or an HA lease taken): fresh subscriber and
+   * sinks, then watched, so a failure goes to the supervisor with or without HA.
+   */
+  private async startRoute(key: string, lease?: Lease, mayWrite?: () => boolean): Promise<Route> {
+    const old = this.running.get(key);
+    if (old) await this.closeSinks(old);
     const r = this.build(key, lease, mayWrite);
     this.running.set(key, r);
     try {
       await this.openAndStart(r);
     } catch (err) {
-      this.running.delete(key);
       await this.closeSinks(r);
       throw err;
     }
+    this.watch(key, r);
+    this.changed.notify();
     return r.route;
   }
 
+  /** HA: the lease is gone (or handed over): stop the route here, and any restart it was waiting for. */
   private async stopRoute(key: string, drain: boolean): Promise<void> {
+    this.supervisor.forget(key);
     const r = this.running.get(key);
     if (!r) return;
     await r.route.stop(drain ? this.config.pipeline.drainTimeoutMs : 0);
@@ -290,9 +293,4 @@ export class Bridge {
       await s.close().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
     }
   }
-}
-
-function asStartupError(what: string, err: unknown): BridgeError {
-  if (err instanceof BridgeError) return err;
-  return new BridgeError('STARTUP', `${what}: ${errorMessage(err)}`);
 }

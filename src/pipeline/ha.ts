@@ -11,7 +11,6 @@ import { hostname } from 'node:os';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lease, LeaseStore } from '../replay/lease.js';
-import type { Route } from './route.js';
 
 export interface HaConfig {
   enabled: boolean;
@@ -21,12 +20,16 @@ export interface HaConfig {
 
 interface Owned {
   lease: Lease;
-  route: Route;
   lastRenewOk: number;
 }
 
+/**
+ * How the coordinator starts and stops routes. It handles leases only: a route that fails under
+ * its lease keeps the lease, and the bridge's supervisor restarts it (onRouteFailure, routeRestart
+ * back-off) as it does without HA.
+ */
 export interface RouteControl {
-  start(key: string, lease: Lease, mayWrite: () => boolean): Promise<Route>;
+  start(key: string, lease: Lease, mayWrite: () => boolean): Promise<unknown>;
   stop(key: string, drain: boolean): Promise<void>;
 }
 
@@ -76,18 +79,12 @@ export class HaCoordinator {
     const now = Date.now();
     // 1. Keep (or give up) what we own.
     for (const [key, o] of [...this.owned]) {
-      const st = o.route.status().state;
-      if (st === 'failed' || st === 'ended' || st === 'stopped') {
-        this.log.warn({ route: key, state: st, instance: this.instanceId }, 'route stopped under this lease; releasing it');
-        await this.drop(key, false, true);
-        continue;
-      }
       const ok = await this.store.renew(o.lease, ttl).catch((err) => {
         this.log.warn({ route: key, error: errorMessage(err) }, 'lease renewal failed');
         return null;
       });
       if (ok) o.lastRenewOk = Date.now();
-      else if (ok === false || now - o.lastRenewOk > (ttl * 2) / 3) {
+      else if (ok === false || now - o.lastRenewOk >= (ttl * 2) / 3) {
         this.log.error(
           { route: key, instance: this.instanceId, fencing: o.lease.fencing },
           'lost the lease: stopping the route now (another instance may take over)',
@@ -117,8 +114,8 @@ export class HaCoordinator {
         return Date.now() - last < (ttl * 2) / 3;
       };
       try {
-        const route = await this.control.start(key, lease, mayWrite);
-        this.owned.set(key, { lease, route, lastRenewOk: acquiredAt });
+        await this.control.start(key, lease, mayWrite);
+        this.owned.set(key, { lease, lastRenewOk: acquiredAt });
         this.log.info(
           { route: key, instance: this.instanceId, fencing: lease.fencing },
           'acquired the lease; route started on this instance',

@@ -100,12 +100,6 @@ export class Route {
   }
 
   async start(): Promise<void> {
-    if (this.atomic && !this.opts.store.checkpointRecord) {
-      throw new BridgeError(
-        'CONFIG',
-        `${this.opts.sinks[0]?.name}: commits positions in its own transactions, which needs a replay store that can hand it a checkpoint record (replayStore.type kafka)`,
-      );
-    }
     const from = await this.opts.store.load(this.key);
     this.committed = from ?? null;
     this.state = 'running';

@@ -102,6 +102,13 @@ export class RouteSupervisor {
     return true;
   }
 
+  /** The route left this instance (HA: its lease went elsewhere): no restart here, no record. */
+  forget(key: string): void {
+    const e = this.entries.get(key);
+    if (e?.timer) clearTimeout(e.timer);
+    this.entries.delete(key);
+  }
+
   close(): void {
     this.closed = true;
     for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);

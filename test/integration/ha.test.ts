@@ -5,9 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emulatorOrg } from '../helpers/bridge.js';
+import { emulatorOrg, makeBridge } from '../helpers/bridge.js';
 import { startCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
@@ -139,5 +141,51 @@ routes:
         await t.admin('throttle', { eventsPerSecond: 0 });
       }
     }, 90_000);
+
+    // Issue 28: one route-failure path. A route that fails under its lease keeps the lease and is
+    // restarted by the supervisor with routeRestart back-off, as without HA; it does not hop.
+    it('a route whose sink fails permanently is restarted with back-off under its lease, next attempt in /status', async () => {
+      const gone = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(410).end('gone'));
+      });
+      await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+      const hook = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/hook`;
+      const ns = `ns-${randomUUID()}`;
+      const store = name === 'redis' ? { type: 'redis', url, namespace: ns } : { type: 'postgres', url, namespace: ns };
+      const routes = [
+        {
+          name: 'orders',
+          source: { type: 'pubsub', org: 'emu', topic: '/event/Order_Event__e', initial: 'earliest' },
+          sinks: [{ type: 'webhook', url: hook, secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] }],
+        },
+      ];
+      const extra = { replayStore: store, ha: { enabled: true, leaseTtlMs: TTL }, routeRestart: { initial: '1s', max: '8s' } };
+      const dirs = [tempDir(), tempDir()];
+      const [a, b] = dirs.map((d) => makeBridge(t, d, routes, extra));
+      try {
+        await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 3 });
+        await a?.bridge.start();
+        await b?.bridge.start();
+        const owner = () => [a, b].find((x) => x?.bridge.status().routes[0]?.state !== 'standby');
+        const restartOf = () => owner()?.bridge.status().routes[0]?.restart;
+        await until(() => (restartOf()?.restarts ?? 0) >= 2, 20_000, 'two supervised restarts');
+        const first = owner();
+        const failed = () => first?.bridge.status().routes[0];
+        await until(() => failed()?.state === 'failed' && !!failed()?.restart?.nextRestartAt, 10_000, 'failed, waiting for a restart');
+        const st = failed();
+        expect(st?.state).toBe('failed');
+        expect(st?.error).toMatch(/410 Gone/);
+        expect(st?.restart?.nextRestartAt).not.toBeNull();
+        // Back-off doubles (1 s, 2 s, 4 s…): the next attempt is at least 2 s out after the second restart failed.
+        await until(() => Date.parse(restartOf()?.nextRestartAt ?? '') - Date.now() > 1500, 10_000, 'a doubled back-off');
+        // The lease stayed with the instance that owns the failing route.
+        expect(owner()).toBe(first);
+        expect([a, b].filter((x) => x?.bridge.status().routes[0]?.state === 'standby')).toHaveLength(1);
+      } finally {
+        await Promise.all([a?.bridge.stop(0), b?.bridge.stop(0)]);
+        gone.close();
+      }
+    }, 60_000);
   });
 }
