@@ -12,7 +12,7 @@ import type { Envelope } from '../envelope.js';
 import { BridgeError, errorMessage, isProgrammingError, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckpointRecord, StoredPosition } from '../positions.js';
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
 import type { EventOutcome, OutagePolicy, Sink } from '../sinks/types.js';
 
 export interface DeliveryOptions {
@@ -21,13 +21,11 @@ export interface DeliveryOptions {
   route: string;
   outage: OutagePolicy;
   deadLetters?: DeadLetterStore;
-  backoff?: BackoffOptions;
   /** HA: checked before every attempt; false means this instance may no longer deliver. */
   mayWrite?: () => boolean;
   checkpointFor?: (events: readonly Envelope[]) => CheckpointRecord | undefined;
   /** Told how long each sink write took (metrics), thrown writes excepted. */
   observeWrite?: (seconds: number) => void;
-  signal: AbortSignal;
   log: Logger;
 }
 
@@ -50,8 +48,26 @@ export class DeliveryPolicy {
   awaitingRetry = 0;
   failingSince: string | null = null;
   retries = 0;
+  /** Stopping: no more attempts or waits; what is not delivered stays unacknowledged. */
+  private readonly abort = new AbortController();
 
   constructor(private readonly opts: DeliveryOptions) {}
+
+  get sink(): Sink {
+    return this.opts.sink;
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
 
   async deliver(events: readonly Envelope[]): Promise<DeliveryResult> {
     const { opts } = this;
@@ -59,7 +75,7 @@ export class DeliveryPolicy {
     let firstFailedAt = 0;
     let committed: StoredPosition | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (opts.signal.aborted) return { aborted: true };
+      if (this.stopped) return { aborted: true };
       if (opts.mayWrite && !opts.mayWrite()) {
         return { fatal: new BridgeError('FENCED', 'this instance no longer holds the lease of the route; not writing') };
       }
@@ -110,7 +126,7 @@ export class DeliveryPolicy {
         'sink write failed; holding the replay commit and retrying what was not delivered',
       );
       this.awaitingRetry = s.retry.length;
-      await sleep(delay, opts.signal);
+      await sleep(delay, this.abort.signal);
       this.awaitingRetry = 0;
       pending = s.retry;
     }
@@ -142,7 +158,7 @@ export class DeliveryPolicy {
 
   private delay(attempt: number, retryAfterMs: number): number {
     const r = this.opts.sink.retry;
-    if (!r) return Math.max(backoffDelay(attempt, this.opts.backoff ?? DEFAULT_BACKOFF), Math.min(retryAfterMs, 3_600_000));
+    if (!r) return Math.max(backoffDelay(attempt, DEFAULT_BACKOFF), Math.min(retryAfterMs, 3_600_000));
     const base = r.delaysMs[Math.min(attempt, r.delaysMs.length) - 1] as number;
     const jittered = Math.round(base * (1 - r.jitter + 2 * r.jitter * Math.random()));
     return Math.max(jittered, Math.min(retryAfterMs, r.maxRetryAfterMs));
@@ -172,9 +188,9 @@ export class DeliveryPolicy {
         );
         return true;
       } catch (err) {
-        if (opts.signal.aborted) return false;
+        if (this.stopped) return false;
         opts.log.error({ sink: opts.name, error: errorMessage(err) }, 'dead-letter store write failed; retrying (nothing acknowledged)');
-        await sleep(backoffDelay(i, DEFAULT_BACKOFF), opts.signal);
+        await sleep(backoffDelay(i, DEFAULT_BACKOFF), this.abort.signal);
       }
     }
   }

@@ -16,6 +16,7 @@ import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positio
 import type { SubscriberContext } from '../subscribers/types.js';
 import { CheckpointTracker } from './checkpoint-tracker.js';
 import { CommitScheduler } from './commit-scheduler.js';
+import { DeliveryPolicy } from './delivery-policy.js';
 import type { RouteOptions, RouteState, RouteStatus } from './route-types.js';
 import { SinkWriter } from './sink-writer.js';
 
@@ -80,21 +81,20 @@ export class Route {
     this.writers = opts.sinks.map(
       (s) =>
         new SinkWriter(
-          s.sink,
-          {
+          new DeliveryPolicy({
+            sink: s.sink,
             name: s.name,
             route: opts.key,
-            maxBatchEvents: opts.maxBatchEvents,
-            concurrency: s.concurrency ?? 1,
-            mayWrite: opts.mayWrite,
+            outage: opts.outage ?? { mode: 'block', afterMs: Number.POSITIVE_INFINITY },
             deadLetters: opts.deadLetters,
-            outage: opts.outage,
+            mayWrite: opts.mayWrite,
             checkpointFor,
             observeWrite: opts.observer ? (secs) => opts.observer?.sinkWrite(s.name, secs) : undefined,
-          },
+            log: opts.log,
+          }),
+          { maxBatchEvents: opts.maxBatchEvents, concurrency: s.concurrency ?? 1 },
           (seq, committed) => this.onSinkAck(seq, committed),
           (err) => this.failRoute(err),
-          opts.log,
         ),
     );
   }

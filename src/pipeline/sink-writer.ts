@@ -6,13 +6,10 @@
  * later is written, so a sink never sees a gap.
  */
 
-import type { DeadLetterStore } from '../deadletter/types.js';
 import type { Envelope } from '../envelope.js';
-import type { Logger } from '../log.js';
-import type { CheckpointRecord, StoredPosition } from '../positions.js';
-import type { BackoffOptions } from '../retry.js';
-import type { OutagePolicy, Sink } from '../sinks/types.js';
-import { DeliveryPolicy } from './delivery-policy.js';
+import type { StoredPosition } from '../positions.js';
+import type { Sink } from '../sinks/types.js';
+import type { DeliveryPolicy } from './delivery-policy.js';
 
 export interface QueuedBatch {
   seq: number;
@@ -20,22 +17,10 @@ export interface QueuedBatch {
 }
 
 export interface SinkWriterOptions {
-  name: string;
   /** Upper bound of events per write when coalescing queued batches. */
   maxBatchEvents: number;
   /** Writes in flight at once; above 1, acknowledgements may arrive out of order. */
   concurrency: number;
-  backoff?: BackoffOptions;
-  /** HA: checked before every write; false means this instance may no longer deliver. */
-  mayWrite?: () => boolean;
-  route?: string;
-  /** Where rejected events (and, on dead-letter routes, undeliverable ones) go. */
-  deadLetters?: DeadLetterStore;
-  outage?: OutagePolicy;
-  /** For an `atomicCheckpoints` sink: the route's commit record for a write (its last positioned event). */
-  checkpointFor?: (events: readonly Envelope[]) => CheckpointRecord | undefined;
-  /** Told how long each sink write took (metrics). */
-  observeWrite?: (seconds: number) => void;
 }
 
 export interface SinkStatus {
@@ -61,32 +46,20 @@ export interface SinkStatus {
 export class SinkWriter {
   private readonly queue: QueuedBatch[] = [];
   private active = 0;
-  private readonly abort = new AbortController();
-  private readonly policy: DeliveryPolicy;
   private eventsWritten = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    readonly sink: Sink,
+    /** What happens after each write (retries, dead letters, stopping the route): one place. */
+    private readonly policy: DeliveryPolicy,
     private readonly opts: SinkWriterOptions,
     /** `committed`: the position a checkpointing write committed with the batch ending at `seq`. */
     private readonly onAck: (seq: number, committed?: StoredPosition) => void,
     private readonly onFatal: (err: unknown) => void,
-    log: Logger,
-  ) {
-    this.policy = new DeliveryPolicy({
-      sink,
-      name: opts.name,
-      route: opts.route ?? '',
-      outage: opts.outage ?? { mode: 'block', afterMs: Number.POSITIVE_INFINITY },
-      deadLetters: opts.deadLetters,
-      backoff: opts.backoff,
-      mayWrite: opts.mayWrite,
-      checkpointFor: opts.checkpointFor,
-      observeWrite: opts.observeWrite,
-      signal: this.abort.signal,
-      log,
-    });
+  ) {}
+
+  get sink(): Sink {
+    return this.policy.sink;
   }
 
   enqueue(batch: QueuedBatch): void {
@@ -96,7 +69,7 @@ export class SinkWriter {
 
   /** Stop retrying and writing; whatever is not yet written stays unacknowledged. */
   stop(): void {
-    this.abort.abort();
+    this.policy.stop();
     this.queue.length = 0;
     this.notifyIdle();
   }
@@ -112,7 +85,7 @@ export class SinkWriter {
 
   status(): SinkStatus {
     return {
-      name: this.opts.name,
+      name: this.policy.name,
       description: this.sink.describe(),
       queuedBatches: this.queue.length,
       writesInFlight: this.active,
@@ -130,7 +103,7 @@ export class SinkWriter {
   }
 
   private pump(): void {
-    while (this.active < this.opts.concurrency && this.queue.length > 0 && !this.abort.signal.aborted) {
+    while (this.active < this.opts.concurrency && this.queue.length > 0 && !this.policy.stopped) {
       const take: QueuedBatch[] = [];
       let count = 0;
       while (this.queue.length > 0) {

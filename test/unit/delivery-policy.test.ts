@@ -59,7 +59,6 @@ function policy(sink: Sink, outage: 'block' | 'dead-letter', afterMs = Number.PO
     route: 'r',
     outage: { mode: outage, afterMs },
     deadLetters,
-    signal: new AbortController().signal,
     log: silentLogger(),
   });
   return { p, deadLetters };
