@@ -1,6 +1,6 @@
 /** Record changes through the emulator's REST API, and the live events a bridge should deliver after them. */
 import { expect } from 'vitest';
-import { readSink } from './bridge.js';
+import { makeBridge, readSink } from './bridge.js';
 import type { TestEmulator } from './emulator.js';
 import { until } from './fakes.js';
 
@@ -22,4 +22,24 @@ export async function liveEventsArrive(t: TestEmulator, out: string): Promise<st
     'live events',
   );
   return live;
+}
+
+/**
+ * A first run of `routes` (one route, `initial: latest` on `channel`) that bridges 100 new
+ * Accounts and stops: the stored position a later run resumes from. Returns the Accounts' ids.
+ */
+export async function firstRunOf100(
+  t: TestEmulator,
+  dir: string,
+  routes: unknown[],
+  extra: Record<string, unknown>,
+  channel: string,
+): Promise<string[]> {
+  const a = makeBridge(t, dir, routes, extra);
+  await a.bridge.start();
+  await t.subscribed(channel);
+  const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 100 })).ids;
+  await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 100, 20_000, 'first run committed');
+  await a.bridge.stop();
+  return ids;
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
-import { liveEventsArrive, renameAccounts } from '../helpers/records.js';
+import { firstRunOf100, liveEventsArrive, renameAccounts } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DAY = 24 * 3600_000;
@@ -33,12 +33,7 @@ describe('backfill when Salesforce refuses the position', () => {
           : { type: 'cometd', org: 'emu', channel, initial: 'latest', onInvalidReplay: 'backfill' };
       const routes = [{ name: `refused-${transport}`, source, sinks: [{ type: 'file', dir: out }] }];
       const orgs = { orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } } };
-      const a = makeBridge(t, dir, routes, orgs);
-      await a.bridge.start();
-      await t.subscribed(channel);
-      const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 100 })).ids;
-      await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 100, 20_000, 'first run committed');
-      await a.bridge.stop();
+      const ids = await firstRunOf100(t, dir, routes, orgs, channel);
 
       await renameAccounts(t, ids.slice(0, 60), 'before');
       await t.admin('clock', { advanceMs: 4 * DAY });

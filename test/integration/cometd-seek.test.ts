@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
-import { liveEventsArrive, renameAccounts } from '../helpers/records.js';
+import { firstRunOf100, liveEventsArrive, renameAccounts } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CHANNEL = '/data/AccountChangeEvent';
@@ -30,12 +30,7 @@ describe('CometD: Salesforce seeking a replay id', () => {
     const source = { type: 'cometd', org: 'emu', channel: CHANNEL, initial: 'latest', onInvalidReplay: 'backfill', watchdogSeconds: 1 };
     const routes = [{ name: 'seek', source, sinks: [{ type: 'file', dir: out }] }];
     const orgs = { orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } } };
-    const a = makeBridge(t, dir, routes, orgs);
-    await a.bridge.start();
-    await t.subscribed(CHANNEL);
-    const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 100 })).ids;
-    await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 100, 20_000, 'first run committed');
-    await a.bridge.stop();
+    const ids = await firstRunOf100(t, dir, routes, orgs, CHANNEL);
 
     // A data load while the bridge is down; then Salesforce needs a long seek to find the replay id.
     await renameAccounts(t, ids.slice(0, 50), 'loaded');
