@@ -3,6 +3,7 @@ import { FileDeadLetterStore } from '../../src/deadletter/file-store.js';
 import { RetriableError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { Route, type RouteOptions } from '../../src/pipeline/route.js';
+import { captureLogger } from '../helpers/bridge.js';
 import { ManualSink, MemoryStore, ScriptedSubscriber, tick, until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -273,10 +274,13 @@ describe('route pipeline', () => {
     sink.auto = true;
     sink.failNext = 1_000;
     sink.failWith = new TypeError("Cannot read properties of undefined (reading 'topic')");
-    const { route, store } = makeRoute({ subscriber: new ScriptedSubscriber(10, 10), sinks: [{ name: 's', sink }] });
+    const { log, capture } = captureLogger('info');
+    const { route, store } = makeRoute({ subscriber: new ScriptedSubscriber(10, 10), sinks: [{ name: 's', sink }], log });
     await route.start();
     await until(() => route.status().state === 'failed');
     expect(sink.writes).toBe(1);
+    const logged = capture.lines().find((l) => /programming error/.test(String(l.msg)));
+    expect((logged?.err as { stack?: string })?.stack).toMatch(/^TypeError: Cannot read properties of undefined/);
     expect(route.status().error).toMatch(/Cannot read properties of undefined/);
     expect(store.commits).toHaveLength(0);
   });
