@@ -171,21 +171,21 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
   const claims = new Map<string, { at: string; route: string }>();
   config.routes.forEach((r, i) => {
     const facts = sourceFacts(r.source);
-    const dupKey = seen.has(routeKey(r)); // reported below once, not again as a file clash
-    const ctx = { config, route: { key: routeKey(r), index: i, sinks: r.sinks.length } };
+    const key = routeKey(r);
+    const dupKey = seen.has(key); // reported below once, not again as a file clash
+    const ctx = { config, route: { key, index: i, sinks: r.sinks.length } };
     r.sinks.forEach((sk, j) => {
       for (const p of sinkTypes[sk.type]?.problems?.(sk, ctx) ?? []) out.push(`routes[${i}].sinks[${j}].${p}`);
-      for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key: routeKey(r), channel: facts.channel }) ?? []) {
+      for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key, channel: facts.channel }) ?? []) {
         const prev = claims.get(claim);
         const at = `routes[${i}].sinks[${j}]`;
         if (prev && !dupKey) {
           out.push(
-            `${at}: writes ${claim} like ${prev.at} (routes "${prev.route}" and "${routeKey(r)}"): they would overwrite each other's events; give the sinks different \`dir\`s or the routes different names`,
+            `${at}: writes ${claim} like ${prev.at} (routes "${prev.route}" and "${key}"): they would overwrite each other's events; give the sinks different \`dir\`s or the routes different names`,
           );
-        } else claims.set(claim, { at, route: routeKey(r) });
+        } else claims.set(claim, { at, route: key });
       }
     });
-    const key = routeKey(r);
     const prev = seen.get(key);
     if (prev !== undefined) {
       out.push(

@@ -6,7 +6,7 @@ import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
-import { inFlightLimit, routeKey } from '../route-facts.js';
+import { backfillNote, inFlightLimit, routeKey, sourceFacts } from '../route-facts.js';
 
 export function describePlan(config: BridgeConfig, path: string): string {
   const log = silentLogger();
@@ -25,7 +25,8 @@ export function describePlan(config: BridgeConfig, path: string): string {
     const key = routeKey(rc);
     const ctx = { route: key, log, orgs: new OrgServices(config.orgs, log) };
     out.push(`  ${key}`);
-    out.push(`    source: ${lookup(subscriberTypes, rc.source.type).create(rc.source, ctx).describe()}`);
+    const source = lookup(subscriberTypes, rc.source.type).create(rc.source, ctx).describe();
+    out.push(`    source: ${source}${backfillNote(sourceFacts(rc.source))}`);
     rc.sinks.forEach((sc, i) => {
       out.push(`    sink ${i + 1} (${sc.type}#${i}): ${lookup(sinkTypes, sc.type).create(sc, ctx).describe()}`);
     });

@@ -8,10 +8,9 @@ import type { BridgeConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config-file.js';
 import { silentLogger } from '../log.js';
 import type { BridgeStatus } from '../pipeline/bridge.js';
-import { routeFacts } from '../pipeline/metrics.js';
 import type { RouteStatus } from '../pipeline/route-types.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
-import { routeKey } from '../route-facts.js';
+import { routeKey, sourceFacts } from '../route-facts.js';
 import { parse, requireConfigPath } from './args.js';
 import { healthBaseUrl } from './health-url.js';
 
@@ -90,7 +89,7 @@ async function fromStores(config: BridgeConfig): Promise<Row[]> {
       const p = positions.get(key);
       const at = p ? Date.parse(p.eventTime ?? p.committedAt) : Number.NaN;
       const age = Number.isFinite(at) ? Math.max(0, (Date.now() - at) / 1000) : null;
-      const retention = routeFacts(rc).retentionMs;
+      const retention = sourceFacts(rc.source).retentionMs;
       return {
         route: key,
         state: 'not running',

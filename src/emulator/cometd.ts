@@ -55,6 +55,28 @@ interface Seek {
 const INVALID_REPLAY = (id: unknown) =>
   `400::The replayId {${String(id)}} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.`;
 
+/**
+ * Hold a client's /meta/connect for up to `ms`: a newer connect, an event for it or a dropped
+ * session wakes it (`client.held.resolve`) sooner.
+ */
+async function hold(client: Client, ms: number): Promise<void> {
+  client.held?.resolve();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    client.held = { resolve: done, timer };
+  });
+  client.held = null;
+}
+
+/** A connect answered with nothing to deliver (the client connects again at once). */
+function emptyConnect(msg: Msg, clientId: string): Msg {
+  return { channel: '/meta/connect', id: msg.id, clientId, successful: true, advice: { reconnect: 'retry', interval: 0 } };
+}
+
 /** The answer to a connect of a session the server has forgotten: handshake again. */
 function unknownClient(msg: Msg, clientId: string): Msg {
   return {
@@ -288,41 +310,20 @@ export class CometdServer {
     }
     if (client.seek) {
       // In a batch (with the subscribe that started the seek) the connect is answered at once, empty.
-      if (mayHold) return this.seeking(client, msg, reply);
-      return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: true, advice: { reconnect: 'retry', interval: 0 } }];
+      return mayHold ? this.seeking(client, msg, reply) : [emptyConnect(msg, client.id)];
     }
     if (!mayHold || this.hasPending(client) || this.oauth.check(client.token) !== 'ok') return reply();
     // Hold the connect until an event arrives, the timeout passes, or the session is dropped.
-    client.held?.resolve();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.opts.connectTimeoutMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      client.held = { resolve: done, timer };
-    });
-    client.held = null;
+    await hold(client, this.opts.connectTimeoutMs);
     return reply();
   }
 
   /** A connect during a seek: no answer until the seek ends, then deliver or drop the session. */
   private async seeking(client: Client, msg: Msg, reply: () => Msg[]): Promise<Msg[]> {
     const seek = client.seek as Seek;
-    client.held?.resolve();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, Math.max(0, seek.until - Date.now()));
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      client.held = { resolve: done, timer };
-    });
-    client.held = null;
+    await hold(client, Math.max(0, seek.until - Date.now()));
     // Superseded (a newer connect, a new subscribe restarting the seek) or the session is gone.
-    if (client.seek !== seek || Date.now() < seek.until || !this.clients.has(client.id)) {
-      return [{ channel: '/meta/connect', id: msg.id, clientId: client.id, successful: true, advice: { reconnect: 'retry', interval: 0 } }];
-    }
+    if (client.seek !== seek || Date.now() < seek.until || !this.clients.has(client.id)) return [emptyConnect(msg, client.id)];
     client.seek = null;
     this.seeks.delete(seek.channel);
     if (seek.outcome === 'deliver') return reply();

@@ -19,7 +19,7 @@ import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
 import { withStages } from '../stages/index.js';
 import { HaCoordinator } from './ha.js';
-import { BridgeMetrics, routeFacts } from './metrics.js';
+import { BridgeMetrics } from './metrics.js';
 import { Route, type RouteState } from './route.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
 import { createDeadLetterStore, createReplayStore } from './stores.js';
@@ -136,7 +136,7 @@ export class Bridge {
         throw asStartupError(`orgs.${name}.pushTopics`, err);
       }
     }
-    this.orgs.pollLimits(new Set([...this.specs.values()].map((rc) => routeFacts(rc).org).filter(Boolean)));
+    this.orgs.pollLimits(new Set([...this.specs.values()].flatMap((rc) => sourceFacts(rc.source).org ?? [])));
     const ha = this.config.ha;
     if (ha?.enabled) {
       // configProblems refused ha.enabled without a lease store: narrowing the type only.

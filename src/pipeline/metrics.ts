@@ -24,7 +24,7 @@ interface RouteFacts {
 }
 
 /** Org, channel and retention window of a route, as its source describes itself. */
-export function routeFacts(rc: RouteConfig): RouteFacts {
+function routeFacts(rc: RouteConfig): RouteFacts {
   const f = sourceFacts(rc.source);
   return { org: f.org ?? '', channel: f.channel ?? '', retentionMs: f.retentionMs };
 }

@@ -9,8 +9,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
-import { sourceFacts } from '../route-facts.js';
-import { changeEventEntity } from '../salesforce/topics.js';
+import { exportable, sourceFacts } from '../route-facts.js';
 import type { Subscriber } from '../subscribers/types.js';
 import { GapEnrichment } from './gap-enrichment.js';
 import { OverflowRecovery } from './overflow-recovery.js';
@@ -20,9 +19,14 @@ export function withStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgSer
   const facts = sourceFacts(rc.source);
   const org = facts.org;
   let s = subscriber;
-  // Exports need one object's change events (a Bulk query of that object).
-  if (org && facts.channel && changeEventEntity(facts.channel) && (facts.snapshot || facts.backfill))
-    s = new RecordExport(s, orgs.rest(org), orgs, { org, topic: facts.channel, snapshot: facts.snapshot, backfill: facts.backfill }, log);
+  if (exportable(facts) && (facts.snapshot || facts.backfill))
+    s = new RecordExport(
+      s,
+      orgs.rest(facts.org),
+      orgs,
+      { org: facts.org, topic: facts.channel, snapshot: facts.snapshot, backfill: facts.backfill },
+      log,
+    );
   if (rc.overflow === 'recover') {
     if (!org)
       throw new BridgeError('CONFIG', `overflow: recover needs a Salesforce source (pubsub or cometd with an org), not ${rc.source.type}`);

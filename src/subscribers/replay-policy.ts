@@ -38,12 +38,6 @@ export function backfillImpossible(ctx: SubscriberContext, channel: string): str
   return `${channel} is not one object's change events, so there is nothing to export`;
 }
 
-/** For `check`: what a route's `onInvalidReplay: backfill` will do on a channel that cannot be exported ('' when it can). */
-export function backfillNote(policy: string, channel: string, exportable: boolean): string {
-  if (policy !== 'backfill' || exportable) return '';
-  return `; onInvalidReplay backfill: not possible on ${channel} (not one object's change events), a refused position resumes at earliest with a replay-gap marker saying so`;
-}
-
 /** The loud part, said as soon as the position is refused (before any backfill runs). */
 export function reportInvalidReplay(r: InvalidReplay): void {
   const { policy, reason, storedId, storedEventTime } = r;

@@ -43,3 +43,15 @@ export async function firstRunOf100(
   await a.bridge.stop();
   return ids;
 }
+
+/** Wait until the file sink in `out` has a replay-gap marker among the envelopes after the first `before`. */
+export function markerArrives(out: string, before: number, what = 'the backfill and its marker'): Promise<void> {
+  return until(
+    () =>
+      readSink(out)
+        .slice(before)
+        .some((e) => e.kind === 'replay-gap'),
+    30_000,
+    what,
+  );
+}

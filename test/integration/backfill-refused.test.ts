@@ -10,10 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
-import { firstRunOf100, liveEventsArrive, renameAccounts } from '../helpers/records.js';
+import { firstRunOf100, liveEventsArrive, markerArrives, renameAccounts } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DAY = 24 * 3600_000;
+
+/** An `initial: latest` route source on `channel` whose refused positions are backfilled. */
+function backfillSource(transport: 'pubsub' | 'cometd', channel: string) {
+  const common = { org: 'emu', initial: 'latest', onInvalidReplay: 'backfill' };
+  return transport === 'pubsub' ? { type: 'pubsub', topic: channel, ...common } : { type: 'cometd', channel, ...common };
+}
 
 describe('backfill when Salesforce refuses the position', () => {
   let t: TestEmulator;
@@ -27,10 +33,7 @@ describe('backfill when Salesforce refuses the position', () => {
       const dir = tempDir();
       const out = join(dir, 'out');
       const channel = '/data/AccountChangeEvent';
-      const source =
-        transport === 'pubsub'
-          ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest', onInvalidReplay: 'backfill' }
-          : { type: 'cometd', org: 'emu', channel, initial: 'latest', onInvalidReplay: 'backfill' };
+      const source = backfillSource(transport, channel);
       const routes = [{ name: `refused-${transport}`, source, sinks: [{ type: 'file', dir: out }] }];
       const orgs = { orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } } };
       const ids = await firstRunOf100(t, dir, routes, orgs, channel);
@@ -44,14 +47,7 @@ describe('backfill when Salesforce refuses the position', () => {
       const before = readSink(out).length;
       const b = makeBridge(t, dir, routes, orgs);
       await b.bridge.start();
-      await until(
-        () =>
-          readSink(out)
-            .slice(before)
-            .some((e) => e.kind === 'replay-gap'),
-        30_000,
-        'the backfill and its marker',
-      );
+      await markerArrives(out, before);
       await t.subscribed(channel);
       await liveEventsArrive(t, out);
       await b.bridge.stop();
@@ -79,10 +75,7 @@ describe('backfill when Salesforce refuses the position', () => {
       const dir = tempDir();
       const out = join(dir, 'out');
       const channel = '/data/AccountChangeEvent';
-      const source =
-        transport === 'pubsub'
-          ? { type: 'pubsub', org: 'emu', topic: channel, initial: 'latest', onInvalidReplay: 'backfill' }
-          : { type: 'cometd', org: 'emu', channel, initial: 'latest', onInvalidReplay: 'backfill' };
+      const source = backfillSource(transport, channel);
       const b = makeBridge(t, dir, [{ name: `later-${transport}`, source, sinks: [{ type: 'file', dir: out }] }], {
         orgs: { emu: { ...emulatorOrg(t), limits: { poll: 0 } } },
       });
@@ -96,14 +89,7 @@ describe('backfill when Salesforce refuses the position', () => {
       await renameAccounts(t, ids.slice(0, 30), 'lost');
       await t.admin('clock', { advanceMs: 4 * DAY });
       await renameAccounts(t, ids.slice(20, 40), 'kept');
-      await until(
-        () =>
-          readSink(out)
-            .slice(before)
-            .some((e) => e.kind === 'replay-gap'),
-        30_000,
-        'the backfill and its marker',
-      );
+      await markerArrives(out, before);
       await until(
         () =>
           readSink(out)

@@ -22,10 +22,12 @@ export async function cometdServerAnswers(
   try {
     const res = await post({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1' });
     if (res.status !== 200) return false;
-    const reply = (JSON.parse(res.text) as Array<{ successful?: boolean; clientId?: string }>)[0];
+    const replies = JSON.parse(res.text) as Array<{ successful?: boolean; clientId?: string }>;
+    if (!Array.isArray(replies)) return false;
+    const reply = replies[0];
     if (reply?.successful && reply.clientId)
       await post({ channel: '/meta/disconnect', clientId: reply.clientId, id: '2' }).catch(() => null);
-    return Array.isArray(JSON.parse(res.text));
+    return true;
   } catch {
     return false;
   }

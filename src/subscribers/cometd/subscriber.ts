@@ -14,8 +14,6 @@ import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { OrgServices } from '../../orgs.js';
-import { changeEventEntity } from '../../salesforce/topics.js';
-import { backfillNote } from '../replay-policy.js';
 import { defaultRetentionHours } from '../retention.js';
 import { isRefusal, type Refusal, SubscriptionControl } from '../subscription-control.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
@@ -67,8 +65,7 @@ export class CometdSubscriber implements Subscriber, SessionMember {
   ) {}
 
   describe(): string {
-    const note = backfillNote(this.config.onInvalidReplay, this.config.channel, changeEventEntity(this.config.channel) !== null);
-    return `cometd ${this.config.channel} (org ${this.config.org}, start ${this.config.start}${note})`;
+    return `cometd ${this.config.channel} (org ${this.config.org}, start ${this.config.start})`;
   }
 
   stats(): Record<string, number> {

@@ -17,8 +17,6 @@ import type { OrgServices } from '../../orgs.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
 import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesforce/pubsub-client.js';
-import { changeEventEntity } from '../../salesforce/topics.js';
-import { backfillNote } from '../replay-policy.js';
 import { isRefusal, type Refusal, type StartAt, SubscriptionControl } from '../subscription-control.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
@@ -94,8 +92,7 @@ export class PubSubSubscriber implements Subscriber {
 
   describe(): string {
     const mode = this.config.managedSubscription ? `managed subscription ${this.config.managedSubscription}` : `start ${this.config.start}`;
-    const note = backfillNote(this.config.onInvalidReplay, this.config.topic, changeEventEntity(this.config.topic) !== null);
-    return `pubsub ${this.config.topic} (org ${this.config.org}, ${mode}${note})`;
+    return `pubsub ${this.config.topic} (org ${this.config.org}, ${mode})`;
   }
 
   stats(): Record<string, number> {
