@@ -5,11 +5,12 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'y
 import { z } from 'zod';
 import { formatIssues, formatPath, type KnownKeys } from './config/errors.js';
 import { interpolate } from './config/interpolate.js';
-import type { BridgeConfig, RouteConfig } from './config/schema.js';
+import type { BridgeConfig, RouteConfig, ShapingConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { registerUrlSecrets } from './log.js';
 import { configSchema, replayStoreTypes, sinkTypes } from './registry.js';
 import { routeKey, sourceFacts } from './route-facts.js';
+import { expressionProblem } from './shaping/expression.js';
 
 /** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -186,6 +187,8 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
         } else claims.set(claim, { at, route: key });
       }
     });
+    out.push(...shapingProblems(r, `routes[${i}]`));
+    r.sinks.forEach((sk, j) => out.push(...shapingProblems(sk as ShapingConfig, `routes[${i}].sinks[${j}]`)));
     const prev = seen.get(key);
     if (prev !== undefined) {
       out.push(
@@ -202,6 +205,18 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
       );
     }
   });
+  return out;
+}
+
+/** JSONata expressions that do not compile, with their path and the parser's message. */
+function shapingProblems(c: ShapingConfig, at: string): string[] {
+  const out: string[] = [];
+  const check = (text: string | undefined, key: string) => {
+    const why = text === undefined ? null : expressionProblem(text);
+    if (why) out.push(`${at}.${key}: the JSONata expression does not compile: ${why}`);
+  };
+  check(c.filter?.expression, 'filter.expression');
+  check(c.transform, 'transform');
   return out;
 }
 

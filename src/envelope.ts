@@ -143,6 +143,16 @@ export function envelopeBytes(e: Envelope): Buffer {
 // A snapshot record comes from an export, not from the stream: it has no stream position either.
 export const MARKER_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['replay-gap', 'snapshot']);
 
+/**
+ * The kind a filter sees (config `filter.kinds`): the envelope's, or `undecodable` for the stand-in
+ * of an event that could not be decoded (its payload holds `decodeError`, subscribers/undecodable.ts).
+ */
+export function filterKind(e: Envelope): EventKind | 'undecodable' {
+  const p = e.payload;
+  if (p !== null && typeof p === 'object' && !(p instanceof JsonPayload) && 'decodeError' in p) return 'undecodable';
+  return e.kind;
+}
+
 /** True when the envelope is a real event with a replay position (not a marker). */
 export function hasPosition(e: Envelope): boolean {
   return !MARKER_KINDS.has(e.kind);

@@ -4,7 +4,7 @@
  * is assembled from these, so a new subscriber, sink or store is registered here and nowhere else.
  */
 import { z } from 'zod';
-import { type CheckContext, type ComponentConfig, type ComponentSchema, configSchemaWith } from './config/schema.js';
+import { type CheckContext, type ComponentConfig, type ComponentSchema, configSchemaWith, shapingShape } from './config/schema.js';
 import { FileDeadLetterStore, fileDeadLetterConfigSchema } from './deadletter/file-store.js';
 import type { DeadLetterStore } from './deadletter/types.js';
 import type { Logger } from './log.js';
@@ -113,8 +113,8 @@ export const replayStoreTypes: Record<string, StoreRegistration> = {
   memory: store({ schema: memoryStoreConfigSchema, create: () => new MemoryReplayStore() }),
 };
 
-function unionOf<T>(table: Record<string, Registration<T>>): ComponentSchema {
-  const schemas = Object.values(table).map((r) => r.schema);
+function unionOf<T>(table: Record<string, Registration<T>>, common: Record<string, z.ZodType> = {}): ComponentSchema {
+  const schemas = Object.values(table).map((r) => (r.schema as unknown as z.ZodObject).extend(common));
   const union = z.discriminatedUnion('type', schemas as unknown as [z.ZodObject, ...z.ZodObject[]]);
   return union as unknown as z.ZodType<ComponentConfig, ComponentConfig>;
 }
@@ -122,7 +122,8 @@ function unionOf<T>(table: Record<string, Registration<T>>): ComponentSchema {
 /** The whole configuration file's schema, with every registered component type. */
 export const configSchema = configSchemaWith({
   source: unionOf(subscriberTypes),
-  sink: unionOf(sinkTypes),
+  // Every sink takes the shaping settings (filter, fields, mask, transform) beside its own.
+  sink: unionOf(sinkTypes, shapingShape),
   replayStore: unionOf(replayStoreTypes),
   deadLetter: unionOf(deadLetterStoreTypes),
 });

@@ -116,6 +116,54 @@ export const pipelineSchema = z.strictObject({
   drainTimeoutMs: z.number().int().nonnegative().default(30_000),
 });
 
+/** `ChangeEventHeader.changeType` values a structured filter can name (`SNAPSHOT`: exported records). */
+const CHANGE_TYPES = [
+  'CREATE',
+  'UPDATE',
+  'DELETE',
+  'UNDELETE',
+  'GAP_CREATE',
+  'GAP_UPDATE',
+  'GAP_DELETE',
+  'GAP_UNDELETE',
+  'GAP_OVERFLOW',
+  'SNAPSHOT',
+] as const;
+/** The envelope's kinds (envelope.ts EVENT_KINDS, kept equal by a unit test) and `undecodable` stand-ins. */
+export const FILTER_KINDS = ['pushtopic', 'cdc', 'platform', 'generic', 'gap', 'overflow', 'replay-gap', 'snapshot', 'undecodable'] as const;
+
+const fieldNames = z.array(z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/, 'field names are like Industry or BillingAddress.City')).min(1);
+
+/**
+ * Shaping, on a route (every sink) and on each sink (src/shaping/): which events go on (`filter`:
+ * every condition given must hold) and what each carries (`fields`, `mask`, `transform`, in that
+ * order). A filtered-out event is acknowledged like a delivered one, so positions still move.
+ */
+export const shapingShape = {
+  filter: z
+    .strictObject({
+      changeTypes: z.array(z.enum(CHANGE_TYPES)).min(1).optional(),
+      entities: z.array(z.string().min(1)).min(1).optional(),
+      /** At least one of these fields changed (ChangeEventHeader changed or nulled fields; `Name` covers `Name.FirstName`). */
+      changedFieldsAny: fieldNames.optional(),
+      kinds: z.array(z.enum(FILTER_KINDS)).min(1).optional(),
+      /** A JSONata expression over the envelope; the event goes on when it is truthy. */
+      expression: z.string().min(1).optional(),
+    })
+    .refine((f) => Object.values(f).some((v) => v !== undefined), 'name at least one condition: changeTypes, entities, changedFieldsAny, kinds or expression')
+    .optional(),
+  fields: z
+    .strictObject({ include: fieldNames.optional(), exclude: fieldNames.optional() })
+    .refine((f) => (f.include === undefined) !== (f.exclude === undefined), 'give either include or exclude')
+    .optional(),
+  /** Payload fields whose values are replaced by "[masked]". */
+  mask: fieldNames.optional(),
+  /** A JSONata expression mapping the envelope to the payload delivered (the identity fields stay). */
+  transform: z.string().min(1).optional(),
+};
+const shapingSchema = z.strictObject(shapingShape);
+export type ShapingConfig = z.infer<typeof shapingSchema>;
+
 function routeSchemaWith(c: ComponentSchemas) {
   return z.strictObject({
     /** Subscription key under which the replay position is stored; defaults to the source's channel. */
@@ -143,6 +191,14 @@ function routeSchemaWith(c: ComponentSchemas) {
     gaps: z.enum(['pass', 'enrich']).default('pass'),
     /** CDC `GAP_OVERFLOW` events: pass them on, or follow each with an export of the records changed (Bulk API). */
     overflow: z.enum(['pass', 'recover']).default('pass'),
+    /**
+     * CDC UPDATE events carry the record's current values (all fields, or `fields`), fetched
+     * through the Composite sObject Collections API: values as of the fetch, not of the change.
+     */
+    fullRecord: z
+      .union([z.boolean(), z.strictObject({ fields: fieldNames })])
+      .default(false),
+    ...shapingShape,
   });
 }
 

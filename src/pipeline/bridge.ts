@@ -5,7 +5,7 @@
  */
 
 import { ChangeSignal } from '../change-signal.js';
-import type { BridgeConfig, RouteConfig } from '../config/schema.js';
+import type { BridgeConfig, RouteConfig, ShapingConfig } from '../config/schema.js';
 import { configProblems } from '../config-file.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
 import { asStartupError, BridgeError, errorMessage } from '../errors.js';
@@ -17,6 +17,7 @@ import type { ReplayStore } from '../replay/types.js';
 import { inFlightLimit, routeKey, sourceFacts } from '../route-facts.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
 import type { Sink } from '../sinks/types.js';
+import { Shape } from '../shaping/shape.js';
 import { withStages } from '../stages/index.js';
 import { HaCoordinator } from './ha.js';
 import { BridgeMetrics } from './metrics.js';
@@ -92,7 +93,12 @@ export class Bridge {
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
       const ctx = { route: key, log: rlog, sinkName: name };
-      return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx) };
+      const shape = Shape.of([
+        { at: 'the route', config: rc },
+        // Every sink schema carries the shaping keys (registry.ts), whatever its type.
+        { at: `sinks[${i}]`, config: sc as ShapingConfig },
+      ]);
+      return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape };
     });
     const route = new Route({
       key,

@@ -48,6 +48,8 @@ export class DeliveryPolicy {
   awaitingRetry = 0;
   failingSince: string | null = null;
   retries = 0;
+  /** Events an expression of the sink's shaping threw on. */
+  eventsUnshaped = 0;
   /** Stopping: no more attempts or waits; what is not delivered stays unacknowledged. */
   private readonly abort = new AbortController();
 
@@ -130,6 +132,25 @@ export class DeliveryPolicy {
       this.awaitingRetry = 0;
       pending = s.retry;
     }
+  }
+
+  /**
+   * Events that cannot be shaped for this sink (an expression threw, src/shaping/): a dead-letter
+   * route sets them aside with the reason; a block route stops, naming the route and the event.
+   */
+  async setAside(items: Array<{ event: Envelope; error: string }>): Promise<DeliveryResult> {
+    const { opts } = this;
+    this.eventsUnshaped += items.length;
+    const first = items[0]?.error ?? '';
+    if (opts.outage.mode === 'block') {
+      return {
+        fatal: new BridgeError(
+          'SHAPING',
+          `route "${opts.route}", sink ${opts.name}: ${first}. The route blocks on undeliverable events (sinkOutage.mode: block), so it stops before that event: fix the expression, or set routes[].sinkOutage.mode: dead-letter to set such events aside`,
+        ),
+      };
+    }
+    return (await this.deadLetter(items, 1, new Date().toISOString())) ? { done: true } : { aborted: true };
   }
 
   /** One write; a thrown error stands for every event (retry, or unavailable if permanent). */

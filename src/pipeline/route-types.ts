@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { StoredPosition } from '../positions.js';
 import type { Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
+import type { Shape } from '../shaping/shape.js';
 import type { OutagePolicy, Sink } from '../sinks/types.js';
 import type { Subscriber } from '../subscribers/types.js';
 import type { SinkStatus } from './sink-writer.js';
@@ -13,7 +14,7 @@ import type { SinkStatus } from './sink-writer.js';
 export interface RouteOptions {
   key: string;
   subscriber: Subscriber;
-  sinks: Array<{ name: string; sink: Sink; concurrency?: number }>;
+  sinks: Array<{ name: string; sink: Sink; concurrency?: number; shape?: Shape | null }>;
   store: ReplayStore;
   /** HA: the lease this route runs under; commits carry it so a stale owner is fenced off. */
   lease?: Lease;

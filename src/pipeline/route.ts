@@ -92,7 +92,7 @@ export class Route {
             observeWrite: opts.observer ? (secs) => opts.observer?.sinkWrite(s.name, secs) : undefined,
             log: opts.log,
           }),
-          { maxBatchEvents: opts.maxBatchEvents, concurrency: s.concurrency ?? 1 },
+          { maxBatchEvents: opts.maxBatchEvents, concurrency: s.concurrency ?? 1, shape: s.shape },
           (seq, committed) => this.onSinkAck(seq, committed),
           (err) => this.failRoute(err),
         ),

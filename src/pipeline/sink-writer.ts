@@ -8,6 +8,7 @@
 
 import type { Envelope } from '../envelope.js';
 import type { StoredPosition } from '../positions.js';
+import type { Shape } from '../shaping/shape.js';
 import type { Sink } from '../sinks/types.js';
 import type { DeliveryPolicy } from './delivery-policy.js';
 
@@ -21,6 +22,8 @@ export interface SinkWriterOptions {
   maxBatchEvents: number;
   /** Writes in flight at once; above 1, acknowledgements may arrive out of order. */
   concurrency: number;
+  /** The route's and the sink's shaping (filters, fields, transforms), if any. */
+  shape?: Shape | null;
 }
 
 export interface SinkStatus {
@@ -40,6 +43,9 @@ export interface SinkStatus {
   /** When the current run of failures began (ISO), or null. */
   failingSince: string | null;
   retries: number;
+  /** Shaping: events filtered out (acknowledged without a write) and events an expression threw on. */
+  eventsFiltered?: number;
+  eventsUnshaped?: number;
   stats?: Record<string, number | string | boolean>;
 }
 
@@ -47,6 +53,7 @@ export class SinkWriter {
   private readonly queue: QueuedBatch[] = [];
   private active = 0;
   private eventsWritten = 0;
+  private eventsFiltered = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -98,6 +105,7 @@ export class SinkWriter {
       awaitingRetry: this.policy.awaitingRetry,
       failingSince: this.policy.failingSince,
       retries: this.policy.retries,
+      ...(this.opts.shape ? { eventsFiltered: this.eventsFiltered, eventsUnshaped: this.policy.eventsUnshaped } : {}),
       ...(this.sink.stats ? { stats: this.sink.stats() } : {}),
     };
   }
@@ -127,8 +135,19 @@ export class SinkWriter {
   }
 
   private async deliver(take: QueuedBatch[]): Promise<void> {
-    const events = take.length === 1 ? (take[0] as QueuedBatch).events : take.flatMap((b) => b.events);
-    const r = await this.policy.deliver(events);
+    let events = take.length === 1 ? (take[0] as QueuedBatch).events : take.flatMap((b) => b.events);
+    if (this.opts.shape) {
+      const shaped = await this.opts.shape.apply(events);
+      this.eventsFiltered += shaped.filtered;
+      if (shaped.failed.length > 0) {
+        const set = await this.policy.setAside(shaped.failed);
+        if ('fatal' in set) return this.onFatal(set.fatal);
+        if ('aborted' in set) return;
+      }
+      events = shaped.out;
+    }
+    // Filtered out to the last event: nothing to write, the batch is acknowledged all the same.
+    const r = events.length > 0 ? await this.policy.deliver(events) : { done: true as const, committed: undefined };
     if ('fatal' in r) {
       this.onFatal(r.fatal);
       return;

@@ -1,0 +1,66 @@
+/**
+ * One `filter:` of a route or sink. Structured conditions are plain comparisons (no JSONata);
+ * `expression` is JSONata over the envelope. Every condition given must hold.
+ * Markers (replay-gap, gap and overflow events, undecodable stand-ins) say something about the
+ * stream itself: they pass every filter unless it names their kind in `kinds` (or, for gap and
+ * overflow events, their GAP_* change type in `changeTypes`), so they are never dropped by accident.
+ */
+import type { ShapingConfig } from '../config/schema.js';
+import { type Envelope, filterKind } from '../envelope.js';
+import { type Compiled, compileExpression, truthy } from './expression.js';
+
+type FilterConfig = NonNullable<ShapingConfig['filter']>;
+
+const MARKERS = new Set<string>(['replay-gap', 'gap', 'overflow', 'undecodable']);
+
+export class EventFilter {
+  private readonly changeTypes: Set<string> | null;
+  private readonly entities: Set<string> | null;
+  private readonly changed: string[] | null;
+  private readonly kinds: Set<string> | null;
+  readonly expression: Compiled | null;
+
+  constructor(f: FilterConfig) {
+    this.changeTypes = f.changeTypes ? new Set(f.changeTypes) : null;
+    this.entities = f.entities ? new Set(f.entities) : null;
+    this.changed = f.changedFieldsAny ?? null;
+    this.kinds = f.kinds ? new Set(f.kinds) : null;
+    this.expression = f.expression ? compileExpression(f.expression) : null;
+  }
+
+  /** Whether the event passes without asking the expression: 'pass', 'drop', or 'ask' (the expression decides). */
+  structured(e: Envelope): 'pass' | 'drop' | 'ask' {
+    const kind = filterKind(e);
+    if (MARKERS.has(kind) && !this.names(kind, e)) return 'pass';
+    const h = e.changeHeader;
+    if (this.kinds && !this.kinds.has(kind)) return 'drop';
+    if (this.changeTypes && !(h && this.changeTypes.has(h.changeType))) return 'drop';
+    if (this.entities && !this.entities.has(entityOf(e))) return 'drop';
+    if (this.changed && !(h && changedAny(this.changed, h))) return 'drop';
+    return this.expression ? 'ask' : 'pass';
+  }
+
+  /** The expression's verdict (JSONata truthiness); throws what the expression throws. */
+  async ask(input: unknown): Promise<boolean> {
+    return truthy(await (this.expression as Compiled).evaluate(input));
+  }
+
+  private names(kind: string, e: Envelope): boolean {
+    if (this.kinds?.has(kind)) return true;
+    const type = e.changeHeader?.changeType;
+    return type !== undefined && type.startsWith('GAP_') && (this.changeTypes?.has(type) ?? false);
+  }
+}
+
+/** The entity a filter's `entities` compares: the change header's, else a platform event's name. */
+function entityOf(e: Envelope): string {
+  if (e.changeHeader) return e.changeHeader.entity;
+  return e.channel.startsWith('/event/') ? e.channel.slice('/event/'.length) : '';
+}
+
+/** Whether one of `names` changed (or was nulled); a compound name covers its parts (`Name` → `Name.FirstName`). */
+function changedAny(names: readonly string[], h: NonNullable<Envelope['changeHeader']>): boolean {
+  for (const list of [h.changedFields, h.nulledFields, h.diffFields])
+    for (const f of list) for (const n of names) if (f === n || (f.length > n.length && f.startsWith(n) && f[n.length] === '.')) return true;
+  return false;
+}
