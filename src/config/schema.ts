@@ -130,9 +130,21 @@ const CHANGE_TYPES = [
   'SNAPSHOT',
 ] as const;
 /** The envelope's kinds (envelope.ts EVENT_KINDS, kept equal by a unit test) and `undecodable` stand-ins. */
-export const FILTER_KINDS = ['pushtopic', 'cdc', 'platform', 'generic', 'gap', 'overflow', 'replay-gap', 'snapshot', 'undecodable'] as const;
+export const FILTER_KINDS = [
+  'pushtopic',
+  'cdc',
+  'platform',
+  'generic',
+  'gap',
+  'overflow',
+  'replay-gap',
+  'snapshot',
+  'undecodable',
+] as const;
 
-const fieldNames = z.array(z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/, 'field names are like Industry or BillingAddress.City')).min(1);
+const fieldNames = z
+  .array(z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/, 'field names are like Industry or BillingAddress.City'))
+  .min(1);
 
 /**
  * Shaping, on a route (every sink) and on each sink (src/shaping/): which events go on (`filter`:
@@ -150,7 +162,10 @@ export const shapingShape = {
       /** A JSONata expression over the envelope; the event goes on when it is truthy. */
       expression: z.string().min(1).optional(),
     })
-    .refine((f) => Object.values(f).some((v) => v !== undefined), 'name at least one condition: changeTypes, entities, changedFieldsAny, kinds or expression')
+    .refine(
+      (f) => Object.values(f).some((v) => v !== undefined),
+      'name at least one condition: changeTypes, entities, changedFieldsAny, kinds or expression',
+    )
     .optional(),
   fields: z
     .strictObject({ include: fieldNames.optional(), exclude: fieldNames.optional() })
@@ -195,9 +210,7 @@ function routeSchemaWith(c: ComponentSchemas) {
      * CDC UPDATE events carry the record's current values (all fields, or `fields`), fetched
      * through the Composite sObject Collections API: values as of the fetch, not of the change.
      */
-    fullRecord: z
-      .union([z.boolean(), z.strictObject({ fields: fieldNames })])
-      .default(false),
+    fullRecord: z.union([z.boolean(), z.strictObject({ fields: fieldNames })]).default(false),
     ...shapingShape,
   });
 }

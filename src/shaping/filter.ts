@@ -3,7 +3,8 @@
  * `expression` is JSONata over the envelope. Every condition given must hold.
  * Markers (replay-gap, gap and overflow events, undecodable stand-ins) say something about the
  * stream itself: they pass every filter unless it names their kind in `kinds` (or, for gap and
- * overflow events, their GAP_* change type in `changeTypes`), so they are never dropped by accident.
+ * overflow events, a change type of theirs in `changeTypes`: any GAP_CREATE/UPDATE/DELETE/UNDELETE
+ * names gap events, GAP_OVERFLOW overflow events), so they are never dropped by accident.
  */
 import type { ShapingConfig } from '../config/schema.js';
 import { type Envelope, filterKind } from '../envelope.js';
@@ -31,7 +32,7 @@ export class EventFilter {
   /** Whether the event passes without asking the expression: 'pass', 'drop', or 'ask' (the expression decides). */
   structured(e: Envelope): 'pass' | 'drop' | 'ask' {
     const kind = filterKind(e);
-    if (MARKERS.has(kind) && !this.names(kind, e)) return 'pass';
+    if (MARKERS.has(kind) && !this.names(kind)) return 'pass';
     const h = e.changeHeader;
     if (this.kinds && !this.kinds.has(kind)) return 'drop';
     if (this.changeTypes && !(h && this.changeTypes.has(h.changeType))) return 'drop';
@@ -45,10 +46,12 @@ export class EventFilter {
     return truthy(await (this.expression as Compiled).evaluate(input));
   }
 
-  private names(kind: string, e: Envelope): boolean {
+  /** Whether the filter names a marker's kind: in `kinds`, or (gap, overflow) any change type of that kind. */
+  private names(kind: string): boolean {
     if (this.kinds?.has(kind)) return true;
-    const type = e.changeHeader?.changeType;
-    return type !== undefined && type.startsWith('GAP_') && (this.changeTypes?.has(type) ?? false);
+    if (!this.changeTypes) return false;
+    for (const t of this.changeTypes) if (t === 'GAP_OVERFLOW' ? kind === 'overflow' : t.startsWith('GAP_') && kind === 'gap') return true;
+    return false;
   }
 }
 
@@ -61,6 +64,7 @@ function entityOf(e: Envelope): string {
 /** Whether one of `names` changed (or was nulled); a compound name covers its parts (`Name` → `Name.FirstName`). */
 function changedAny(names: readonly string[], h: NonNullable<Envelope['changeHeader']>): boolean {
   for (const list of [h.changedFields, h.nulledFields, h.diffFields])
-    for (const f of list) for (const n of names) if (f === n || (f.length > n.length && f.startsWith(n) && f[n.length] === '.')) return true;
+    for (const f of list)
+      for (const n of names) if (f === n || (f.length > n.length && f.startsWith(n) && f[n.length] === '.')) return true;
   return false;
 }
