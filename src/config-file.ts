@@ -5,7 +5,7 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'y
 import { z } from 'zod';
 import { formatIssues, formatPath, type KnownKeys } from './config/errors.js';
 import { interpolate } from './config/interpolate.js';
-import type { BridgeConfig, RouteConfig, ShapingConfig } from './config/schema.js';
+import type { BridgeConfig, ShapingConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { registerUrlSecrets } from './log.js';
 import { configSchema, replayStoreTypes, sinkTypes } from './registry.js';
@@ -188,7 +188,9 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
       }
     });
     out.push(...shapingProblems(r, `routes[${i}]`));
-    r.sinks.forEach((sk, j) => out.push(...shapingProblems(sk as ShapingConfig, `routes[${i}].sinks[${j}]`)));
+    r.sinks.forEach((sk, j) => {
+      out.push(...shapingProblems(sk as ShapingConfig, `routes[${i}].sinks[${j}]`));
+    });
     const prev = seen.get(key);
     if (prev !== undefined) {
       out.push(

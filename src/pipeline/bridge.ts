@@ -16,7 +16,7 @@ import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
 import { inFlightLimit, routeKey, sourceFacts } from '../route-facts.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
-import { Shape } from '../shaping/shape.js';
+import { sinkShape } from '../shaping/shape.js';
 import type { Sink } from '../sinks/types.js';
 import { withStages } from '../stages/index.js';
 import { HaCoordinator } from './ha.js';
@@ -93,12 +93,8 @@ export class Bridge {
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
       const ctx = { route: key, log: rlog, sinkName: name };
-      const shape = Shape.of([
-        { at: 'the route', config: rc },
-        // Every sink schema carries the shaping keys (registry.ts), whatever its type.
-        { at: `sinks[${i}]`, config: sc as ShapingConfig },
-      ]);
-      return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape };
+      // Every sink schema carries the shaping keys (registry.ts), whatever its type.
+      return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape: sinkShape(rc, sc as ShapingConfig, i) };
     });
     const route = new Route({
       key,

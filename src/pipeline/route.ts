@@ -11,7 +11,7 @@
 
 import { ChangeSignal } from '../change-signal.js';
 import { type Envelope, lastPosition } from '../envelope.js';
-import { BridgeError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 import type { SubscriberContext } from '../subscribers/types.js';
 import { CheckpointTracker } from './checkpoint-tracker.js';

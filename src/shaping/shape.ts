@@ -111,6 +111,14 @@ export class Shape {
   }
 }
 
+/** Sink `index` of a route: the route's shaping, then the sink's own. */
+export function sinkShape(route: ShapingConfig, sink: ShapingConfig, index: number): Shape | null {
+  return Shape.of([
+    { at: 'the route', config: route },
+    { at: `sinks[${index}]`, config: sink },
+  ]);
+}
+
 /** The envelope with its payload as a value (what JSONata reads). */
 function asInput(e: Envelope): Envelope {
   return { ...e, payload: payloadValue(e) };
