@@ -1,13 +1,15 @@
 /** `sfbridge dlq list|replay|purge`: inspect dead letters, deliver them again, or drop them. */
 
-import type { BridgeConfig } from '../config/schema.js';
+import type { BridgeConfig, ShapingConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config-file.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../deadletter/types.js';
+import type { Envelope } from '../envelope.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { createDeadLetterStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes } from '../registry.js';
 import { routeKey } from '../route-facts.js';
+import { sinkShape } from '../shaping/shape.js';
 import type { Sink } from '../sinks/types.js';
 import { parse, requireConfigPath } from './args.js';
 
@@ -97,8 +99,20 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
         why(`route "${d.route}" has no sink ${d.sink} in this config any more`);
         continue;
       }
+      const shaped = d.unshaped ? await shapeNow(config, d, d.envelope) : { event: d.envelope };
+      if ('error' in shaped) {
+        why(shaped.error);
+        continue;
+      }
+      if (shaped.event === null) {
+        // The current config filters it out: the pipeline would acknowledge it without a write.
+        await store.remove([d.id]);
+        delivered++;
+        process.stdout.write(`skipped ${d.id}  filtered out by the sink's current filter\n`);
+        continue;
+      }
       // One attempt per dead letter: whatever the sink reports is final for this run.
-      const failure = await sink.write([d.envelope]).then(
+      const failure = await sink.write([shaped.event]).then(
         (outcomes) => (outcomes?.[0] && outcomes[0].status !== 'delivered' ? outcomes[0].error : null),
         (err: unknown) => errorMessage(err),
       );
@@ -120,11 +134,27 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
   return stayed === 0 ? 0 : 1;
 }
 
-async function openSink(config: BridgeConfig, d: DeadLetter, log: Logger) {
-  const rc = config.routes.find((r) => routeKey(r) === d.route);
+/** A dead letter the sink's shaping threw on, shaped with the config's current settings: the event, null (filtered), or why not. */
+async function shapeNow(config: BridgeConfig, d: DeadLetter, e: Envelope): Promise<{ event: Envelope | null } | { error: string }> {
+  const at = sinkAt(config, d);
+  if (!at) return { error: `route "${d.route}" has no sink ${d.sink} in this config any more` };
+  const shape = sinkShape(at.route, at.sink as ShapingConfig, at.index);
+  if (!shape) return { event: e };
+  const r = await shape.apply([e]);
+  if (r.failed[0]) return { error: r.failed[0].error };
+  return { event: r.out[0] ?? null };
+}
+
+function sinkAt(config: BridgeConfig, d: DeadLetter) {
+  const route = config.routes.find((r) => routeKey(r) === d.route);
   const m = /^(\w+)#(\d+)$/.exec(d.sink);
-  const sc = m && rc ? rc.sinks[Number(m[2])] : undefined;
-  if (!sc || sc.type !== m?.[1]) return null;
+  const sink = m && route ? route.sinks[Number(m[2])] : undefined;
+  return sink && route && sink.type === m?.[1] ? { route, sink, index: Number(m?.[2]) } : null;
+}
+
+async function openSink(config: BridgeConfig, d: DeadLetter, log: Logger) {
+  const sc = sinkAt(config, d)?.sink;
+  if (!sc) return null;
   const sink = lookup(sinkTypes, sc.type).create(sc, { route: d.route, log, sinkName: d.sink });
   await sink.open();
   return sink;

@@ -17,6 +17,11 @@ export interface DeadLetterInput {
   error: string;
   attempts: number;
   firstFailedAt: string;
+  /**
+   * The envelope is as the source gave it: the sink's shaping (filter, fields, transform) threw on
+   * it, so `dlq replay` shapes it with the config's current settings before writing.
+   */
+  unshaped?: true;
 }
 
 export interface DeadLetter extends DeadLetterInput {

@@ -150,7 +150,7 @@ export class DeliveryPolicy {
         ),
       };
     }
-    return (await this.deadLetter(items, 1, new Date().toISOString())) ? { done: true } : { aborted: true };
+    return (await this.deadLetter(items, 1, new Date().toISOString(), true)) ? { done: true } : { aborted: true };
   }
 
   /** One write; a thrown error stands for every event (retry, or unavailable if permanent). */
@@ -194,11 +194,20 @@ export class DeliveryPolicy {
   }
 
   /** Dead-letter durably; retried until it sticks (acknowledging without it would lose events). False only when aborted. */
-  private async deadLetter(items: Array<{ event: Envelope; error: string }>, attempts: number, firstFailedAt: string): Promise<boolean> {
+  private async deadLetter(
+    items: Array<{ event: Envelope; error: string }>,
+    attempts: number,
+    firstFailedAt: string,
+    unshaped = false,
+  ): Promise<boolean> {
     const { opts } = this;
     if (!opts.deadLetters)
       throw new BridgeError('CONFIG', `${opts.name}: events must be dead-lettered but the bridge has no dead-letter store`);
-    const inputs = items.flatMap((it) => deadLettersFor(opts.route, opts.name, [it.event], it.error, attempts, firstFailedAt));
+    const inputs = items.flatMap((it) =>
+      deadLettersFor(opts.route, opts.name, [it.event], it.error, attempts, firstFailedAt).map((d) =>
+        unshaped ? { ...d, unshaped: true as const } : d,
+      ),
+    );
     for (let i = 1; ; i++) {
       try {
         await opts.deadLetters.add(inputs);

@@ -140,3 +140,22 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
 }
 
 export const tick = () => new Promise((r) => setTimeout(r, 20));
+
+/** Capture what the code under test writes to stdout (CLI commands run in-process). */
+export function captureStdout() {
+  const orig = process.stdout.write.bind(process.stdout);
+  let buf = '';
+  process.stdout.write = ((c: string | Uint8Array) => {
+    buf += String(c);
+    return true;
+  }) as typeof process.stdout.write;
+  return {
+    text: () => buf,
+    clear: () => {
+      buf = '';
+    },
+    restore: () => {
+      process.stdout.write = orig;
+    },
+  };
+}

@@ -3,12 +3,14 @@
  * when the filter drops the tail, and a JSONata transform that throws on one event: dead-lettered
  * on a dead-letter route, a one-line stop on a block route.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { FileDeadLetterStore } from '../../src/deadletter/file-store.js';
 import { makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { until } from '../helpers/fakes.js';
+import { captureStdout, until } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CHANNEL = '/data/AccountChangeEvent';
@@ -112,6 +114,32 @@ describe('shaping', () => {
     expect(dl[0]?.envelope?.changeHeader?.recordIds).toEqual([boom]);
     expect(dl[0]?.error).toMatch(/the route transform failed on event .*: no booms here/);
     expect(st?.sinks[0]).toMatchObject({ eventsUnshaped: 1, eventsDeadLettered: 1 });
+    expect(dl[0]?.unshaped).toBe(true);
+
+    // With the expression fixed, `dlq replay` shapes the dead letter as the sink now would, then writes it.
+    const cfgPath = join(dir, 'cfg.yaml');
+    writeFileSync(
+      cfgPath,
+      JSON.stringify({
+        deadLetter: { type: 'file', dir: join(dir, 'dead-letters') },
+        routes: [
+          {
+            name: 'mapped',
+            source: { type: 'file', path: join(dir, 'unused.ndjson') },
+            transform: '{ "name": payload.Name, "fixed": true }',
+            sinks: [{ type: 'file', dir: out }],
+          },
+        ],
+      }),
+    );
+    const stdout = captureStdout();
+    const code = await main(['dlq', 'replay', '-c', cfgPath]);
+    stdout.restore();
+    expect(stdout.text()).toMatch(/replayed 1, still dead-lettered 0/);
+    expect(code).toBe(0);
+    const replayed = readSink(out).filter((e) => e.changeHeader.recordIds[0] === boom);
+    expect(replayed).toHaveLength(1);
+    expect(replayed[0]?.payload).toEqual({ name: 'boom 1', fixed: true });
   });
 
   it('on a block route, a transform that throws stops the route with one line naming it', async () => {

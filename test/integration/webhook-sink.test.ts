@@ -12,6 +12,7 @@ import { ENVELOPE_VERSION, type Envelope } from '../../src/envelope.js';
 import { Bridge } from '../../src/pipeline/bridge.js';
 import { configSchema } from '../../src/registry.js';
 import { captureLogger } from '../helpers/bridge.js';
+import { captureStdout } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Receiver } from '../helpers/webhook-receiver.js';
 
@@ -307,21 +308,3 @@ describe('webhook sink', () => {
     }
   });
 });
-
-function captureStdout() {
-  const orig = process.stdout.write.bind(process.stdout);
-  let buf = '';
-  process.stdout.write = ((c: string | Uint8Array) => {
-    buf += String(c);
-    return true;
-  }) as typeof process.stdout.write;
-  return {
-    text: () => buf,
-    clear: () => {
-      buf = '';
-    },
-    restore: () => {
-      process.stdout.write = orig;
-    },
-  };
-}
