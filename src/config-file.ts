@@ -188,6 +188,10 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
       }
     });
     out.push(...shapingProblems(r, `routes[${i}]`));
+    if (r.fullRecord !== false && !(facts.org !== null && facts.channel?.startsWith('/data/')))
+      out.push(
+        `routes[${i}].fullRecord: needs a change-event channel (/data/…) from a Salesforce source (pubsub or cometd), not ${facts.channel ?? r.source.type}`,
+      );
     r.sinks.forEach((sk, j) => {
       out.push(...shapingProblems(sk as ShapingConfig, `routes[${i}].sinks[${j}]`));
     });

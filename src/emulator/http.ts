@@ -118,6 +118,8 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   const org = d.org;
   let r: RegExpExecArray | null;
   org.usage.apiRequests++;
+  // Salesforce's Limit Info header, on every REST response but the versions URI.
+  res.setHeader('Sforce-Limit-Info', `api-usage=${org.usage.apiRequests}/${org.limitMax.DailyApiRequests}`);
 
   if (rest === '/')
     return sendJson(res, 200, {

@@ -22,6 +22,8 @@ export class RestClient {
    * null before any response: retention is counted on Salesforce's clock, not this machine's.
    */
   clockOffsetMs: number | null = null;
+  /** The org's daily API requests, used and allowed, from the last response's Sforce-Limit-Info header, or null. */
+  apiUsage: { used: number; max: number } | null = null;
 
   constructor(
     private readonly tokens: TokenProvider,
@@ -50,6 +52,7 @@ export class RestClient {
         throw new RetriableError('SF_NETWORK', `cannot reach ${tok.instanceUrl}: ${errorMessage(err)}`, err);
       }
       this.noteServerTime(res.headers.date);
+      this.noteUsage(res.headers['sforce-limit-info']);
       if (res.status === 401 && attempt === 1) {
         this.tokens.invalidate(tok.accessToken);
         continue;
@@ -67,6 +70,12 @@ export class RestClient {
       }
       return json as T;
     }
+  }
+
+  /** `api-usage=18/5000` (REST API Developer Guide, Limit Info Header). */
+  private noteUsage(header: string | string[] | undefined): void {
+    const m = typeof header === 'string' ? /api-usage=(\d+)\/(\d+)/.exec(header) : null;
+    if (m) this.apiUsage = { used: Number(m[1]), max: Number(m[2]) };
   }
 
   private noteServerTime(date: string | string[] | undefined): void {

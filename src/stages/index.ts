@@ -2,7 +2,7 @@
  * Stages between a route's subscriber and the pipeline, chosen by the route's config: the initial
  * snapshot and backfill past retention (a route of one object's change events with
  * `initial: snapshot` or `onInvalidReplay: backfill`), overflow recovery (`overflow: recover`) and gap enrichment
- * (`gaps: enrich`). Each
+ * (`gaps: enrich`) and full records on update (`fullRecord`). Each
  * wraps the subscriber and keeps stream order, credit and positions as they are.
  */
 import type { RouteConfig } from '../config/schema.js';
@@ -11,8 +11,8 @@ import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
 import { exportable, sourceFacts } from '../route-facts.js';
 import type { Subscriber } from '../subscribers/types.js';
-import { GapEnrichment } from './gap-enrichment.js';
 import { OverflowRecovery } from './overflow-recovery.js';
+import { fullRecords, GAPS, RecordEnrichment } from './record-enrichment.js';
 import { RecordExport } from './record-export.js';
 
 export function withStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgServices, log: Logger): Subscriber {
@@ -35,7 +35,16 @@ export function withStages(subscriber: Subscriber, rc: RouteConfig, orgs: OrgSer
   if (rc.gaps === 'enrich') {
     if (!org)
       throw new BridgeError('CONFIG', `gaps: enrich needs a Salesforce source (pubsub or cometd with an org), not ${rc.source.type}`);
-    s = new GapEnrichment(s, orgs.rest(org), log);
+    s = new RecordEnrichment(s, orgs.rest(org), GAPS, orgs.config(org).limits.reservePercent, log);
+  }
+  if (rc.fullRecord !== false) {
+    if (!org)
+      throw new BridgeError(
+        'CONFIG',
+        `fullRecord needs a Salesforce change-event source (pubsub or cometd with an org), not ${rc.source.type}`,
+      );
+    const fields = rc.fullRecord === true ? null : rc.fullRecord.fields;
+    s = new RecordEnrichment(s, orgs.rest(org), fullRecords(fields), orgs.config(org).limits.reservePercent, log);
   }
   return s;
 }
