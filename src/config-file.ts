@@ -5,11 +5,12 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'y
 import { z } from 'zod';
 import { formatIssues, formatPath, type KnownKeys } from './config/errors.js';
 import { interpolate } from './config/interpolate.js';
-import type { BridgeConfig, ShapingConfig } from './config/schema.js';
+import type { BridgeConfig, OrgConfig, ShapingConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { registerUrlSecrets } from './log.js';
 import { configSchema, replayStoreTypes, sinkTypes } from './registry.js';
 import { routeKey, sourceFacts } from './route-facts.js';
+import { channelFilterProblem } from './salesforce/channel-filter.js';
 import { expressionProblem } from './shaping/expression.js';
 
 /** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
@@ -168,6 +169,7 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
     out.push(`ha.enabled: needs replayStore.type ${able.join(' or ')} (leases live there), not ${config.replayStore.type}`);
   }
   out.push(...sourceClashes(config));
+  for (const [name, org] of Object.entries(config.orgs)) out.push(...channelProblems(org.channels, `orgs.${name}.channels`));
   const seen = new Map<string, number>();
   const claims = new Map<string, { at: string; route: string }>();
   config.routes.forEach((r, i) => {
@@ -210,6 +212,27 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
         `routes[${i}].source.org: unknown org ${show(['routes', i, 'source', 'org'], org)}; ${known.length ? `defined orgs: ${known.join(', ')}` : 'no orgs are defined under `orgs:`'}`,
       );
     }
+  });
+  return out;
+}
+
+/** Declared custom channels: unique names, members that fit the channel's type, filters in Salesforce's syntax. */
+function channelProblems(channels: OrgConfig['channels'], at: string): string[] {
+  const out: string[] = [];
+  const names = new Set<string>();
+  channels.forEach((c, i) => {
+    if (names.has(c.name)) out.push(`${at}[${i}].name: ${c.name} is declared twice`);
+    names.add(c.name);
+    c.members.forEach((m, j) => {
+      const where = `${at}[${i}].members[${j}]`;
+      const isChange = /ChangeEvent$/.test(m.entity);
+      if (c.type === 'data' && !isChange)
+        out.push(`${where}.entity: a data channel's members are change events (AccountChangeEvent, Invoice__ChangeEvent), not ${m.entity}`);
+      if (c.type === 'event' && !/__e$/.test(m.entity))
+        out.push(`${where}.entity: an event channel's members are custom platform events (Order_Event__e), not ${m.entity}`);
+      const why = m.filter === undefined ? null : channelFilterProblem(m.filter);
+      if (why) out.push(`${where}.filter: ${why}`);
+    });
   });
   return out;
 }

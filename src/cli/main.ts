@@ -15,6 +15,7 @@ commands:
   check -c FILE                validate a config and print what it would do
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
+  channels list|apply          inspect or apply the custom channels and filters declared in the config
   route restart NAME           restart a failed route of the running bridge now
   status -c FILE               each route's state, position age, lag, retention headroom, dead letters
   backfill --route NAME        export records changed since a time through a route's sinks
@@ -70,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./demo.js')).demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
+      case 'channels':
+        return await (await import('./channels.js')).channelsCommand(rest);
       case 'status':
         return await (await import('./status.js')).statusCommand(rest);
       case 'route':
@@ -84,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
         throw new UsageError(
-          `unknown command "${command}" (commands: run, check, replay, pushtopic, route, backfill, dlq, tail, demo, emulator, version, help)`,
+          `unknown command "${command}" (commands: run, check, replay, pushtopic, channels, route, backfill, dlq, tail, demo, emulator, version, help)`,
         );
     }
   } catch (err) {

@@ -87,6 +87,31 @@ export const orgSchema = z.strictObject({
   /** PushTopics created or updated through REST when the bridge starts (and by `sfbridge pushtopic apply`). */
   pushTopics: z.array(pushTopicSchema).default([]),
   /**
+   * Custom channels with filtered members, reconciled by `sfbridge channels apply` through the
+   * Tooling API (PlatformEventChannel, PlatformEventChannelMember): Salesforce then delivers only
+   * matching events on `/data/<name>` or `/event/<name>`, so filtered events cost no delivery allocation.
+   */
+  channels: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*__chn$/, 'custom channel names end in __chn, e.g. Energy__chn'),
+        /** data: change events (/data/<name>); event: platform events (/event/<name>). */
+        type: z.enum(['data', 'event']).default('data'),
+        label: z.string().min(1).optional(),
+        members: z
+          .array(
+            z.strictObject({
+              /** The event entity: AccountChangeEvent, Invoice__ChangeEvent, or a platform event such as Order_Event__e. */
+              entity: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'an event entity such as AccountChangeEvent or Order_Event__e'),
+              /** A filter expression in Salesforce's syntax, e.g. "Industry = 'Energy'". */
+              filter: z.string().min(1).optional(),
+            }),
+          )
+          .min(1, 'a channel needs at least one member'),
+      }),
+    )
+    .default([]),
+  /**
    * Exports (snapshot, backfill) pause while the org's DailyApiRequests, DailyBulkV2QueryJobs or DailyBulkV2QueryFileStorageMB
    * has less than `reservePercent` left, and look again every `recheck`: the rest of the org's
    * integrations keep their API allowance.

@@ -141,15 +141,15 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     return sendJson(res, 200, { name: obj.name, keyPrefix: obj.keyPrefix, fields });
   }
   if (rest === '/tooling/query') {
-    // Only what clients need: ManagedEventSubscription look-ups by Id or DeveloperName.
+    // Only what clients need: ManagedEventSubscription look-ups, custom channels and their members.
     const q = url.searchParams.get('q') ?? '';
-    const rows = org.queryManagedSubscriptions(q);
+    const rows = org.toolingQuery(q);
     return sendJson(res, 200, {
       size: rows.length,
       totalSize: rows.length,
       done: true,
       queryLocator: null,
-      entityTypeName: 'ManagedEventSubscription',
+      entityTypeName: /FROM\s+(\w+)/i.exec(q)?.[1] ?? null,
       records: rows,
     });
   }
@@ -179,6 +179,28 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   }
   if (rest.startsWith('/jobs/query')) return d.bulk.handle(method, rest, url, await readBody(req), res, m[1] as string);
 
+  if ((r = /^\/tooling\/sobjects\/(PlatformEventChannel|PlatformEventChannelMember)(?:\/(\w+))?$/.exec(rest))) {
+    const [kind, id] = [r[1] === 'PlatformEventChannel' ? ('channel' as const) : ('member' as const), r[2]];
+    if (method === 'POST' && !id) {
+      const input = parseJson(await readBody(req)) as never;
+      const made = kind === 'channel' ? org.channels.createChannel(input) : org.channels.createMember(input);
+      org.saveStateLater();
+      return sendJson(res, 201, { id: made.Id, success: true, errors: [] });
+    }
+    if (method === 'PATCH' && id && kind === 'member') {
+      org.channels.updateMember(id, parseJson(await readBody(req)) as never);
+      org.saveStateLater();
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'DELETE' && id) {
+      org.channels.delete(kind, id);
+      org.saveStateLater();
+      res.writeHead(204).end();
+      return;
+    }
+    throw new OrgError(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on ${r[1]} here`);
+  }
   if ((r = /^\/sobjects\/PushTopic(?:\/(\w+))?$/.exec(rest))) {
     const id = r[1];
     if (method === 'POST' && !id) {

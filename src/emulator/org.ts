@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { BusEvent, EventBus, EventClass } from './bus.js';
+import { ChannelRegistry } from './channels.js';
 import type { Clock } from './clock.js';
 import { caseSafeSuffix, newId } from './ids.js';
 import {
@@ -16,6 +17,7 @@ import {
   type ObjectDef,
   type PlatformEventDef,
 } from './objects.js';
+import { OrgError } from './org-error.js';
 import { type ChangeType, cdcSchema, decodeFieldBitmap, encodeFieldBitmap, platformEventSchema, type SchemaEntry } from './schemas.js';
 import { condFields, matches, parseSoql, type Query, type SoqlError } from './soql.js';
 
@@ -80,16 +82,7 @@ export function checkFieldName(name: string): void {
   }
 }
 
-export class OrgError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: string,
-    message: string,
-    readonly fields: string[] = [],
-  ) {
-    super(message);
-  }
-}
+export { OrgError };
 
 const DEFAULT_ORG_BODY = '00D5g00000Emu01';
 export const DEFAULT_ORG_ID = DEFAULT_ORG_BODY + caseSafeSuffix(DEFAULT_ORG_BODY);
@@ -123,7 +116,10 @@ export class EmulatedOrg {
   readonly pushTopics = new Map<string, PushTopic>();
   readonly genericChannels = new Set<string>();
   readonly managed = new Map<string, ManagedSubscription>();
-  private readonly customChannels = new Map<string, Set<string>>();
+  /** Custom channels and their filtered members (Tooling API PlatformEventChannel / PlatformEventChannelMember). */
+  readonly channels = new ChannelRegistry((entity, type) =>
+    type === 'data' ? this.objectOfChangeEvent(entity) !== undefined : this.platformEvents.has(entity),
+  );
   private readonly parsedTopics = new Map<string, Query>();
   /** Real commit numbers exceed 2^53 (a capture from an org: 1725346778429841409): a BigInt, exact on both transports. */
   private commitNumber = 1_725_346_778_429_841_409n;
@@ -138,7 +134,11 @@ export class EmulatedOrg {
     this.userId = opts.userId ?? DEFAULT_USER_ID;
     for (const o of [...BUILTIN_OBJECTS, ...(opts.objects ?? [])]) this.objects.set(o.name, structuredClone(o));
     for (const pe of [...BUILTIN_PLATFORM_EVENTS, ...(opts.platformEvents ?? [])]) this.platformEvents.set(pe.name, structuredClone(pe));
-    for (const c of opts.channels ?? []) this.customChannels.set(`/data/${c.name}`, new Set(c.entities));
+    for (const c of opts.channels ?? []) {
+      this.channels.createChannel({ FullName: c.name, Metadata: { channelType: 'data' } });
+      for (const e of c.entities)
+        this.channels.createMember({ Metadata: { eventChannel: c.name, selectedEntity: EmulatedOrg.changeEventName(e) } });
+    }
     for (const m of opts.managedSubscriptions ?? []) this.createManaged(m.developerName, m.topic, m.start ?? 'EARLIEST');
     if (opts.statePath && existsSync(opts.statePath)) this.loadState(opts.statePath);
     for (const o of this.objects.values()) this.registerSchema(`cdc:${o.name}`, cdcSchema(o), o);
@@ -172,7 +172,9 @@ export class EmulatedOrg {
 
   /** What a channel is, or undefined when it does not exist in this org. */
   resolveChannel(channel: string): ResolvedChannel | undefined {
-    if (channel === '/data/ChangeEvents' || this.customChannels.has(channel)) return { cls: 'cdc', schema: null, canPublish: false };
+    if (channel === '/data/ChangeEvents') return { cls: 'cdc', schema: null, canPublish: false };
+    const custom = this.channels.typeOf(channel);
+    if (custom) return { cls: custom === 'data' ? 'cdc' : 'platform', schema: null, canPublish: false };
     let m = /^\/data\/(.+)$/.exec(channel);
     if (m) {
       const obj = this.objectOfChangeEvent(m[1] as string);
@@ -376,7 +378,18 @@ export class EmulatedOrg {
     this.fillCompounds(obj, record);
     const primary = `/data/${EmulatedOrg.changeEventName(obj.name)}`;
     const channels = [primary, '/data/ChangeEvents'];
-    for (const [ch, entities] of this.customChannels) if (entities.has(obj.name)) channels.push(ch);
+    // A custom channel's member filter reads the record as it is after the change (the emulator does not
+    // add the filtered fields to the payload, as Salesforce's auto-enrichment does) and the event's header.
+    const rec = this.records.get(recordIds[0] ?? '') ?? this.deleted.get(recordIds[0] ?? '');
+    const header = record.ChangeEventHeader as Record<string, unknown>;
+    channels.push(
+      ...this.channels.channelsFor('data', EmulatedOrg.changeEventName(obj.name), (f) => {
+        const [head, sub] = f.split('.');
+        if (head === 'ChangeEventHeader' && sub) return header[sub === 'entityName' ? 'entityName' : sub] ?? null;
+        if (!rec) return values[f] ?? null;
+        return sub ? ((rec.fields[head as string] as Record<string, unknown> | undefined)?.[sub] ?? null) : this.getField(rec, f);
+      }),
+    );
     return this.bus.publish({
       channel: primary,
       channels,
@@ -465,7 +478,7 @@ export class EmulatedOrg {
     const channel = `/event/${name}`;
     return this.bus.publish({
       channel,
-      channels: [channel],
+      channels: [channel, ...this.channels.channelsFor('event', name, (f) => rec[f] ?? null)],
       cls: 'platform',
       eventId: eventUuid ?? (typeof rec.EventUuid === 'string' ? rec.EventUuid : randomUUID()),
       schemaId: schema.id,
@@ -644,12 +657,28 @@ export class EmulatedOrg {
   }
 
   /** Tooling API query over ManagedEventSubscription (Id, DeveloperName, Metadata). */
-  queryManagedSubscriptions(soql: string): Array<Record<string, unknown>> {
+  toolingQuery(soql: string): Array<Record<string, unknown>> {
     let q: Query;
     try {
       q = parseSoql(soql);
     } catch (err) {
       throw new OrgError(400, 'MALFORMED_QUERY', (err as Error).message);
+    }
+    const table =
+      q.object === 'PlatformEventChannel'
+        ? this.channels.channels
+        : q.object === 'PlatformEventChannelMember'
+          ? this.channels.members
+          : null;
+    if (table) {
+      const rows = [...table.values()] as unknown as Array<Record<string, unknown> & { Id: string }>;
+      return rows
+        .filter((r) => matches(q.where, (f) => r[f]))
+        .slice(0, q.limit ?? undefined)
+        .map((r) => ({
+          ...project(q.object, r.Id, q.fields, (f) => r[f]),
+          attributes: { type: q.object, url: `/services/data/v63.0/tooling/sobjects/${q.object}/${r.Id}` },
+        }));
     }
     if (q.object !== 'ManagedEventSubscription')
       throw new OrgError(400, 'INVALID_TYPE', `sObject type '${q.object}' is not supported by this emulator's Tooling API`);
@@ -686,6 +715,8 @@ export class EmulatedOrg {
       pushTopics: [...this.pushTopics.values()],
       managed: [...this.managed.values()],
       genericChannels: [...this.genericChannels],
+      channels: [...this.channels.channels.values()],
+      channelMembers: [...this.channels.members.values()],
       objects: [...this.objects.values()],
       platformEvents: [...this.platformEvents.values()],
       invalidBefore: this.bus.invalidBefore,
@@ -707,6 +738,7 @@ export class EmulatedOrg {
     }
     for (const m of s.managed ?? []) this.managed.set(m.id, m);
     for (const g of s.genericChannels ?? []) this.genericChannels.add(g);
+    this.channels.restore(s.channels ?? [], s.channelMembers ?? []);
     this.bus.invalidBefore = s.invalidBefore ?? 0;
     this.commitNumber = s.commitNumber !== undefined ? BigInt(s.commitNumber) : this.commitNumber;
     for (const h of s.schemaHistory ?? []) {

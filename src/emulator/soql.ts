@@ -124,6 +124,8 @@ export function parseSoql(text: string): Query {
       return { op: 'cmp', field, cmp: t.v === '<>' ? '!=' : t.v, value: literal() };
     }
     if (kw('LIKE')) return { op: 'cmp', field, cmp: 'like', value: literal() };
+    const negated = kw('NOT');
+    if (negated && peek()?.v.toUpperCase() !== 'IN') throw new SoqlError(`expected IN after ${field} NOT`);
     if (kw('IN')) {
       if (toks[p++]?.v !== '(') throw new SoqlError('expected ( after IN');
       const vals = [literal()];
@@ -132,7 +134,8 @@ export function parseSoql(text: string): Query {
         vals.push(literal());
       }
       if (toks[p++]?.v !== ')') throw new SoqlError('missing ) after IN list');
-      return { op: 'cmp', field, cmp: 'in', value: vals };
+      const inList: Cond = { op: 'cmp', field, cmp: 'in', value: vals };
+      return negated ? { op: 'not', cond: inList } : inList;
     }
     throw new SoqlError(`expected a comparison after ${field}`);
   };
@@ -157,6 +160,13 @@ export function parseSoql(text: string): Query {
   return { fields, object, where, limit };
 }
 
+/** A WHERE condition on its own (a channel member's filter expression). */
+export function parseCondition(text: string): Cond {
+  const q = parseSoql(`SELECT Id FROM Event WHERE ${text}`);
+  if (!q.where || q.limit !== null) throw new SoqlError('not a condition');
+  return q.where;
+}
+
 /** Fields a condition reads. */
 export function condFields(c: Cond | null, out: Set<string> = new Set()): Set<string> {
   if (!c) return out;
@@ -169,18 +179,20 @@ export function condFields(c: Cond | null, out: Set<string> = new Set()): Set<st
   return out;
 }
 
-export function matches(c: Cond | null, get: (field: string) => unknown): boolean {
+/** `fold`: compare text case-insensitively (channel filters: "Text values are case-insensitive"). */
+export function matches(c: Cond | null, get: (field: string) => unknown, fold = false): boolean {
   if (!c) return true;
   switch (c.op) {
     case 'and':
-      return matches(c.left, get) && matches(c.right, get);
+      return matches(c.left, get, fold) && matches(c.right, get, fold);
     case 'or':
-      return matches(c.left, get) || matches(c.right, get);
+      return matches(c.left, get, fold) || matches(c.right, get, fold);
     case 'not':
-      return !matches(c.cond, get);
+      return !matches(c.cond, get, fold);
     case 'cmp': {
-      const v = get(c.field) ?? null;
-      const w = c.value;
+      const low = (x: unknown) => (fold && typeof x === 'string' ? x.toLowerCase() : x);
+      const v = low(get(c.field) ?? null);
+      const w = Array.isArray(c.value) ? c.value.map(low) : low(c.value);
       switch (c.cmp) {
         case '=':
           return v === w;
