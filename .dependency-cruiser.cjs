@@ -69,6 +69,14 @@ module.exports = {
       to: { path: '^src/(pipeline|sinks|replay)/' },
     },
     {
+      name: 'shaping-sees-only-envelopes',
+      comment:
+        'Shaping (src/shaping/: filters, fields, transforms) works on envelopes and its config; it never imports the pipeline, sinks, subscribers, stages, replay stores or Salesforce clients.',
+      severity: 'error',
+      from: { path: '^src/shaping/' },
+      to: { path: '^src/(pipeline|sinks|subscribers|stages|replay|salesforce|deadletter)/' },
+    },
+    {
       name: 'orgs-speak-no-protocol',
       severity: 'error',
       comment: 'The per-org services (src/orgs.ts) use the Salesforce clients of src/salesforce/, never a subscriber\'s folder.',

@@ -28,6 +28,7 @@ describe('architecture rules', () => {
     ['emulator-stands-alone', /error emulator-stands-alone: src\/emulator\/bridge-user\.ts → src\/auth\/token\.ts/],
     ['config-schema-is-a-leaf', /error config-schema-is-a-leaf: src\/config\/schema\.ts → src\/sinks\/x\/sink\.ts/],
     ['stages-only-shape-the-source', /error stages-only-shape-the-source: src\/stages\/x\.ts → src\/replay\/store\.ts/],
+    ['shaping-sees-only-envelopes', /error shaping-sees-only-envelopes: src\/shaping\/x\.ts → src\/sinks\/x\/sink\.ts/],
     ['orgs-speak-no-protocol', /error orgs-speak-no-protocol: src\/orgs\.ts → src\/subscribers\/x\/sub\.ts/],
     ['config-below-registry', /error config-below-registry: src\/config\/defaults\.ts → src\/registry\.ts/],
   ];
