@@ -6,7 +6,7 @@
 //   npm run build && node bench/shaping.mjs [--events 20000] [--rounds 5]
 import { JsonPayload } from '../dist/envelope.js';
 import { Shape } from '../dist/shaping/shape.js';
-import { arg } from './lib.mjs';
+import { arg, report } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 20000));
 const ROUNDS = Number(arg('rounds', 5));
@@ -76,10 +76,18 @@ async function measure(config, asJson) {
 
 console.log(`shaping cost per event, ${EVENTS} events x ${ROUNDS} rounds (median), Node ${process.version}`);
 console.log('no shaping: Shape.of(...) is null, nothing runs (0 ns/event)');
+if (Shape.of([{ at: 'the route', config: {} }]) !== null) throw new Error('a route without shaping should have no Shape');
+const rows = [];
 for (const form of ['JSON payload (Pub/Sub)', 'value payload (CometD)']) {
-  console.log(`\n${form}`);
   for (const [name, config] of Object.entries(CASES)) {
     const m = await measure(config, form.startsWith('JSON'));
-    console.log(`  ${name.padEnd(52)} ${m.nsPerEvent.toFixed(0).padStart(7)} ns/event  ${(1e9 / m.nsPerEvent / 1000).toFixed(0).padStart(6)}k events/s  ${m.cpuSecPerMillion.toFixed(2)} CPU-s per million`);
+    rows.push({
+      payload: form,
+      shaping: name,
+      nsPerEvent: Math.round(m.nsPerEvent),
+      kEventsPerSec: Math.round(1e9 / m.nsPerEvent / 1000),
+      cpuSecPerMillion: Number(m.cpuSecPerMillion.toFixed(2)),
+    });
   }
 }
+report('shaping', rows, { events: EVENTS, rounds: ROUNDS });
