@@ -1,19 +1,26 @@
 /** `sfbridge check`: what a config will do, in words. */
 
 import { formatDuration } from '../config/duration.js';
-import type { BridgeConfig } from '../config/schema.js';
+import type { BridgeConfig, ShapingConfig } from '../config/schema.js';
 import { silentLogger } from '../log.js';
 import { OrgServices } from '../orgs.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 import { backfillNote, inFlightLimit, routeKey, sourceFacts } from '../route-facts.js';
+import { describeShaping } from '../shaping/shape.js';
 
 export function describePlan(config: BridgeConfig, path: string): string {
   const log = silentLogger();
   const out: string[] = [`config ${path}: OK`];
   const orgs = Object.entries(config.orgs);
   out.push(`orgs (${orgs.length}):`);
-  for (const [name, org] of orgs) out.push(`  ${name}: ${org.loginUrl} via ${org.auth.flow}, API ${org.apiVersion}`);
+  for (const [name, org] of orgs) {
+    out.push(`  ${name}: ${org.loginUrl} via ${org.auth.flow}, API ${org.apiVersion}`);
+    for (const c of org.channels)
+      out.push(
+        `    channel /${c.type}/${c.name}: ${c.members.map((m) => `${m.entity}${m.filter ? ` where ${m.filter}` : ''}`).join('; ')} (sfbridge channels apply creates it)`,
+      );
+  }
   out.push(`replay store: ${createReplayStore(config, log).describe()}`);
   out.push(`dead-letter store: ${createDeadLetterStore(config, log).describe()}`);
   const p = config.pipeline;
@@ -27,8 +34,16 @@ export function describePlan(config: BridgeConfig, path: string): string {
     out.push(`  ${key}`);
     const source = lookup(subscriberTypes, rc.source.type).create(rc.source, ctx).describe();
     out.push(`    source: ${source}${backfillNote(sourceFacts(rc.source))}`);
+    if (rc.fullRecord !== false)
+      out.push(
+        `    full records on update: ${rc.fullRecord === true ? 'every field' : rc.fullRecord.fields.join(', ')}, as of the fetch (Composite API)`,
+      );
+    const routeShaping = describeShaping(rc);
+    if (routeShaping) out.push(`    shaping (every sink): ${routeShaping}`);
     rc.sinks.forEach((sc, i) => {
       out.push(`    sink ${i + 1} (${sc.type}#${i}): ${lookup(sinkTypes, sc.type).create(sc, ctx).describe()}`);
+      const shaping = describeShaping(sc as ShapingConfig);
+      if (shaping) out.push(`      shaping: ${shaping}`);
     });
     out.push(`    max in flight: ${inFlightLimit(rc, p)}`);
     out.push(

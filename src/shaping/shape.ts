@@ -111,6 +111,27 @@ export class Shape {
   }
 }
 
+/** The shaping settings in words (`sfbridge check`), or null when there are none. */
+export function describeShaping(c: ShapingConfig): string | null {
+  const parts: string[] = [];
+  const f = c.filter;
+  if (f) {
+    const conds = [
+      f.changeTypes && `changeTypes ${f.changeTypes.join('|')}`,
+      f.entities && `entities ${f.entities.join('|')}`,
+      f.changedFieldsAny && `changed any of ${f.changedFieldsAny.join(', ')}`,
+      f.kinds && `kinds ${f.kinds.join('|')}`,
+      f.expression && `JSONata ${f.expression}`,
+    ].filter(Boolean);
+    parts.push(`filter ${conds.join(' and ')} (markers pass unless named)`);
+  }
+  if (c.fields?.include) parts.push(`only fields ${c.fields.include.join(', ')}`);
+  if (c.fields?.exclude) parts.push(`without fields ${c.fields.exclude.join(', ')}`);
+  if (c.mask) parts.push(`masked ${c.mask.join(', ')}`);
+  if (c.transform) parts.push('payload mapped by a JSONata transform');
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
 /** Sink `index` of a route: the route's shaping, then the sink's own. */
 export function sinkShape(route: ShapingConfig, sink: ShapingConfig, index: number): Shape | null {
   return Shape.of([
