@@ -12,7 +12,12 @@ const EVENTS = Number(arg('events', 20000));
 const ROUNDS = Number(arg('rounds', 5));
 
 function payload(i) {
-  const p = { Name: `Account ${i}`, Industry: i % 4 === 0 ? 'Energy' : 'Retail', Phone: '+1 555 0100', LastModifiedDate: 1764950400000 + i };
+  const p = {
+    Name: `Account ${i}`,
+    Industry: i % 4 === 0 ? 'Energy' : 'Retail',
+    Phone: '+1 555 0100',
+    LastModifiedDate: 1764950400000 + i,
+  };
   for (let f = 0; f < 36; f++) p[`Field${f}__c`] = f % 3 === 0 ? i * f + 0.5 : `value ${i} of field ${f} with some text`;
   return p;
 }
@@ -52,10 +57,15 @@ function envelope(i, asJson) {
 const CASES = {
   'structured filter (changeTypes + changedFieldsAny)': { filter: { changeTypes: ['UPDATE'], changedFieldsAny: ['Industry'] } },
   'fields.include [Id, Industry]': { fields: { include: ['Id', 'Industry'] } },
-  'filter + include (the acceptance sink)': { filter: { changeTypes: ['UPDATE'], changedFieldsAny: ['Industry'] }, fields: { include: ['Id', 'Industry'] } },
+  'filter + include (the acceptance sink)': {
+    filter: { changeTypes: ['UPDATE'], changedFieldsAny: ['Industry'] },
+    fields: { include: ['Id', 'Industry'] },
+  },
   'mask [Phone]': { mask: ['Phone'] },
   'JSONata filter.expression': { filter: { expression: 'payload.Industry = "Energy"' } },
-  'JSONata transform (a 3-field map)': { transform: '{ "name": payload.Name, "industry": payload.Industry, "changed": changeHeader.changedFields }' },
+  'JSONata transform (a 3-field map)': {
+    transform: '{ "name": payload.Name, "industry": payload.Industry, "changed": changeHeader.changedFields }',
+  },
 };
 
 async function measure(config, asJson) {
