@@ -97,6 +97,19 @@ function counters(route: RouteRows, sink: SinkRows): Def[] {
     ['sfbridge_sink_events_delivered_total', 'Events a sink delivered.', S, sink((k) => k.eventsWritten)],
     ['sfbridge_sink_events_failed_total', 'Events a sink write did not deliver (each attempt).', S, sink((k) => k.eventsFailed)],
     ['sfbridge_sink_events_dead_lettered_total', 'Events set aside in the dead-letter store.', S, sink((k) => k.eventsDeadLettered)],
+    [
+      'sfbridge_sink_events_filtered_total',
+      "Events the sink's filters left out (acknowledged without a write).",
+      S,
+      sink((k) => k.eventsFiltered),
+    ],
+    ['sfbridge_sink_events_unshaped_total', 'Events a shaping expression of the sink threw on.', S, sink((k) => k.eventsUnshaped)],
+    [
+      'sfbridge_enrichment_calls_total',
+      'Composite API calls made to enrich events (gaps: enrich, fullRecord).',
+      R,
+      route((r) => sum(r.sourceStats.compositeCalls, r.sourceStats.fullRecordCalls)),
+    ],
     ['sfbridge_sink_retries_total', 'Sink writes retried.', S, sink((k) => k.retries)],
     ['sfbridge_sink_bytes_written_total', 'Bytes a sink wrote (sinks that count them).', S, sink((k) => num(k.stats?.bytesWritten))],
   ];
@@ -161,4 +174,10 @@ export function defineLimitMetrics(registry: client.Registry, orgs: OrgFacts): v
 
 function num(v: unknown): number | null {
   return typeof v === 'number' ? v : null;
+}
+
+/** The sum of the counters that are present, or undefined when none is (no series then). */
+function sum(...vs: Array<number | undefined>): number | undefined {
+  const present = vs.filter((v): v is number => typeof v === 'number');
+  return present.length > 0 ? present.reduce((a, b) => a + b, 0) : undefined;
 }

@@ -62,6 +62,7 @@ describe('shaping', () => {
       'the last position committed',
     );
     const st = b.bridge.status().routes[0];
+    const metrics = await b.bridge.metrics.render();
     await b.bridge.stop();
 
     const everything = readSink(all);
@@ -79,6 +80,8 @@ describe('shaping', () => {
     }
     expect(st?.sinks[0]).toMatchObject({ eventsFiltered: 45, eventsUnshaped: 0 });
     expect(st?.sinks[1]?.eventsFiltered).toBeUndefined();
+    expect(metrics).toMatch(/sfbridge_sink_events_filtered_total\{[^}]*route="shaped"[^}]*sink="file#0"[^}]*\} 45\n/);
+    expect(metrics).not.toMatch(/sfbridge_sink_events_filtered_total\{[^}]*sink="file#1"/);
     // The tail (deletes) was filtered out of the first sink, and the stored position still moved past it.
     expect(st?.committed?.replayId).toBe(everything.at(-1)?.replayId);
     expect(st?.eventsCommitted).toBe(55);
