@@ -7,6 +7,7 @@ import type { TokenProvider } from './auth/types.js';
 import type { BridgeConfig, OrgConfig } from './config/schema.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './log.js';
+import { describeFields, type FieldInfo } from './salesforce/bulk-export.js';
 import { LimitsPoller, type LimitsSnapshot } from './salesforce/limits-poller.js';
 import { createPubSubClient, type PubSubStub } from './salesforce/pubsub-client.js';
 import { RestClient } from './salesforce/rest.js';
@@ -54,6 +55,13 @@ export class OrgServices {
   rest(name: string): RestClient {
     const cfg = this.config(name);
     return new RestClient(this.tokenProvider(name), cfg.apiVersion, this.cas(name));
+  }
+
+  /** The field names and Salesforce types of the org's objects (sObject describe), for sinks that type columns; undefined without an org. */
+  describer(name: string | null): ((entity: string) => Promise<FieldInfo[]>) | undefined {
+    if (name === null) return undefined;
+    const rest = this.rest(name);
+    return (entity) => describeFields(rest, entity);
   }
 
   /** The org's trusted CAs when it names an extra one (system roots + caCertFile), else null (system roots). */

@@ -21,14 +21,21 @@ export interface CommitRequest {
 }
 
 /**
- * A commit as one record another system writes atomically with its own writes (Kafka
- * exactly-once: the record goes into the producer transaction of the batch it follows). The
- * pipeline asks the replay store for it and hands it to the sink; neither knows the other.
+ * A commit as something another system writes atomically with its own writes. The pipeline asks
+ * the replay store for it and hands it to the sink; neither knows the other.
+ * - `kafka`: a record that goes into the producer transaction of the batch it follows (the Kafka
+ *   replay store and the exactly-once Kafka sink);
+ * - `sql`: a statement that runs in the database transaction of the batch (the PostgreSQL replay
+ *   store and the PostgreSQL sink on the same database); it must change exactly one row, else the
+ *   commit was fenced off (another instance holds the route's lease).
  */
-export interface CheckpointRecord {
-  topic: string;
-  key: string;
-  value: string;
-  /** The position as stored once the record is committed. */
-  stored: StoredPosition;
-}
+export type CheckpointRecord =
+  | {
+      kind: 'kafka';
+      topic: string;
+      key: string;
+      value: string;
+      /** The position as stored once the record is committed. */
+      stored: StoredPosition;
+    }
+  | { kind: 'sql'; text: string; values: unknown[]; stored: StoredPosition };

@@ -18,6 +18,8 @@ import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkClaims, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import { kafkaSinkConfigSchema } from './sinks/kafka/config.js';
 import { KafkaSink, kafkaSinkProblems } from './sinks/kafka/kafka-sink.js';
+import { postgresSinkConfigSchema } from './sinks/postgres/config.js';
+import { PostgresSink, postgresSinkProblems } from './sinks/postgres/postgres-sink.js';
 import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
 import type { Sink } from './sinks/types.js';
 import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
@@ -38,6 +40,8 @@ export interface BuildContext {
   orgs?: OrgServices;
   /** Sinks: their name in status, logs and dead letters (`webhook#0`). */
   sinkName?: string;
+  /** Sinks: the object describe of the route's org (SinkContext.describeObject). */
+  describeObject?: (entity: string) => Promise<Array<{ name: string; type: string }>>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.
@@ -95,6 +99,7 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
   kafka: sink({ schema: kafkaSinkConfigSchema, create: (c, ctx) => new KafkaSink(c, ctx), problems: kafkaSinkProblems }),
   webhook: sink({ schema: webhookSinkConfigSchema, create: (c, ctx) => new WebhookSink(c, ctx) }),
   stdout: sink({ schema: stdoutSinkConfigSchema, create: (c) => new StdoutSink(c) }),
+  postgres: sink({ schema: postgresSinkConfigSchema, create: (c, ctx) => new PostgresSink(c, ctx), problems: postgresSinkProblems }),
 };
 
 /** Where undeliverable events are kept (config `deadLetter`). */

@@ -50,6 +50,7 @@ export const ADMIN_ROUTES = [
   'POST /admin/events/overflow {"object": "Account"}',
   'POST /admin/events/corrupt {"object": "Account"}',
   'POST /admin/events/blank-schema {"object": "Account", "channel": "/data/ChangeEvents", "unreadable": false}',
+  'POST /admin/records/undelete {"ids": ["001…"]}',
   'POST /admin/schema/change {"target": "Account", "field": {"name": "Tier__c", "type": "string"}}',
   'POST /admin/clock {"advanceMs": 259200000}',
   'POST /admin/managed {"developerName": "Sub1", "topic": "/data/AccountChangeEvent", "start": "EARLIEST"}',
@@ -206,6 +207,12 @@ export class AdminApi {
         d.org.usage.deliveredEvents = 0;
         d.org.usage.streamingEvents = 0;
         return sendJson(res, 200, { usage: d.org.usage });
+      case 'POST /admin/records/undelete': {
+        // Records restored from the recycle bin (Salesforce's undelete call), each with its UNDELETE event.
+        const ids = Array.isArray(input.ids) ? input.ids.map(String) : [];
+        for (const id of ids) d.org.undeleteRecord(id);
+        return sendJson(res, 200, { count: ids.length });
+      }
       case 'POST /admin/records/create': {
         // Records created as through REST (each with its CREATE change event); Name numbered when not given.
         const object = String(input.object ?? 'Account');

@@ -14,7 +14,8 @@ interface Job {
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  // Bulk API 2.0 CSV writes dateTimes in UTC with Z (the REST form ends in +0000).
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v).replace(/^(\d{4}-\d{2}-\d{2}T[\d:.]+)\+0000$/, '$1Z');
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

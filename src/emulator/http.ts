@@ -8,6 +8,7 @@ import type { BulkJobs } from './bulk.js';
 import type { CometdServer } from './cometd.js';
 import type { Faults } from './faults.js';
 import type { OAuthServer } from './oauth.js';
+import { COMPOUND_FIELDS } from './objects.js';
 import { type EmulatedOrg, OrgError } from './org.js';
 import { sendJson } from './respond.js';
 
@@ -132,11 +133,25 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     // The field list clients read to know what to ask for (a subset of Salesforce's describe).
     org.usage.describes++;
     const obj = org.object(r[1] as string);
-    const fields = [
+    const fields: Array<{ name: string; type: string; compoundFieldName?: string | null }> = [
       { name: 'Id', type: 'id' },
       { name: 'IsDeleted', type: 'boolean' },
       { name: 'SystemModstamp', type: 'datetime' },
-      ...obj.fields.map((f) => ({ name: f.name, type: f.type })),
+      // As Salesforce's describe: a compound field and each of its components (BillingCity…), the
+      // components naming their compound in compoundFieldName.
+      ...obj.fields.flatMap(
+        (f): Array<{ name: string; type: string; compoundFieldName: string | null }> =>
+          f.type === 'address' || f.type === 'name'
+            ? [
+                { name: f.name, type: f.type, compoundFieldName: null },
+                ...COMPOUND_FIELDS[f.type].map((c) => ({
+                  name: f.type === 'address' ? `${f.name.replace(/Address$/, '')}${c.name}` : c.name,
+                  type: c.type,
+                  compoundFieldName: f.name,
+                })),
+              ]
+            : [{ name: f.name, type: f.type, compoundFieldName: null }],
+      ),
     ];
     return sendJson(res, 200, { name: obj.name, keyPrefix: obj.keyPrefix, fields });
   }
@@ -172,7 +187,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
         const rec = org.records.get(id);
         if (!rec || rec.type !== obj.name) return null;
         const row: Record<string, unknown> = { attributes: { type: obj.name, url: `/services/data/v${m[1]}/sobjects/${obj.name}/${id}` } };
-        for (const f of fields) row[f] = org.getField(rec, f);
+        for (const f of fields) row[f] = org.restField(rec, f);
         return row;
       }),
     );

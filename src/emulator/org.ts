@@ -234,6 +234,24 @@ export class EmulatedOrg {
     return undefined;
   }
 
+  /**
+   * A field's value as the REST API (query, sObject Collections) returns it: dateTimes as
+   * `2026-11-29T10:00:00.000+0000`, dates as `2026-11-29` (stored here as epoch milliseconds).
+   */
+  restField(rec: RecordData, name: string): unknown {
+    const v = this.getField(rec, name);
+    if (typeof v !== 'number') return v;
+    const type = this.fieldType(rec.type, name);
+    if (type === 'datetime') return new Date(v).toISOString().replace('Z', '+0000');
+    if (type === 'date') return new Date(v).toISOString().slice(0, 10);
+    return v;
+  }
+
+  private fieldType(object: string, name: string): string | undefined {
+    if (name === 'SystemModstamp') return 'datetime';
+    return this.objects.get(object)?.fields.find((f) => f.name.toLowerCase() === name.toLowerCase())?.type;
+  }
+
   getField(rec: RecordData, name: string): unknown {
     if (name === 'Id') return rec.Id;
     // System fields every object has: the last change time (LastModifiedDate here) and the delete flag.
@@ -313,6 +331,22 @@ export class EmulatedOrg {
     this.deleted.set(id, rec);
     this.emitChange(obj, 'DELETE', [id], [], [], {});
     this.notifyPushTopics(obj, rec, 'deleted', []);
+    this.saveStateLater();
+  }
+
+  /**
+   * Restore a deleted record from the recycle bin (SOAP/Apex `undelete`): an UNDELETE change event
+   * carrying the record's fields, as a create does.
+   */
+  undeleteRecord(id: string): void {
+    const rec = this.deleted.get(id);
+    if (!rec) throw new OrgError(404, 'ENTITY_IS_DELETED', `no deleted record ${id} in the recycle bin`);
+    const obj = this.object(rec.type);
+    this.deleted.delete(id);
+    rec.fields.LastModifiedDate = this.clock.now();
+    this.records.set(id, rec);
+    this.emitChange(obj, 'UNDELETE', [id], [], [], rec.fields);
+    this.notifyPushTopics(obj, rec, 'undeleted', []);
     this.saveStateLater();
   }
 
@@ -553,7 +587,12 @@ export class EmulatedOrg {
     this.saveStateLater();
   }
 
-  private notifyPushTopics(obj: ObjectDef, rec: RecordData, type: 'created' | 'updated' | 'deleted', changed: string[]): void {
+  private notifyPushTopics(
+    obj: ObjectDef,
+    rec: RecordData,
+    type: 'created' | 'updated' | 'deleted' | 'undeleted',
+    changed: string[],
+  ): void {
     for (const t of this.pushTopics.values()) {
       if (!t.IsActive) continue;
       const q = this.parsedTopics.get(t.Id) ?? parseSoql(t.Query);
@@ -561,6 +600,7 @@ export class EmulatedOrg {
       if (type === 'created' && !t.NotifyForOperationCreate) continue;
       if (type === 'updated' && !t.NotifyForOperationUpdate) continue;
       if (type === 'deleted' && !t.NotifyForOperationDelete) continue;
+      if (type === 'undeleted' && !t.NotifyForOperationUndelete) continue;
       if (!matches(q.where, (f) => this.getField(rec, f))) continue;
       if (type === 'updated' && t.NotifyForFields !== 'All') {
         const whereFields = condFields(q.where);
@@ -613,7 +653,7 @@ export class EmulatedOrg {
     const pool = all ? [...this.records.values(), ...this.deleted.values()] : this.records.values();
     for (const rec of pool) {
       if (rec.type !== obj.name || !matches(q.where, (f) => this.getField(rec, f))) continue;
-      out.push(project(obj.name, rec.Id, q.fields, (f) => this.getField(rec, f)));
+      out.push(project(obj.name, rec.Id, q.fields, (f) => this.restField(rec, f)));
       if (q.limit !== null && out.length >= q.limit) break;
     }
     return out;

@@ -203,7 +203,7 @@ export class Route {
   /** The commit record for an atomic write: the position of its last positioned event. */
   private checkpointFor(events: readonly Envelope[]): CheckpointRecord | undefined {
     const position = lastPosition(events);
-    return position ? this.opts.store.checkpointRecord?.(this.key, position) : undefined;
+    return position ? this.opts.store.checkpointRecord?.(this.key, position, this.opts.lease) : undefined;
   }
 
   private onSinkAck(seq: number, committed?: StoredPosition): void {

@@ -1,6 +1,7 @@
 /** Replay stores keep, per subscription key, the position of the last event every sink acknowledged. */
 
 import type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
+import type { Lease } from './lease.js';
 
 export type { CheckpointRecord, CommitRequest, StoredPosition } from '../positions.js';
 
@@ -23,7 +24,7 @@ export interface ReplayStore {
    * Stores whose commit is one record a sink can write in its own transaction (Kafka): the record
    * for `position`. The pipeline passes it to an `atomicCheckpoints` sink with the batch.
    */
-  checkpointRecord?(key: string, position: CommitRequest): CheckpointRecord;
+  checkpointRecord?(key: string, position: CommitRequest, lease?: Lease): CheckpointRecord;
   /** A checkpoint record was committed by a sink's transaction: remember it as the current position. */
   remember?(stored: StoredPosition): void;
 }

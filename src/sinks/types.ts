@@ -75,4 +75,9 @@ export interface SinkContext {
   log: import('../log.js').Logger;
   /** The sink's name in status, logs and dead letters (`webhook#0`). */
   sinkName?: string;
+  /**
+   * The Salesforce field names and types of an object (its sObject describe), when the route's
+   * source is an org: sinks that type their output (the PostgreSQL mirror) ask here.
+   */
+  describeObject?: (entity: string) => Promise<Array<{ name: string; type: string }>>;
 }

@@ -139,6 +139,15 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
   }
 }
 
+/** `until` for a condition that needs I/O to tell (a database count). */
+export async function untilAsync(cond: () => Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export const tick = () => new Promise((r) => setTimeout(r, 20));
 
 /** Capture what the code under test writes to stdout (CLI commands run in-process). */

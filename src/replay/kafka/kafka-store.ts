@@ -161,7 +161,7 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   /** The record a commit writes (the pipeline hands it to an exactly-once sink for its transaction). */
-  checkpointRecord(key: string, position: CommitRequest): CheckpointRecord {
+  checkpointRecord(key: string, position: CommitRequest): CheckpointRecord & { kind: 'kafka' } {
     const stored: StoredPosition = {
       key,
       replayId: position.replayId,
@@ -169,6 +169,7 @@ export class KafkaReplayStore implements ReplayStore {
       committedAt: new Date().toISOString(),
     };
     return {
+      kind: 'kafka',
       topic: this.config.topic,
       key: this.recordKey(key),
       value: JSON.stringify({ replayId: stored.replayId, eventTime: stored.eventTime, committedAt: stored.committedAt }),
@@ -182,7 +183,7 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   async commit(key: string, position: CommitRequest): Promise<StoredPosition> {
-    const { stored, ...record } = this.checkpointRecord(key, position);
+    const { stored, kind: _kind, ...record } = this.checkpointRecord(key, position);
     await this.send(record.key, record.value);
     this.positions.set(key, stored);
     return stored;

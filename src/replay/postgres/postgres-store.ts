@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
+import type { CheckpointRecord } from '../../positions.js';
 import { FencedError, type Lease, type LeaseStore } from '../lease.js';
 import type { CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
@@ -95,19 +96,29 @@ export class PostgresReplayStore implements ReplayStore, LeaseStore {
   }
 
   async commit(key: string, position: CommitRequest, lease?: Lease): Promise<StoredPosition> {
+    const c = this.checkpointRecord(key, position, lease);
+    const r = await this.q(c.text, c.values);
+    if (r.rowCount !== 1) throw new FencedError(key, lease);
+    return c.stored;
+  }
+
+  /**
+   * The commit as one statement, for a sink that writes to this same database (the PostgreSQL
+   * sink's exactly-once mode runs it in the transaction of its rows). Under HA it changes a row
+   * only while the lease row still carries this instance's fencing token: no row changed means
+   * the commit was fenced off.
+   */
+  checkpointRecord(key: string, position: CommitRequest, lease?: Lease): CheckpointRecord & { kind: 'sql' } {
     const committedAt = new Date().toISOString();
-    const values = [this.config.namespace, key, position.replayId, position.eventTime, committedAt];
+    const values: unknown[] = [this.config.namespace, key, position.replayId, position.eventTime, committedAt];
     const upsert = `INSERT INTO ${this.t.positions} (namespace, key, replay_id, event_time, committed_at) `;
     const conflict =
       ' ON CONFLICT (namespace, key) DO UPDATE SET replay_id = EXCLUDED.replay_id, event_time = EXCLUDED.event_time, committed_at = EXCLUDED.committed_at';
-    const r = lease
-      ? await this.q(
-          `${upsert} SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ${this.t.leases} WHERE namespace = $1 AND key = $2 AND owner = $6 AND fencing = $7)${conflict}`,
-          [...values, lease.owner, lease.fencing],
-        )
-      : await this.q(`${upsert} VALUES ($1, $2, $3, $4, $5)${conflict}`, values);
-    if (r.rowCount !== 1) throw new FencedError(key, lease);
-    return { key, replayId: position.replayId, eventTime: position.eventTime, committedAt };
+    const text = lease
+      ? `${upsert} SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ${this.t.leases} WHERE namespace = $1 AND key = $2 AND owner = $6 AND fencing = $7)${conflict}`
+      : `${upsert} VALUES ($1, $2, $3, $4, $5)${conflict}`;
+    if (lease) values.push(lease.owner, lease.fencing);
+    return { kind: 'sql', text, values, stored: { key, replayId: position.replayId, eventTime: position.eventTime, committedAt } };
   }
 
   async delete(key: string): Promise<boolean> {

@@ -217,6 +217,8 @@ export class KafkaSink implements Sink {
 
   /** Exactly-once: every request and the route's checkpoint in one transaction, all or nothing. */
   private async sendTransaction(producer: BytesProducer, chunks: Outgoing[][], checkpoint: CheckpointRecord | undefined): Promise<void> {
+    // `check` pairs this sink with the Kafka replay store; anything else is a bug, never a silent non-commit.
+    if (checkpoint && checkpoint.kind !== 'kafka') throw new TypeError(`the Kafka sink cannot write a ${checkpoint.kind} checkpoint`);
     try {
       const tx = this.openTx ?? (await producer.beginTransaction());
       this.openTx = null;
