@@ -43,7 +43,16 @@ export function inferType(v: unknown): PgType {
   return 'text';
 }
 
-export const columnName = (field: string) => field.toLowerCase();
+const names = new Map<string, string>();
+/** The column of a field: its name in lower case (memoised: called for every field of every event). */
+export function columnName(field: string): string {
+  let c = names.get(field);
+  if (c === undefined) {
+    c = field.toLowerCase();
+    if (names.size < 100_000) names.set(field, c);
+  }
+  return c;
+}
 
 /** A compound part's field name: BillingAddress.City → BillingCity, Name.FirstName → FirstName, Loc__c.Latitude → Loc__Latitude__s. */
 function partName(parent: string, part: string): string {
@@ -65,15 +74,17 @@ const SKIP = new Set(['ChangeEventHeader', 'attributes']);
 export function flatten(payload: unknown): Flat {
   const out: Flat = { fields: new Map(), diffs: [] };
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return out;
-  for (const [k, v] of Object.entries(payload)) {
+  const p = payload as Record<string, unknown>;
+  for (const k in p) {
     if (SKIP.has(k)) continue;
+    const v = p[k];
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const o = v as Record<string, unknown>;
-      if (Object.keys(o).length === 1 && 'diff' in o) {
+      if ('diff' in o && Object.keys(o).length === 1) {
         out.diffs.push(k);
         continue;
       }
-      for (const [part, pv] of Object.entries(o)) out.fields.set(partName(k, part), pv);
+      for (const part in o) out.fields.set(partName(k, part), o[part]);
     } else out.fields.set(k, v);
   }
   return out;

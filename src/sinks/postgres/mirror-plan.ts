@@ -89,18 +89,18 @@ export function fold(prev: NetRow | undefined, id: string, version: Version, nex
     if (!prev) return { id, version, op: 'stale', reset: false, fields: new Map(), full: false, stale: true };
     return prev.op === 'delete' ? prev : { ...prev, stale: true };
   }
+  // The first change of a row lends its fields map (made for this row by the caller); a merge copies.
   if (!prev || prev.op === 'stale')
     return {
       id,
       version,
       op: 'upsert',
       reset: false,
-      fields: new Map(next.fields),
+      fields: next.fields,
       full: next.full,
       stale: next.stale || (!next.full && prev?.op === 'stale'),
     };
-  if (prev.op === 'delete')
-    return { id, version, op: 'upsert', reset: true, fields: new Map(next.fields), full: next.full, stale: next.stale };
+  if (prev.op === 'delete') return { id, version, op: 'upsert', reset: true, fields: next.fields, full: next.full, stale: next.stale };
   const fields = new Map(prev.fields);
   for (const [k, v] of next.fields) fields.set(k, v);
   return {

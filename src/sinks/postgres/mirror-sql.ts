@@ -32,8 +32,9 @@ export async function applyMirror(client: pg.PoolClient, t: TableRows): Promise<
   const groups = new Map<string, NetRow[]>();
   for (const r of t.rows) {
     if (r.op !== 'upsert') continue;
-    const cols = [...r.fields.keys()].filter((c) => c !== 'id').sort();
-    const key = `${r.full ? 'F' : 'P'}${cols.join(',')}`;
+    // Rows of one source list their fields in one order: the key needs no sort.
+    let key = r.full ? 'F' : 'P';
+    for (const c of r.fields.keys()) key += `,${c}`;
     const g = groups.get(key);
     if (g) g.push(r);
     else groups.set(key, [r]);
@@ -72,7 +73,7 @@ async function softDelete(client: pg.PoolClient, name: string, rows: NetRow[]): 
 /** One group: the same columns set on every row (and all full records, or all partial). */
 async function upsert(client: pg.PoolClient, t: TableRows, rows: NetRow[]): Promise<void> {
   const first = rows[0] as NetRow;
-  const cols = [...first.fields.keys()].filter((c) => c !== 'id').sort();
+  const cols = [...first.fields.keys()].filter((c) => c !== 'id');
   const meta = ['id', '_sf_ts', '_sf_cn', '_sf_seq', '_sf_stale_at'];
   const all = [...meta, ...cols];
   const staleSet = first.full ? 'EXCLUDED."_sf_stale_at"' : 'COALESCE(EXCLUDED."_sf_stale_at", t."_sf_stale_at")';
@@ -104,12 +105,30 @@ async function upsert(client: pg.PoolClient, t: TableRows, rows: NetRow[]): Prom
                 : null
               : (r.fields.get(c) ?? null);
   if (rows.length >= COPY_FROM) {
+    // Rows the table does not have yet (an initial snapshot: all of them) are copied straight in;
+    // the rest, through a temporary table, meet the version guard.
+    const ids = rows.map((r) => r.id);
+    const have = new Set(
+      (await client.query<{ id: string }>(`SELECT "id" FROM ${t.name} WHERE "id" = ANY($1::text[])`, [ids])).rows.map((r) => r.id),
+    );
+    const fresh = rows.filter((r) => !have.has(r.id));
+    let rest = rows.filter((r) => have.has(r.id));
+    if (
+      fresh.length > 0 &&
+      !(await copyNew(
+        client,
+        `COPY ${t.name} (${colList}) FROM STDIN`,
+        fresh.map((r) => copyLine(all, (c) => value(r, c))),
+      ))
+    )
+      rest = rows;
+    if (rest.length === 0) return;
     // Made afresh each time: the table may have gained columns since.
     await client.query(`CREATE TEMP TABLE "_sfbridge_load" (LIKE ${t.name} INCLUDING DEFAULTS) ON COMMIT DROP`);
     await copyRows(
       client,
       `COPY "_sfbridge_load" (${colList}) FROM STDIN`,
-      rows.map((r) => all.map((c) => value(r, c))),
+      rest.map((r) => copyLine(all, (c) => value(r, c))),
     );
     await client.query(`INSERT INTO ${t.name} AS t (${colList}) SELECT ${colList} FROM "_sfbridge_load" ${tail}`);
     await client.query('DROP TABLE "_sfbridge_load"');
@@ -120,27 +139,46 @@ async function upsert(client: pg.PoolClient, t: TableRows, rows: NetRow[]): Prom
   await client.query(`INSERT INTO ${t.name} AS t (${colList}) SELECT * FROM unnest(${unnest}) ${tail}`, params);
 }
 
+/** COPY new rows straight into the table; false (nothing written) when one appeared meanwhile (another writer). */
+async function copyNew(client: pg.PoolClient, sql: string, rows: string[]): Promise<boolean> {
+  await client.query('SAVEPOINT sfbridge_copy');
+  try {
+    await copyRows(client, sql, rows);
+    await client.query('RELEASE SAVEPOINT sfbridge_copy');
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT sfbridge_copy');
+    return false;
+  }
+}
+
 /** COPY text format: tab-separated, \N for NULL, backslash escapes. */
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
 function copyField(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
   const s = typeof v === 'string' ? v : String(v);
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-async function copyRows(client: pg.PoolClient, sql: string, rows: unknown[][]): Promise<void> {
+/** One row of COPY text (tab-separated, newline-terminated). */
+function copyLine(columns: string[], value: (c: string) => unknown): string {
+  let line = '';
+  for (let i = 0; i < columns.length; i++) line += (i === 0 ? '' : '\t') + copyField(value(columns[i] as string));
+  return `${line}\n`;
+}
+
+async function copyRows(client: pg.PoolClient, sql: string, lines: string[]): Promise<void> {
   const stream = client.query(copyFrom(sql));
   const done = new Promise<void>((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', reject);
   });
-  const chunk: string[] = [];
-  for (const r of rows) {
-    chunk.push(`${r.map(copyField).join('\t')}\n`);
-    if (chunk.length >= 256) {
-      if (!stream.write(chunk.join(''))) await new Promise((res) => stream.once('drain', res));
-      chunk.length = 0;
-    }
+  for (let i = 0; i < lines.length; i += 256) {
+    if (!stream.write(lines.slice(i, i + 256).join(''))) await new Promise((res) => stream.once('drain', res));
   }
-  stream.end(chunk.join(''));
+  stream.end();
   await done;
 }

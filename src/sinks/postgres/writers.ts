@@ -70,7 +70,8 @@ async function mirror(w: WriteInput): Promise<Step[]> {
         if (change.op === 'upsert')
           for (const [f, v] of change.fields) {
             const c = columnName(f);
-            if (!OWN.has(c) && !wanted.has(c) && (v !== null || described.has(c))) wanted.set(c, described.get(c) ?? inferType(v));
+            if (OWN.has(c) || wanted.has(c) || w.tables.has(table, c)) continue;
+            if (v !== null || described.has(c)) wanted.set(c, described.get(c) ?? inferType(v));
           }
     await w.tables.widen(table, t.entity, wanted);
     for (const { i, plan } of t.events) {
