@@ -6,6 +6,7 @@ import type { RouteConfig } from '../../src/config/schema.js';
 import { parseConfig } from '../../src/config-file.js';
 import { ConfigError } from '../../src/errors.js';
 import { scrubString } from '../../src/log.js';
+import { sinkTypes } from '../../src/registry.js';
 import { inFlightLimit, routeKey } from '../../src/route-facts.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -68,7 +69,7 @@ routes:
     expect(p).toEqual([
       '/cfg.yaml: pipeline.maxInFlight: must be a number, got string "lots"',
       '/cfg.yaml: routes[0].sinks[0].splitBy: must be one of: route, channel, got string "hour"',
-      '/cfg.yaml: routes[0].sinks[1].type: unknown type "s3"; must be one of: file, kafka, webhook, stdout',
+      `/cfg.yaml: routes[0].sinks[1].type: unknown type "s3"; must be one of: ${Object.keys(sinkTypes).join(', ')}`,
       '/cfg.yaml: rotues: unknown key (did you mean "routes"?)',
     ]);
   });
