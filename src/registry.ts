@@ -18,8 +18,16 @@ import type { ReplayStore } from './replay/types.js';
 import { FileSink, fileSinkClaims, fileSinkConfigSchema } from './sinks/file/file-sink.js';
 import { kafkaSinkConfigSchema } from './sinks/kafka/config.js';
 import { KafkaSink, kafkaSinkProblems } from './sinks/kafka/kafka-sink.js';
+import { mqttSinkConfigSchema } from './sinks/mqtt/config.js';
+import { MqttSink } from './sinks/mqtt/mqtt-sink.js';
+import { natsSinkConfigSchema } from './sinks/nats/config.js';
+import { NatsSink } from './sinks/nats/nats-sink.js';
 import { postgresSinkConfigSchema } from './sinks/postgres/config.js';
 import { PostgresSink, postgresSinkProblems } from './sinks/postgres/postgres-sink.js';
+import { rabbitmqSinkConfigSchema } from './sinks/rabbitmq/config.js';
+import { RabbitmqSink } from './sinks/rabbitmq/rabbitmq-sink.js';
+import { redisStreamSinkConfigSchema } from './sinks/redis-stream/config.js';
+import { RedisStreamSink } from './sinks/redis-stream/redis-stream-sink.js';
 import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
 import type { Sink } from './sinks/types.js';
 import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
@@ -100,6 +108,10 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
   webhook: sink({ schema: webhookSinkConfigSchema, create: (c, ctx) => new WebhookSink(c, ctx) }),
   stdout: sink({ schema: stdoutSinkConfigSchema, create: (c) => new StdoutSink(c) }),
   postgres: sink({ schema: postgresSinkConfigSchema, create: (c, ctx) => new PostgresSink(c, ctx), problems: postgresSinkProblems }),
+  mqtt: sink({ schema: mqttSinkConfigSchema, create: (c, ctx) => new MqttSink(c, ctx) }),
+  nats: sink({ schema: natsSinkConfigSchema, create: (c, ctx) => new NatsSink(c, ctx) }),
+  rabbitmq: sink({ schema: rabbitmqSinkConfigSchema, create: (c, ctx) => new RabbitmqSink(c, ctx) }),
+  'redis-stream': sink({ schema: redisStreamSinkConfigSchema, create: (c, ctx) => new RedisStreamSink(c, ctx) }),
 };
 
 /** Where undeliverable events are kept (config `deadLetter`). */

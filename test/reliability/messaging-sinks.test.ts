@@ -1,0 +1,118 @@
+/**
+ * Issue 31's reliability rows: the NATS JetStream sink through 5 SIGKILLs of the bridge holds every
+ * ledger event exactly once (Nats-Msg-Id within the duplicate window); the Redis Streams sink with
+ * Redis unreachable for 30 s mid-stream (a TCP proxy drops every connection) loses nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { readStreamEnvelopes } from '../helpers/redis-cli.js';
+import { service } from '../helpers/services.js';
+import { tempDir } from '../helpers/tmp.js';
+import { BridgeProcess, CuttableProxy, recordTally, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
+
+const NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const redis = service('redis');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('reliability: messaging sinks', () => {
+  let t: TestEmulator;
+  beforeAll(async () => {
+    t = await startEmulator();
+  });
+  afterAll(async () => t?.stop());
+
+  async function stream(object: string, count: number, rate: number) {
+    const channel = `/data/${object}ChangeEvent`;
+    const before = (await t.ledger(channel)).length;
+    await t.admin('events/emit', { spec: `cdc:${object}`, count });
+    await t.admin('throttle', { eventsPerSecond: rate });
+    return { channel, ledger: (await t.ledger(channel)).slice(before) };
+  }
+
+  it('NATS JetStream: 5 SIGKILLs of the bridge, every event exactly once in the stream', async () => {
+    const tag = `rel${randomUUID().slice(0, 8)}`;
+    const name = `REL_${tag}`;
+    const s = await stream('Account', 6000, 1500);
+    const cfg = writeConfig(tempDir(), t, { type: 'pubsub', org: 'emu', topic: s.channel }, [
+      {
+        type: 'nats',
+        servers: [NATS],
+        subject: `${tag}.{channel}`,
+        createStream: { name, subjects: [`${tag}.>`], duplicateWindowSeconds: 600 },
+      },
+    ]);
+    const nc = await connect({ servers: NATS });
+    const jsm = await jetstreamManager(nc);
+    const count = async () => (await jsm.streams.info(name).catch(() => null))?.state.messages ?? 0;
+    const bridge = new BridgeProcess(cfg);
+    try {
+      for (let k = 0; k < 5; k++) {
+        await bridge.start();
+        await sleep(400 + Math.random() * 600);
+        expect((await bridge.kill('SIGKILL')).signal).toBe('SIGKILL');
+      }
+      await t.admin('throttle', { eventsPerSecond: 0 });
+      await bridge.start();
+      const recoveryMs = await waitFor(count, s.ledger.length, 120_000, 'every event in the stream');
+      await bridge.kill('SIGTERM');
+      const consumer = await jetstream(nc).consumers.get(name);
+      const envelopes: any[] = [];
+      while (envelopes.length < (await count()))
+        for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) envelopes.push(m.json());
+      const r = tally(s.ledger, envelopes);
+      recordTally('NATS JetStream sink, SIGKILL x5', 'pubsub', r, recoveryMs, 'Nats-Msg-Id = event id, duplicate window 600 s');
+      expect(r.lost).toBe(0);
+      expect(r.duplicated).toBe(0);
+    } finally {
+      await t.admin('throttle', { eventsPerSecond: 0 });
+      await jsm.streams.delete(name).catch(() => undefined);
+      await nc.close();
+    }
+  }, 240_000);
+
+  it.skipIf(!redis.url)(
+    `Redis Streams sink: Redis unreachable for ${SIZE.outageMs / 1000} s mid-stream, nothing lost`,
+    async () => {
+      const target = new URL(redis.url as string);
+      const proxy = new CuttableProxy(target.hostname, Number(target.port || 6379));
+      await proxy.start();
+      try {
+        const via = new URL(redis.url as string);
+        via.host = `127.0.0.1:${proxy.port}`;
+        const key = `rel-${randomUUID().slice(0, 8)}`;
+        const s = await stream('Lead', 6000, 400);
+        const bridge = new BridgeProcess(
+          writeConfig(tempDir(), t, { type: 'pubsub', org: 'emu', topic: s.channel }, [
+            { type: 'redis-stream', url: via.toString(), stream: key },
+          ]),
+        );
+        await bridge.start();
+        await sleep(3000);
+        await proxy.cut(SIZE.outageMs);
+        const back = Date.now();
+        await t.admin('throttle', { eventsPerSecond: 0 });
+        const read = () => tally(s.ledger, readStreamEnvelopes(redis.url as string, key)).delivered;
+        await waitFor(read, s.ledger.length, 90_000, 'catch-up');
+        const recoveryMs = Date.now() - back;
+        await bridge.kill('SIGTERM');
+        const r = tally(s.ledger, readStreamEnvelopes(redis.url as string, key));
+        recordTally(
+          `Redis Streams sink, Redis down ${SIZE.outageMs / 1000} s`,
+          'pubsub',
+          r,
+          recoveryMs,
+          'XADD replies are the acknowledgement',
+        );
+        expect(r.lost).toBe(0);
+        expect(r.duplicated).toBeLessThanOrEqual(WINDOW);
+      } finally {
+        await t.admin('throttle', { eventsPerSecond: 0 });
+        await proxy.stop();
+      }
+    },
+    180_000,
+  );
+});
