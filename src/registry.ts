@@ -28,6 +28,8 @@ import { rabbitmqSinkConfigSchema } from './sinks/rabbitmq/config.js';
 import { RabbitmqSink } from './sinks/rabbitmq/rabbitmq-sink.js';
 import { redisStreamSinkConfigSchema } from './sinks/redis-stream/config.js';
 import { RedisStreamSink } from './sinks/redis-stream/redis-stream-sink.js';
+import { sqsSinkConfigSchema } from './sinks/sqs/config.js';
+import { SqsSink } from './sinks/sqs/sqs-sink.js';
 import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
 import type { Sink } from './sinks/types.js';
 import { webhookSinkConfigSchema } from './sinks/webhook/config.js';
@@ -111,6 +113,7 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
   mqtt: sink({ schema: mqttSinkConfigSchema, create: (c, ctx) => new MqttSink(c, ctx) }),
   nats: sink({ schema: natsSinkConfigSchema, create: (c, ctx) => new NatsSink(c, ctx) }),
   rabbitmq: sink({ schema: rabbitmqSinkConfigSchema, create: (c, ctx) => new RabbitmqSink(c, ctx) }),
+  sqs: sink({ schema: sqsSinkConfigSchema, create: (c, ctx) => new SqsSink(c, ctx) }),
   'redis-stream': sink({ schema: redisStreamSinkConfigSchema, create: (c, ctx) => new RedisStreamSink(c, ctx) }),
 };
 

@@ -1,9 +1,11 @@
 /**
- * Issue 31's reliability rows: the NATS JetStream sink through 5 SIGKILLs of the bridge holds every
- * ledger event exactly once (Nats-Msg-Id within the duplicate window); the Redis Streams sink with
+ * Issue 31's reliability rows: the NATS JetStream and SQS FIFO sinks through 5 SIGKILLs of the
+ * bridge hold every ledger event exactly once (Nats-Msg-Id within the duplicate window, the SQS
+ * deduplication id within 5 minutes); the Redis Streams sink with
  * Redis unreachable for 30 s mid-stream (a TCP proxy drops every connection) loses nothing.
  */
 import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,10 @@ import { BridgeProcess, CuttableProxy, recordTally, SIZE, tally, WINDOW, waitFor
 
 const NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const redis = service('redis');
+const sqs = service('sqs');
+// ElasticMQ takes any credentials; the bridge reads them from the standard AWS chain (its environment).
+process.env.AWS_ACCESS_KEY_ID ??= 'test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('reliability: messaging sinks', () => {
@@ -72,6 +78,67 @@ describe('reliability: messaging sinks', () => {
       await nc.close();
     }
   }, 240_000);
+
+  it.skipIf(!sqs.url)(
+    'SQS FIFO: 5 SIGKILLs of the bridge, every event exactly once in the queue',
+    async () => {
+      const endpoint = sqs.url as string;
+      const client = new SQSClient({ region: 'us-east-1', endpoint });
+      const q = await client.send(
+        new CreateQueueCommand({ QueueName: `rel-${randomUUID().slice(0, 8)}.fifo`, Attributes: { FifoQueue: 'true' } }),
+      );
+      const queueUrl = q.QueueUrl as string;
+      const s = await stream('Contact', 3000, 600);
+      const bridge = new BridgeProcess(
+        writeConfig(tempDir(), t, { type: 'pubsub', org: 'emu', topic: s.channel }, [
+          { type: 'sqs', queueUrl, endpoint, region: 'us-east-1' },
+        ]),
+      );
+      try {
+        for (let k = 0; k < 5; k++) {
+          await bridge.start();
+          await sleep(400 + Math.random() * 600);
+          expect((await bridge.kill('SIGKILL')).signal).toBe('SIGKILL');
+        }
+        await t.admin('throttle', { eventsPerSecond: 0 });
+        await bridge.start();
+        const envelopes: any[] = [];
+        const recoveryMs = await waitFor(
+          async () => {
+            // Up to 1,000 messages a poll (10 a call), taken off the queue as they are read.
+            for (let k = 0; k < 100; k++) {
+              const r = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+              if (!r.Messages?.length) break;
+              for (const m of r.Messages) envelopes.push(JSON.parse(m.Body as string));
+              await client.send(
+                new DeleteMessageBatchCommand({
+                  QueueUrl: queueUrl,
+                  Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+                }),
+              );
+            }
+            return tally(s.ledger, envelopes).delivered;
+          },
+          s.ledger.length,
+          120_000,
+          'every event received',
+        );
+        await bridge.kill('SIGTERM');
+        // Anything sent twice would be in the queue by now.
+        const late = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
+        for (const m of late.Messages ?? []) envelopes.push(JSON.parse(m.Body as string));
+        const r = tally(s.ledger, envelopes);
+        recordTally('SQS FIFO sink (ElasticMQ), SIGKILL x5', 'pubsub', r, recoveryMs, 'MessageDeduplicationId = event id');
+        expect(r.lost).toBe(0);
+        expect(r.duplicated).toBe(0);
+      } finally {
+        await t.admin('throttle', { eventsPerSecond: 0 });
+        await client.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
+        client.destroy();
+      }
+    },
+    240_000,
+  );
 
   it.skipIf(!redis.url)(
     `Redis Streams sink: Redis unreachable for ${SIZE.outageMs / 1000} s mid-stream, nothing lost`,

@@ -19,6 +19,8 @@ export interface Services {
   kafka: ServiceInfo;
   redis: ServiceInfo;
   postgres: ServiceInfo;
+  /** An SQS endpoint: SQS_ENDPOINT, else ElasticMQ started by scripts/elasticmq.mjs. */
+  sqs: ServiceInfo;
 }
 
 declare module 'vitest' {
@@ -119,10 +121,27 @@ async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<Servi
   }
 }
 
+async function provideSqs(stops: Array<() => Promise<unknown>>): Promise<ServiceInfo> {
+  if (process.env.SQS_ENDPOINT) return { url: process.env.SQS_ENDPOINT, reason: null };
+  try {
+    // @ts-expect-error plain JS launcher shared with .ci/run
+    const { startElasticMQ } = await import('../../scripts/elasticmq.mjs');
+    const s = (await startElasticMQ({ port: Number(process.env.SQS_TEST_PORT ?? 9324) })) as {
+      endpoint: string;
+      stop: () => Promise<unknown>;
+      reused: boolean;
+    };
+    if (!s.reused) stops.push(s.stop);
+    return { url: s.endpoint, reason: null };
+  } catch (err) {
+    return { url: null, reason: `no SQS: SQS_ENDPOINT unset and ElasticMQ did not start: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<unknown>> = [];
-  const [redis, postgres, kafka] = await Promise.all([probeRedis(), probePostgres(), provideKafka(stops)]);
-  const services: Services = { kafka, redis, postgres };
+  const [redis, postgres, kafka, sqs] = await Promise.all([probeRedis(), probePostgres(), provideKafka(stops), provideSqs(stops)]);
+  const services: Services = { kafka, redis, postgres, sqs };
   const missing = Object.entries(services).filter(([, s]) => !s.url);
   if (missing.length > 0) {
     const lines = missing.map(([name, s]) => `  ${name}: ${s.reason}`).join('\n');
