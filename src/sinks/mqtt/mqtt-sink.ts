@@ -56,7 +56,7 @@ export class MqttSink implements Sink {
     }
   }
 
-  async write(batch: readonly Envelope[]): Promise<void | EventOutcome[]> {
+  async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const client = this.client;
     if (!client) throw new RetriableError('SINK_UNAVAILABLE', 'mqtt sink: not connected');
     const acks = batch.map((e) => {

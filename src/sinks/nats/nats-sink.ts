@@ -80,7 +80,7 @@ export class NatsSink implements Sink {
     this.js = jetstream(this.nc, { timeout: c.ackTimeoutMs });
   }
 
-  async write(batch: readonly Envelope[]): Promise<void | EventOutcome[]> {
+  async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const js = this.js;
     if (!js || !this.nc || this.nc.isClosed()) throw new RetriableError('SINK_UNAVAILABLE', 'nats sink: not connected');
     const { headers } = await import('@nats-io/transport-node');

@@ -92,7 +92,7 @@ export class PostgresSink implements Sink {
     this.tables = new Tables(pool, this.config.schema, this.ctx.log, this.ctx.describeObject);
   }
 
-  async write(batch: readonly Envelope[], checkpoint?: CheckpointRecord): Promise<void | EventOutcome[]> {
+  async write(batch: readonly Envelope[], checkpoint?: CheckpointRecord): Promise<EventOutcome[] | undefined> {
     if (!this.pool || !this.tables) throw new BridgeError('SINK_UNAVAILABLE', 'postgres sink used before open()');
     const outcomes: EventOutcome[] = batch.map(() => DELIVERED);
     const steps = await this.prepare(batch, outcomes);

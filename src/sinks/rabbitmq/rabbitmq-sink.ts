@@ -70,7 +70,7 @@ export class RabbitmqSink implements Sink {
     }
   }
 
-  async write(batch: readonly Envelope[]): Promise<void | EventOutcome[]> {
+  async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const ch = await this.channel();
     const pending: Array<Promise<EventOutcome>> = [];
     for (const e of batch) {

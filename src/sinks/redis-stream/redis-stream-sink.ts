@@ -51,11 +51,11 @@ export class RedisStreamSink implements Sink {
     this.redis = redis;
   }
 
-  async write(batch: readonly Envelope[]): Promise<void | EventOutcome[]> {
+  async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const redis = this.redis;
-    if (!redis || redis.status !== 'ready')
+    if (redis?.status !== 'ready')
       throw new RetriableError('SINK_UNAVAILABLE', `redis-stream sink: not connected to ${redactUrl(this.config.url)}`);
-    const p = redis.pipeline();
+    const p = (redis as Redis).pipeline();
     let bytes = 0;
     for (const e of batch) {
       const trim: Array<string | number> = this.config.maxLen ? ['MAXLEN', '~', this.config.maxLen] : [];

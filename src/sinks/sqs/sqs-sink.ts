@@ -45,7 +45,7 @@ export class SqsSink implements Sink {
     this.client = new Client({ region, endpoint: this.config.endpoint, maxAttempts: 1 });
   }
 
-  async write(batch: readonly Envelope[]): Promise<void | EventOutcome[]> {
+  async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const client = this.client;
     if (!client) throw new RetriableError('SINK_UNAVAILABLE', 'sqs sink used before open()');
     const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
