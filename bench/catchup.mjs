@@ -5,7 +5,7 @@
 //      event is committed; peak RSS of the bridge process;
 //   3. the public salesforce-pubsub-api-client (unmodified devDependency) doing receive + decode.
 //
-//   node bench/catchup.mjs [--events 1000000] [--runs 3] [--sinks file,kafka,kafka-eos] [--kafka 127.0.0.1:19092]
+//   node bench/catchup.mjs [--events 1000000] [--runs 3] [--sinks file,kafka,kafka-eos,nats,rabbitmq,redis-stream,mqtt,sqs] [--kafka 127.0.0.1:19092]
 //                          [--pipeline '{"maxInFlight":5000}'] [--fields 600] [--fsync false]
 //                          [--builds DIR,DIR] [--compare false]
 // --builds: run the bridge of each of these checkouts (built) in turn on every run, on this one
@@ -13,7 +13,8 @@
 // --compare false: skip the emulator's raw serving rate and the public client (bridge rows only).
 // --fields N (N > 40): a custom object Wide__c with N fields instead of the 40-field Account
 // (the emulator's `objects` config), for wide real-world objects (~4 KB envelopes at 600).
-// Kafka sinks need a broker (`node scripts/kafka-broker.mjs start` prints one).
+// Kafka sinks need a broker (`node scripts/kafka-broker.mjs start` prints one); nats, rabbitmq,
+// redis-stream and mqtt use the servers on 127.0.0.1; sqs an ElasticMQ (`node scripts/elasticmq.mjs start`).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,52 @@ import {
 const EVENTS = Number(arg('events', 1_000_000));
 const RUNS = Number(arg('runs', 3));
 const SINKS = arg('sinks', 'file').split(',');
+const NATS = arg('nats', 'nats://127.0.0.1:4222');
+const AMQP = arg('amqp', 'amqp://guest:guest@127.0.0.1:5672');
+const REDIS = arg('redis', 'redis://127.0.0.1:6379');
+const MQTT = arg('mqtt', 'mqtt://127.0.0.1:1883');
+const SQS = arg('sqs', process.env.SQS_ENDPOINT ?? 'http://127.0.0.1:9324');
+
+const LABELS = {
+  file: 'file (fsync)',
+  kafka: 'Kafka acks=all idempotent',
+  'kafka-eos': 'Kafka exactly-once',
+  nats: 'NATS JetStream (PubAck)',
+  rabbitmq: 'RabbitMQ (publisher confirms)',
+  'redis-stream': 'Redis Streams (XADD)',
+  mqtt: 'MQTT QoS 1 (PUBACK)',
+  sqs: 'SQS (ElasticMQ, SendMessageBatch)',
+};
+
+/** The sink under test; each writes into names of its own run (`ns`). */
+function sinkConfig(sink, dir, ns) {
+  switch (sink) {
+    case 'file':
+      return { type: 'file', dir: join(dir, 'out'), fsync: arg('fsync', 'true') !== 'false' };
+    case 'kafka':
+    case 'kafka-eos':
+      return {
+        type: 'kafka',
+        brokers: KAFKA.split(','),
+        topic: `${ns}.{channel}`,
+        exactlyOnce: sink === 'kafka-eos',
+        createTopics: { partitions: 3 },
+      };
+    case 'nats':
+      return { type: 'nats', servers: [NATS], subject: `${ns}.{channel}`, createStream: { name: ns, subjects: [`${ns}.>`] } };
+    case 'rabbitmq':
+      return { type: 'rabbitmq', url: AMQP, exchange: ns, routingKey: '{channel}', queue: { name: ns, bindingKey: '#' } };
+    case 'redis-stream':
+      return { type: 'redis-stream', url: REDIS, stream: `${ns}:{channel}` };
+    case 'mqtt':
+      return { type: 'mqtt', url: MQTT, topic: `${ns}/{channel}` };
+    case 'sqs':
+      // ElasticMQ creates a queue on first use only through CreateQueue: the bench run makes it first.
+      return { type: 'sqs', queueUrl: `${SQS}/000000000000/${ns}`, endpoint: SQS, region: 'us-east-1' };
+    default:
+      throw new Error(`unknown sink ${sink} (file, kafka, kafka-eos, nats, rabbitmq, redis-stream, mqtt, sqs)`);
+  }
+}
 const KAFKA = arg('kafka', process.env.KAFKA_BROKERS ?? '127.0.0.1:19092');
 const FIELDS = Number(arg('fields', 40));
 const WIDE = FIELDS > 40;
@@ -81,16 +128,8 @@ try {
         const dir = join(work, `${sink}-${i}`);
         const port = await freePort();
         const ns = `bench${Date.now()}${i}`;
-        const sinkCfg =
-          sink === 'file'
-            ? { type: 'file', dir: join(dir, 'out'), fsync: arg('fsync', 'true') !== 'false' }
-            : {
-                type: 'kafka',
-                brokers: KAFKA.split(','),
-                topic: `${ns}.{channel}`,
-                exactlyOnce: sink === 'kafka-eos',
-                createTopics: { partitions: 3 },
-              };
+        const sinkCfg = sinkConfig(sink, dir, ns);
+        if (sink === 'sqs') await createQueue(ns);
         const store =
           sink === 'kafka-eos'
             ? { type: 'kafka', brokers: KAFKA.split(','), topic: `${ns}.replay`, namespace: ns }
@@ -115,16 +154,12 @@ try {
       }
     for (const [build, { rates, rss, cpu }] of results)
       rows.push(
-        row(
-          `sfbridge -> ${sink === 'file' ? 'file (fsync)' : sink === 'kafka' ? 'Kafka acks=all idempotent' : 'Kafka exactly-once'}, committed${build ? ` [${build}]` : ''}`,
-          rates,
-          {
-            peakRssMb: Math.round(Math.max(...rss)),
-            cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
-            cpuSecondsPerMillion: Number(((median(cpu.filter((c) => c !== null)) / EVENTS) * 1e6).toFixed(1)),
-            cpuRuns: cpu.join(' / '),
-          },
-        ),
+        row(`sfbridge -> ${LABELS[sink] ?? sink}, committed${build ? ` [${build}]` : ''}`, rates, {
+          peakRssMb: Math.round(Math.max(...rss)),
+          cpuSecondsMedian: median(cpu.filter((c) => c !== null)),
+          cpuSecondsPerMillion: Number(((median(cpu.filter((c) => c !== null)) / EVENTS) * 1e6).toFixed(1)),
+          cpuRuns: cpu.join(' / '),
+        }),
       );
   }
 
@@ -187,4 +222,13 @@ async function publicClientRate() {
   const c = process.cpuUsage(c0);
   client.close();
   return { rate: EVENTS / secs, cpuSecondsPerMillion: (c.user + c.system) / EVENTS };
+}
+
+async function createQueue(name) {
+  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+  const { SQSClient, CreateQueueCommand } = await import('@aws-sdk/client-sqs');
+  const c = new SQSClient({ region: 'us-east-1', endpoint: SQS });
+  await c.send(new CreateQueueCommand({ QueueName: name }));
+  c.destroy();
 }

@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBridge } from '../helpers/bridge.js';
@@ -113,6 +115,64 @@ describe('examples', () => {
       await exited(rx.child);
     }
   });
+
+  for (const via of ['nats', 'rabbitmq'] as const) {
+    it(`${via} consumer: applies every event once, acknowledging only what its saved state holds; a second bridge run's duplicates are skipped`, async () => {
+      const dir = tempDir();
+      const tag = `ex${randomUUID().slice(0, 8)}`;
+      const state = join(dir, 'state.json');
+      await t.admin('events/emit', { spec: 'cdc:Lead', count: 60 });
+      const ledger = await t.ledger('/data/LeadChangeEvent');
+      const records = new Set<string>();
+      for (const l of ledger) for (const id of l.recordIds ?? []) l.changeType === 'DELETE' ? records.delete(id) : records.add(id);
+      const sink =
+        via === 'nats'
+          ? {
+              type: 'nats',
+              servers: ['nats://127.0.0.1:4222'],
+              subject: `${tag}.{channel}`,
+              createStream: { name: tag, subjects: [`${tag}.>`] },
+            }
+          : {
+              type: 'rabbitmq',
+              url: 'amqp://guest:guest@127.0.0.1:5672',
+              exchange: tag,
+              routingKey: '{channel}',
+              queue: { name: tag, bindingKey: '#' },
+            };
+      // Two runs with no stored position between them: every event is sent twice.
+      for (const run of ['first', 'again']) {
+        const a = makeBridge(
+          t,
+          join(dir, run),
+          [{ name: 'leads', source: { type: 'pubsub', org: 'emu', topic: '/data/LeadChangeEvent', initial: 'earliest' }, sinks: [sink] }],
+          {},
+          'warn',
+        );
+        await a.bridge.start();
+        await until(() => (a.bridge.status().routes[0]?.eventsCommitted ?? 0) >= ledger.length, 30_000, `${run}: all committed`);
+        await a.bridge.stop();
+      }
+      const env: Record<string, string> = via === 'nats' ? { STREAM: tag } : { QUEUE: tag };
+      const c = await startExample(
+        `examples/${via}-consumer/consumer.mjs`,
+        { ...env, STATE: state, EXPECT: String(ledger.length) },
+        /^\{"applied"/,
+      );
+      expect(await exited(c.child)).toBe(0);
+      const summary = JSON.parse(c.line);
+      expect(summary).toMatchObject({ applied: ledger.length, records: records.size });
+      if (via === 'rabbitmq') {
+        // RabbitMQ delivers the second run's copies; the consumer reads the queue dry and skips every one.
+        expect(summary.duplicates).toBe(ledger.length);
+      } else {
+        // JetStream dropped the second run's copies (Nats-Msg-Id within the duplicate window).
+        const nc = await connectNats({ servers: 'nats://127.0.0.1:4222' });
+        expect((await (await jetstreamManager(nc)).streams.info(tag)).state.messages).toBe(ledger.length);
+        await nc.close();
+      }
+    });
+  }
 
   describe.skipIf(!kafka.url)(`Kafka consumer ${kafka.reason ?? ''}`, () => {
     it('reads an exactly-once topic with read_committed and applies each event once, duplicates included', async () => {
