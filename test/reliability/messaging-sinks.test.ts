@@ -4,18 +4,24 @@
  * deduplication id within 5 minutes); the Redis Streams sink with
  * Redis unreachable for 30 s mid-stream (a TCP proxy drops every connection) loses nothing.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import amqp from 'amqplib';
+import { connectAsync as mqttConnect } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/fakes.js';
 import { readStreamEnvelopes } from '../helpers/redis-cli.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
 import { BridgeProcess, CuttableProxy, recordTally, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
 
 const NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const AMQP = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const redis = service('redis');
 const sqs = service('sqs');
 // ElasticMQ takes any credentials; the bridge reads them from the standard AWS chain (its environment).
@@ -140,6 +146,50 @@ describe('reliability: messaging sinks', () => {
     240_000,
   );
 
+  /** Each messaging server behind a TCP proxy that drops every connection for 30 s mid-stream: 0 lost. */
+  const servers = [
+    { name: 'NATS JetStream', port: 4222, object: 'Opportunity' },
+    { name: 'RabbitMQ', port: 5672, object: 'Case' },
+    { name: 'MQTT (Mosquitto)', port: 1883, object: 'Contact' },
+    { name: 'SQS (ElasticMQ)', port: 9324, object: 'Account' },
+  ] as const;
+  for (const srv of servers) {
+    it(`${srv.name} unreachable for ${SIZE.outageMs / 1000} s mid-stream: nothing lost`, async () => {
+      const proxy = new CuttableProxy('127.0.0.1', srv.port);
+      await proxy.start();
+      const tag = `out${randomUUID().slice(0, 8)}`;
+      const reader = await readerFor(srv.port, tag);
+      try {
+        const s = await stream(srv.object, 4000, 300);
+        const bridge = new BridgeProcess(
+          writeConfig(tempDir(), t, { type: 'pubsub', org: 'emu', topic: s.channel }, [reader.sink(proxy.port)]),
+        );
+        await bridge.start();
+        await sleep(3000);
+        await proxy.cut(SIZE.outageMs);
+        const back = Date.now();
+        await t.admin('throttle', { eventsPerSecond: 0 });
+        await waitFor(async () => tally(s.ledger, await reader.read()).delivered, s.ledger.length, 120_000, 'catch-up');
+        const recoveryMs = Date.now() - back;
+        await bridge.kill('SIGTERM');
+        const r = tally(s.ledger, await reader.read());
+        recordTally(
+          `${srv.name} sink, server unreachable ${SIZE.outageMs / 1000} s`,
+          'pubsub',
+          r,
+          recoveryMs,
+          'a TCP proxy drops every connection',
+        );
+        expect(r.lost).toBe(0);
+        expect(r.duplicated).toBeLessThanOrEqual(WINDOW);
+      } finally {
+        await t.admin('throttle', { eventsPerSecond: 0 });
+        await reader.close();
+        await proxy.stop();
+      }
+    }, 240_000);
+  }
+
   it.skipIf(!redis.url)(
     `Redis Streams sink: Redis unreachable for ${SIZE.outageMs / 1000} s mid-stream, nothing lost`,
     async () => {
@@ -183,3 +233,105 @@ describe('reliability: messaging sinks', () => {
     180_000,
   );
 });
+
+/** A sink config through the proxy and a reader straight at the server, accumulating envelopes. */
+async function readerFor(
+  port: number,
+  tag: string,
+): Promise<{ sink: (via: number) => object; read: () => Promise<any[]>; close: () => Promise<void> }> {
+  const got: any[] = [];
+  if (port === 4222) {
+    const nc = await connect({ servers: NATS });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: tag, subjects: [`${tag}.>`] });
+    const consumer = await jetstream(nc).consumers.get(tag);
+    return {
+      sink: (via) => ({ type: 'nats', servers: [`nats://127.0.0.1:${via}`], subject: `${tag}.{channel}` }),
+      read: async () => {
+        for (;;) {
+          const msgs = await consumer.fetch({ max_messages: 1000, expires: 500 });
+          let n = 0;
+          for await (const m of msgs) {
+            got.push(m.json());
+            n++;
+          }
+          if (n === 0) return got;
+        }
+      },
+      close: async () => {
+        await jsm.streams.delete(tag).catch(() => undefined);
+        await nc.close();
+      },
+    };
+  }
+  if (port === 5672) {
+    const conn = await amqp.connect(AMQP);
+    const ch = await conn.createChannel();
+    await ch.assertExchange(tag, 'topic', { durable: true });
+    await ch.assertQueue(tag, { durable: true });
+    await ch.bindQueue(tag, tag, '#');
+    await ch.consume(tag, (m) => {
+      if (m) {
+        got.push(JSON.parse(m.content.toString('utf8')));
+        ch.ack(m);
+      }
+    });
+    return {
+      sink: (via) => ({ type: 'rabbitmq', url: `amqp://guest:guest@127.0.0.1:${via}`, exchange: tag, routingKey: '{channel}' }),
+      read: async () => got,
+      close: async () => {
+        await ch.deleteQueue(tag).catch(() => undefined);
+        await ch.deleteExchange(tag).catch(() => undefined);
+        await conn.close();
+      },
+    };
+  }
+  if (port === 1883) {
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', '1883', '-q', '1', '-t', `${tag}/#`, '-i', `${tag}-r`, '-c']);
+    let probed = false;
+    createInterface({ input: sub.stdout }).on('line', (l) => {
+      const v = JSON.parse(l);
+      if (v.probe) probed = true;
+      else got.push(v);
+    });
+    // mosquitto_sub says nothing once subscribed: probes go until one comes back.
+    const probe = await mqttConnect('mqtt://127.0.0.1:1883');
+    for (let i = 0; i < 100 && !probed; i++) {
+      await probe.publishAsync(`${tag}/probe`, '{"probe":true}', { qos: 1 });
+      await until(() => probed, 200, 'probe').catch(() => undefined);
+    }
+    await probe.endAsync();
+    if (!probed) throw new Error('mosquitto_sub never received a probe');
+    return {
+      sink: (via) => ({ type: 'mqtt', url: `mqtt://127.0.0.1:${via}`, topic: `${tag}/{channel}`, ackTimeoutMs: 5000 }),
+      read: async () => got,
+      close: async () => {
+        sub.kill();
+      },
+    };
+  }
+  const endpoint = sqs.url as string;
+  const client = new SQSClient({ region: 'us-east-1', endpoint });
+  const queueUrl = (await client.send(new CreateQueueCommand({ QueueName: tag }))).QueueUrl as string;
+  return {
+    sink: (via) => ({ type: 'sqs', queueUrl, endpoint: `http://127.0.0.1:${via}`, region: 'us-east-1' }),
+    read: async () => {
+      for (let k = 0; k < 100; k++) {
+        const r = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (!r.Messages?.length) break;
+        for (const m of r.Messages) got.push(JSON.parse(m.Body as string));
+        await client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+          }),
+        );
+      }
+      return got;
+    },
+    close: async () => {
+      await client.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
+      client.destroy();
+    },
+  };
+}

@@ -64,12 +64,12 @@ routes:
   - source: { type: file, path: /in }
     sinks:
       - { type: file, dir: /out, splitBy: hour }
-      - { type: s3, bucket: x }
+      - { type: carrier-pigeon, bucket: x }
 `);
     expect(p).toEqual([
       '/cfg.yaml: pipeline.maxInFlight: must be a number, got string "lots"',
       '/cfg.yaml: routes[0].sinks[0].splitBy: must be one of: route, channel, got string "hour"',
-      `/cfg.yaml: routes[0].sinks[1].type: unknown type "s3"; must be one of: ${Object.keys(sinkTypes).join(', ')}`,
+      `/cfg.yaml: routes[0].sinks[1].type: unknown type "carrier-pigeon"; must be one of: ${Object.keys(sinkTypes).join(', ')}`,
       '/cfg.yaml: rotues: unknown key (did you mean "routes"?)',
     ]);
   });
