@@ -249,7 +249,7 @@ async function readerFor(
       sink: (via) => ({ type: 'nats', servers: [`nats://127.0.0.1:${via}`], subject: `${tag}.{channel}` }),
       read: async () => {
         for (;;) {
-          const msgs = await consumer.fetch({ max_messages: 1000, expires: 500 });
+          const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000 });
           let n = 0;
           for await (const m of msgs) {
             got.push(m.json());
