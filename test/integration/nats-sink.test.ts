@@ -20,18 +20,30 @@ const CHANNEL = '/data/AccountChangeEvent';
 /** Every message of a stream, in stream order, with its headers. */
 async function readStream(
   stream: string,
-): Promise<Array<{ subject: string; envelope: any; msgId: string | undefined; replayId: string | undefined }>> {
+): Promise<Array<{ subject: string; envelope: any; msgId: string | undefined; replayId: string | undefined; ceType: string | undefined }>> {
   const nc = await connect({ servers: NATS });
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const total = (await jsm.streams.info(stream)).state.messages;
     const consumer = await js.consumers.get(stream);
-    const out: Array<{ subject: string; envelope: any; msgId: string | undefined; replayId: string | undefined }> = [];
+    const out: Array<{
+      subject: string;
+      envelope: any;
+      msgId: string | undefined;
+      replayId: string | undefined;
+      ceType: string | undefined;
+    }> = [];
     while (out.length < total) {
       const msgs = await consumer.fetch({ max_messages: 1000, expires: 2000 });
       for await (const m of msgs)
-        out.push({ subject: m.subject, envelope: m.json(), msgId: m.headers?.get('Nats-Msg-Id'), replayId: m.headers?.get('replay-id') });
+        out.push({
+          subject: m.subject,
+          envelope: m.json(),
+          msgId: m.headers?.get('Nats-Msg-Id'),
+          replayId: m.headers?.get('replay-id'),
+          ceType: m.headers?.get('ce-type'),
+        });
     }
     return out;
   } finally {
@@ -53,7 +65,15 @@ describe('nats sink', () => {
       {
         name: 'nats',
         source: { type: 'pubsub', org: 'emu', topic: CHANNEL, initial: 'latest' },
-        sinks: [{ type: 'nats', servers: [NATS], subject: `${tag}.{channel}`, createStream: { name: stream, subjects: [`${tag}.>`] } }],
+        sinks: [
+          {
+            type: 'nats',
+            servers: [NATS],
+            subject: `${tag}.{channel}`,
+            cloudEvents: true,
+            createStream: { name: stream, subjects: [`${tag}.>`] },
+          },
+        ],
       },
     ]);
     await b.bridge.start();
@@ -73,6 +93,7 @@ describe('nats sink', () => {
       expect(m.subject).toBe(`${tag}.data.AccountChangeEvent`);
       expect(m.msgId).toBe(m.envelope.eventId);
       expect(m.replayId).toBe(m.envelope.replayId);
+      expect(m.ceType).toBe('com.salesforce.cdc.AccountChangeEvent');
       const id = m.envelope.changeHeader.recordIds[0];
       const s = seqOf(m.envelope.replayId);
       expect(s > (last.get(id) ?? 0), `order of ${id}`).toBe(true);

@@ -103,6 +103,34 @@ describe.skipIf(!postgres.url)(`postgres sink ${postgres.reason ?? ''}`, () => {
     await db.query(`DROP SCHEMA ${schema} CASCADE`);
   });
 
+  it('deletes: soft flags the row (is_deleted, deleted_at) and an undelete clears it', async () => {
+    const schema = schemaName();
+    const b = makeBridge(t, tempDir(), [
+      {
+        name: 'soft',
+        source: { type: 'pubsub', org: 'emu', topic: CHANNEL, initial: 'latest' },
+        sinks: [{ type: 'postgres', url, schema, deletes: 'soft' }],
+      },
+    ]);
+    await b.bridge.start();
+    await t.subscribed(CHANNEL);
+    const ids: string[] = (await t.admin('records/create', { object: 'Account', count: 3, fields: { Industry: 'Soft' } })).ids;
+    const token = await t.token();
+    for (const id of ids.slice(0, 2))
+      expect((await t.http('DELETE', `/services/data/v63.0/sobjects/Account/${id}`, { token })).status).toBe(204);
+    await t.admin('records/undelete', { ids: [ids[1]] });
+    await until(() => (b.bridge.status().routes[0]?.eventsCommitted ?? 0) >= 6, 20_000, '6 events');
+    await b.bridge.stop();
+    const rows = (await db.query(`SELECT id, is_deleted, deleted_at, industry FROM ${schema}.account ORDER BY id`)).rows;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(rows).toHaveLength(3);
+    expect(byId.get(ids[0])).toMatchObject({ is_deleted: true, industry: 'Soft' });
+    expect(byId.get(ids[0])?.deleted_at).toBeInstanceOf(Date);
+    expect(byId.get(ids[1])).toMatchObject({ is_deleted: false, deleted_at: null, industry: 'Soft' });
+    expect(byId.get(ids[2])).toMatchObject({ is_deleted: false });
+    await db.query(`DROP SCHEMA ${schema} CASCADE`);
+  });
+
   it('history and events modes keep one row per change event; a value that does not fit its column is dead-lettered with the column', async () => {
     const schema = schemaName();
     // A table someone made with Industry as a number: a text industry does not fit.
