@@ -60,6 +60,7 @@ let idle = null;
 const done = new Promise((resolve) => {
   // Save once per burst, then acknowledge everything the saved state includes.
   const flush = () => {
+    clearTimeout(timer);
     timer = null;
     if (pending.length === 0) return;
     save();
