@@ -11,7 +11,7 @@ import { until } from '../helpers/fakes.js';
 import { readStreamEnvelopes } from '../helpers/redis-cli.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-import { seqOf } from '../reliability/harness.js';
+import { expectLedgerInRecordOrder } from '../reliability/harness.js';
 
 const redis = service('redis');
 const CHANNEL = '/data/AccountChangeEvent';
@@ -42,15 +42,7 @@ describe.skipIf(!redis.url)(`redis-stream sink ${redis.reason ?? ''}`, () => {
     const st = b.bridge.status().routes[0];
     await b.bridge.stop();
     const got = readStreamEnvelopes(url, `${prefix}:rs:data/AccountChangeEvent`);
-    const seqs = new Set(got.map((e) => seqOf(e.replayId)));
-    for (const l of ledger) expect(seqs.has(l.replayId), `ledger event ${l.replayId}`).toBe(true);
-    const last = new Map<string, number>();
-    for (const e of got) {
-      const id = e.changeHeader.recordIds[0];
-      const s = seqOf(e.replayId);
-      expect(s > (last.get(id) ?? 0), `order of ${id}`).toBe(true);
-      last.set(id, s);
-    }
+    expectLedgerInRecordOrder(ledger, got);
     expect(st?.sinks[0]?.stats).toMatchObject({ entriesAdded: 10_000 });
     expect(Number(st?.sinks[0]?.stats?.bytesWritten)).toBeGreaterThan(10_000 * 500);
   });

@@ -14,7 +14,7 @@ import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-import { seqOf } from '../reliability/harness.js';
+import { expectLedgerInRecordOrder } from '../reliability/harness.js';
 
 const sqs = service('sqs');
 const CHANNEL = '/data/AccountChangeEvent';
@@ -76,15 +76,7 @@ describe.skipIf(!sqs.url)(`sqs sink ${sqs.reason ?? ''}`, () => {
     await b.bridge.stop();
     const got = await receiveAll(client, queueUrl, 10_000);
     expect(got).toHaveLength(10_000);
-    const seqs = new Set(got.map((e) => seqOf(e.replayId)));
-    for (const l of ledger) expect(seqs.has(l.replayId), `ledger event ${l.replayId}`).toBe(true);
-    const last = new Map<string, number>();
-    for (const e of got) {
-      const id = e.changeHeader.recordIds[0];
-      const s = seqOf(e.replayId);
-      expect(s > (last.get(id) ?? 0), `order of ${id}`).toBe(true);
-      last.set(id, s);
-    }
+    expectLedgerInRecordOrder(ledger, got);
     expect(Number(st?.sinks[0]?.stats?.batches)).toBeGreaterThanOrEqual(1000);
     await client.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
   }, 180_000);

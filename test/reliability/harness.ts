@@ -6,7 +6,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { emulatorOrg } from '../helpers/bridge.js';
 import { type CliResult, ROOT, startCli } from '../helpers/cli.js';
 import type { TestEmulator } from '../helpers/emulator.js';
@@ -264,4 +264,26 @@ export class CuttableProxy {
     for (const s of this.sockets) s.destroy();
     await closed;
   }
+}
+
+/** Every ledger event is among `envelopes`, and each record's changes come in stream order (the sinks' read-back check). */
+export function expectLedgerInRecordOrder(ledger: Array<{ replayId: number }>, envelopes: any[]): void {
+  const seqs = new Set(envelopes.map((e) => seqOf(e.replayId)));
+  for (const l of ledger) expect(seqs.has(l.replayId), `ledger event ${l.replayId}`).toBe(true);
+  const last = new Map<string, number>();
+  for (const e of envelopes) {
+    const id = e.changeHeader.recordIds[0];
+    const s = seqOf(e.replayId);
+    expect(s > (last.get(id) ?? 0), `order of ${id}`).toBe(true);
+    last.set(id, s);
+  }
+}
+
+/** `count` change events of `object` retained on the emulator and served at `rate` per second (0: unthrottled); their ledger entries. */
+export async function retainedStream(t: TestEmulator, object: string, count: number, rate: number) {
+  const channel = `/data/${object}ChangeEvent`;
+  const before = (await t.ledger(channel)).length;
+  await t.admin('events/emit', { spec: `cdc:${object}`, count });
+  await t.admin('throttle', { eventsPerSecond: rate });
+  return { channel, ledger: (await t.ledger(channel)).slice(before) };
 }

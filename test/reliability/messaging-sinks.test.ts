@@ -18,7 +18,7 @@ import { until } from '../helpers/fakes.js';
 import { readStreamEnvelopes } from '../helpers/redis-cli.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-import { BridgeProcess, CuttableProxy, recordTally, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
+import { BridgeProcess, CuttableProxy, recordTally, retainedStream, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
 
 const NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const AMQP = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -36,13 +36,7 @@ describe('reliability: messaging sinks', () => {
   });
   afterAll(async () => t?.stop());
 
-  async function stream(object: string, count: number, rate: number) {
-    const channel = `/data/${object}ChangeEvent`;
-    const before = (await t.ledger(channel)).length;
-    await t.admin('events/emit', { spec: `cdc:${object}`, count });
-    await t.admin('throttle', { eventsPerSecond: rate });
-    return { channel, ledger: (await t.ledger(channel)).slice(before) };
-  }
+  const stream = (object: string, count: number, rate: number) => retainedStream(t, object, count, rate);
 
   it('NATS JetStream: 5 SIGKILLs of the bridge, every event exactly once in the stream', async () => {
     const tag = `rel${randomUUID().slice(0, 8)}`;

@@ -11,7 +11,18 @@ import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { consumeAll } from '../helpers/kafka.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-import { BridgeProcess, CuttableProxy, readFiles, recordTally, SIZE, tally, WINDOW, waitFor, writeConfig } from './harness.js';
+import {
+  BridgeProcess,
+  CuttableProxy,
+  readFiles,
+  recordTally,
+  retainedStream,
+  SIZE,
+  tally,
+  WINDOW,
+  waitFor,
+  writeConfig,
+} from './harness.js';
 
 const kafka = service('kafka');
 const redis = service('redis');
@@ -26,13 +37,7 @@ describe('reliability: sink and store outages', () => {
   });
   afterAll(async () => t?.stop());
 
-  async function stream(object: string, count: number, rate: number) {
-    const channel = `/data/${object}ChangeEvent`;
-    const before = (await t.ledger(channel)).length;
-    await t.admin('events/emit', { spec: `cdc:${object}`, count });
-    await t.admin('throttle', { eventsPerSecond: rate });
-    return { channel, ledger: (await t.ledger(channel)).slice(before) };
-  }
+  const stream = (object: string, count: number, rate: number) => retainedStream(t, object, count, rate);
 
   // Its own broker (another port), so stopping it does not disturb the other tests' broker.
   it.skipIf(!kafka.url && !CI)(

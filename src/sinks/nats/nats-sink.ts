@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { type Envelope, envelopeBytes } from '../../envelope.js';
 import { errorMessage, RetriableError } from '../../errors.js';
+import { redactUrl } from '../../log.js';
 import { cloudEventHeaders } from '../cloudevents.js';
 import { Destinations } from '../destination.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
@@ -25,6 +26,8 @@ const token = (v: string) =>
 export class NatsSink implements Sink {
   private nc: NatsConnection | null = null;
   private js: JetStreamClient | null = null;
+  /** The client's header factory, loaded with it at open (not on every write). */
+  private headers: (() => MsgHdrs) | null = null;
   private readonly subjects: Destinations;
   private readonly counters = { bytesWritten: 0, duplicates: 0 };
 
@@ -36,11 +39,12 @@ export class NatsSink implements Sink {
   }
 
   describe(): string {
-    return `nats ${this.config.servers.map((s) => s.replace(/\/\/[^@/]*@/, '//')).join(',')} subject ${this.config.subject}${this.config.createStream ? ` (stream ${this.config.createStream.name})` : ''}`;
+    return `nats ${this.config.servers.map(redactUrl).join(',')} subject ${this.config.subject}${this.config.createStream ? ` (stream ${this.config.createStream.name})` : ''}`;
   }
 
   async open(): Promise<void> {
-    const { connect, nkeyAuthenticator } = await import('@nats-io/transport-node');
+    const { connect, nkeyAuthenticator, headers } = await import('@nats-io/transport-node');
+    this.headers = headers;
     const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
     const c = this.config;
     try {
@@ -58,7 +62,7 @@ export class NatsSink implements Sink {
     } catch (err) {
       throw new RetriableError(
         'SINK_UNAVAILABLE',
-        `nats sink: cannot connect to ${this.config.servers.join(',')}: ${errorMessage(err)}`,
+        `nats sink: cannot connect to ${this.config.servers.map(redactUrl).join(',')}: ${errorMessage(err)}`,
         err,
       );
     }
@@ -83,7 +87,7 @@ export class NatsSink implements Sink {
   async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const js = this.js;
     if (!js || !this.nc || this.nc.isClosed()) throw new RetriableError('SINK_UNAVAILABLE', 'nats sink: not connected');
-    const { headers } = await import('@nats-io/transport-node');
+    const headers = this.headers as () => MsgHdrs;
     const acks = batch.map((e) => {
       const h = headers();
       h.set('replay-id', e.replayId);

@@ -24,6 +24,8 @@ const dedupId = (id: string) =>
 
 export class SqsSink implements Sink {
   private client: SQSClient | null = null;
+  /** Loaded with the client at open (not on every write). */
+  private Command: typeof import('@aws-sdk/client-sqs').SendMessageBatchCommand | null = null;
   private readonly fifo: boolean;
   private readonly counters = { bytesWritten: 0, batches: 0 };
 
@@ -39,7 +41,8 @@ export class SqsSink implements Sink {
   }
 
   async open(): Promise<void> {
-    const { SQSClient: Client } = await import('@aws-sdk/client-sqs');
+    const { SQSClient: Client, SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+    this.Command = SendMessageBatchCommand;
     const region =
       this.config.region ?? process.env.AWS_REGION ?? /sqs\.([a-z0-9-]+)\.amazonaws/.exec(this.config.queueUrl)?.[1] ?? 'us-east-1';
     this.client = new Client({ region, endpoint: this.config.endpoint, maxAttempts: 1 });
@@ -48,7 +51,7 @@ export class SqsSink implements Sink {
   async write(batch: readonly Envelope[]): Promise<EventOutcome[] | undefined> {
     const client = this.client;
     if (!client) throw new RetriableError('SINK_UNAVAILABLE', 'sqs sink used before open()');
-    const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+    const SendMessageBatchCommand = this.Command as typeof import('@aws-sdk/client-sqs').SendMessageBatchCommand;
     const outcomes: EventOutcome[] = batch.map(() => ({ status: 'delivered' }));
     let chunk: Array<{ i: number; entry: SendMessageBatchRequestEntry; bytes: number }> = [];
     let chunkBytes = 0;
