@@ -46,6 +46,8 @@ export const ADMIN_ROUTES = [
   'POST /admin/events/gap {"object": "Account", "changeType": "GAP_UPDATE"}',
   'POST /admin/records/create {"object": "Account", "count": 1000, "fields": {"Industry": "Energy"}}',
   'POST /admin/limits/reset',
+  'POST /admin/publish/refuse {"next": 10}',
+  'POST /admin/publish/allocation {"max": 0}',
   'POST /admin/records/mass-update {"object": "Account", "count": 500, "fields": {"Rating": "Hot"}}',
   'POST /admin/events/overflow {"object": "Account"}',
   'POST /admin/events/corrupt {"object": "Account"}',
@@ -200,12 +202,21 @@ export class AdminApi {
         );
         return sendJson(res, 200, { count: ids.length, ids });
       }
+      case 'POST /admin/publish/refuse':
+        // The next N published events fail with a transient publishing error.
+        d.faults.publishRefusals = Number(input.next ?? 1);
+        return sendJson(res, 200, { publishRefusals: d.faults.publishRefusals });
+      case 'POST /admin/publish/allocation':
+        // The hourly publishing allocation (0 spends it: every publish is refused until the hour turns or this is raised).
+        d.org.limitMax.HourlyPublishedPlatformEvents = Number(input.max ?? 250000);
+        return sendJson(res, 200, { max: d.org.limitMax.HourlyPublishedPlatformEvents, used: d.org.usage.publishedThisHour });
       case 'POST /admin/limits/reset':
         // A new day: the daily allowances are whole again.
         d.org.usage.apiRequests = 0;
         d.org.usage.bulkJobs = 0;
         d.org.usage.deliveredEvents = 0;
         d.org.usage.streamingEvents = 0;
+        d.org.usage.publishedThisHour = 0;
         return sendJson(res, 200, { usage: d.org.usage });
       case 'POST /admin/records/undelete': {
         // Records restored from the recycle bin (Salesforce's undelete call), each with its UNDELETE event.

@@ -1,6 +1,7 @@
 /** Bulk API 2.0 query jobs (create, poll, CSV results with locator paging): used for backfill past retention. */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { BulkIngest } from './bulk-ingest.js';
 import { type EmulatedOrg, OrgError } from './org.js';
 import { sendJson } from './respond.js';
 
@@ -21,7 +22,10 @@ function csvCell(v: unknown): string {
 
 export class BulkJobs {
   private readonly jobs = new Map<string, Job>();
-  constructor(private readonly org: EmulatedOrg) {}
+  readonly ingest: BulkIngest;
+  constructor(private readonly org: EmulatedOrg) {
+    this.ingest = new BulkIngest(org);
+  }
 
   private info(j: Job, version: string) {
     return {

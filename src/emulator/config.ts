@@ -40,12 +40,15 @@ export const emulatorConfigSchema = z.strictObject({
       DailyBulkV2QueryJobs: z.number().int().positive().default(10000),
       DailyDeliveredPlatformEvents: z.number().int().positive().default(50000),
       DailyStreamingApiEvents: z.number().int().positive().default(1000000),
+      /** Platform events that may be published per hour (Performance and Unlimited Editions: 250,000). */
+      HourlyPublishedPlatformEvents: z.number().int().nonnegative().default(250000),
     })
     .default({
       DailyApiRequests: 15000,
       DailyBulkV2QueryJobs: 10000,
       DailyDeliveredPlatformEvents: 50000,
       DailyStreamingApiEvents: 1000000,
+      HourlyPublishedPlatformEvents: 250000,
     }),
   retentionHours: z
     .strictObject({

@@ -12,6 +12,9 @@ export class Faults {
     return Date.now() < this.refuseUntil;
   }
 
+  /** The next this many published events are refused (PLATFORM_EVENT_PUBLISHING_UNAVAILABLE in their PublishResult). */
+  publishRefusals = 0;
+
   /** Salesforce error codes the next Subscribe calls fail with, one each (admin `streams/fail`). */
   subscribeErrors: string[] = [];
 

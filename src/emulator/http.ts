@@ -10,6 +10,7 @@ import type { Faults } from './faults.js';
 import type { OAuthServer } from './oauth.js';
 import { COMPOUND_FIELDS } from './objects.js';
 import { type EmulatedOrg, OrgError } from './org.js';
+import { changeOriginOf, runCollection } from './record-writes.js';
 import { sendJson } from './respond.js';
 
 export interface HttpDeps {
@@ -193,6 +194,21 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     );
   }
   if (rest.startsWith('/jobs/query')) return d.bulk.handle(method, rest, url, await readBody(req), res, m[1] as string);
+  const callOptions = req.headers['sforce-call-options'];
+  if (rest.startsWith('/jobs/ingest')) return d.bulk.ingest.handle(method, rest, await readBody(req), res, m[1] as string, callOptions);
+  const origin = changeOriginOf('rest', m[1] as string, callOptions);
+  if ((r = /^\/composite\/sobjects(?:\/(\w+)\/(\w+))?$/.exec(rest)) && method !== 'GET') {
+    // sObject Collections writes: POST create, PATCH update (or upsert by /<Object>/<ExternalIdField>), DELETE ?ids=.
+    const body = method === 'DELETE' ? {} : parseJson(await readBody(req));
+    const op = method === 'POST' ? 'create' : method === 'DELETE' ? 'delete' : r[1] ? 'upsert' : 'update';
+    const records =
+      op === 'delete'
+        ? (url.searchParams.get('ids') ?? '').split(',').filter(Boolean).map((id) => ({ id }))
+        : ((body.records as Array<Record<string, unknown>> | undefined) ?? []);
+    const allOrNone = op === 'delete' ? url.searchParams.get('allOrNone') === 'true' : body.allOrNone === true;
+    const results = runCollection(org, { op, records, allOrNone, object: r[1], externalIdField: r[2], origin });
+    return sendJson(res, 200, results);
+  }
 
   if ((r = /^\/tooling\/sobjects\/(PlatformEventChannel|PlatformEventChannelMember)(?:\/(\w+))?$/.exec(rest))) {
     const [kind, id] = [r[1] === 'PlatformEventChannel' ? ('channel' as const) : ('member' as const), r[2]];
@@ -253,7 +269,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   if ((r = /^\/sobjects\/(\w+)$/.exec(rest))) {
     const obj = org.object(r[1] as string);
     if (method === 'POST') {
-      const rec = org.createRecord(obj.name, parseJson(await readBody(req)));
+      const rec = org.createRecord(obj.name, parseJson(await readBody(req)), origin);
       return sendJson(res, 201, { id: rec.Id, success: true, errors: [] });
     }
     if (method === 'GET') return sendJson(res, 200, { objectDescribe: { name: obj.name, keyPrefix: obj.keyPrefix }, recentItems: [] });
@@ -270,12 +286,12 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
       return sendJson(res, 200, row);
     }
     if (method === 'PATCH') {
-      org.updateRecord(obj.name, id, parseJson(await readBody(req)));
+      org.updateRecord(obj.name, id, parseJson(await readBody(req)), origin);
       res.writeHead(204).end();
       return;
     }
     if (method === 'DELETE') {
-      org.deleteRecord(obj.name, id);
+      org.deleteRecord(obj.name, id, origin);
       res.writeHead(204).end();
       return;
     }
@@ -298,7 +314,7 @@ function limits(org: EmulatedOrg) {
     DailyBulkV2QueryJobs: l(org.limitMax.DailyBulkV2QueryJobs, org.usage.bulkJobs),
     DailyDeliveredPlatformEvents: l(org.limitMax.DailyDeliveredPlatformEvents, org.usage.deliveredEvents),
     DailyStreamingApiEvents: l(org.limitMax.DailyStreamingApiEvents, org.usage.streamingEvents),
-    HourlyPublishedPlatformEvents: l(250000),
+    HourlyPublishedPlatformEvents: l(org.limitMax.HourlyPublishedPlatformEvents, org.usage.publishedThisHour),
     HourlyPublishedStandardVolumePlatformEvents: l(50000),
     MonthlyPlatformEventsUsageEntitlement: l(1500000),
     StreamingApiConcurrentClients: l(2000),

@@ -96,7 +96,25 @@ export class EmulatedOrg {
   /** Deleted records (the recycle bin), visible to queryAll with IsDeleted = true. */
   readonly deleted = new Map<string, RecordData>();
   /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
-  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0, bulkJobs: 0, deliveredEvents: 0, streamingEvents: 0 };
+  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0, bulkJobs: 0, deliveredEvents: 0, streamingEvents: 0, publishedThisHour: 0 };
+  /** When the current publishing hour began (emulator clock). */
+  publishHourStart = 0;
+
+  /**
+   * Take `n` events of the hourly publishing allocation (HourlyPublishedPlatformEvents); returns how
+   * many may be published now. The allocation renews each hour of the emulator's clock.
+   */
+  takePublishAllocation(n: number): number {
+    const now = this.clock.now();
+    if (now - this.publishHourStart >= 3_600_000) {
+      this.publishHourStart = now;
+      this.usage.publishedThisHour = 0;
+    }
+    const room = Math.max(0, this.limitMax.HourlyPublishedPlatformEvents - this.usage.publishedThisHour);
+    const take = Math.min(n, room);
+    this.usage.publishedThisHour += take;
+    return take;
+  }
   /** Count deliveries as Salesforce's allocations do: platform and change events, or legacy streaming (PushTopic, generic). */
   countDelivered(cls: string, n: number): void {
     if (cls === 'cdc' || cls === 'platform') this.usage.deliveredEvents += n;
@@ -108,6 +126,7 @@ export class EmulatedOrg {
     DailyBulkV2QueryJobs: 10000,
     DailyDeliveredPlatformEvents: 50000,
     DailyStreamingApiEvents: 1000000,
+    HourlyPublishedPlatformEvents: 250000,
   };
   readonly platformEvents = new Map<string, PlatformEventDef>();
   readonly schemasById = new Map<string, SchemaEntry>();
@@ -204,6 +223,23 @@ export class EmulatedOrg {
   }
 
   /** Map REST field names (incl. components like BillingCity, FirstName) onto stored fields. */
+  /** Throws INVALID_FIELD naming the first field the object does not have. */
+  checkFields(obj: ObjectDef, input: Record<string, unknown>): void {
+    this.normaliseInput(obj, input);
+  }
+
+  /** Live records of an object by one field's value (an upsert's external id match). */
+  indexBy(object: string, field: string): Map<string, string> {
+    const obj = this.object(object);
+    const index = new Map<string, string>();
+    for (const rec of this.records.values()) {
+      if (rec.type !== obj.name) continue;
+      const v = this.getField(rec, field);
+      if (v !== null && v !== undefined) index.set(String(v), rec.Id);
+    }
+    return index;
+  }
+
   private normaliseInput(obj: ObjectDef, input: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(input)) {
@@ -267,7 +303,8 @@ export class EmulatedOrg {
     return null;
   }
 
-  createRecord(type: string, input: Record<string, unknown>): RecordData {
+  /** `origin`: the API and client the change came through (changeOrigin), e.g. `com/salesforce/api/rest/63.0;client=x`. */
+  createRecord(type: string, input: Record<string, unknown>, origin?: string): RecordData {
     const obj = this.object(type);
     const values = this.normaliseInput(obj, input);
     const now = this.clock.now();
@@ -275,7 +312,7 @@ export class EmulatedOrg {
     const sys = { OwnerId: this.userId, CreatedDate: now, CreatedById: this.userId, LastModifiedDate: now, LastModifiedById: this.userId };
     const changed = this.apply(obj, rec, { ...sys, ...values });
     this.records.set(rec.Id, rec);
-    this.emitChange(obj, 'CREATE', [rec.Id], changed, [], rec.fields);
+    this.emitChange(obj, 'CREATE', [rec.Id], changed, [], rec.fields, undefined, { origin });
     this.notifyPushTopics(obj, rec, 'created', changed);
     this.saveStateLater();
     return rec;
@@ -300,7 +337,7 @@ export class EmulatedOrg {
     return ids;
   }
 
-  updateRecord(type: string, id: string, input: Record<string, unknown>): void {
+  updateRecord(type: string, id: string, input: Record<string, unknown>, origin?: string): void {
     const obj = this.object(type);
     const rec = this.records.get(id);
     if (!rec || rec.type !== obj.name) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
@@ -316,12 +353,12 @@ export class EmulatedOrg {
         delta[p] = { ...((delta[p] as object) ?? {}), [n.slice(dot + 1)]: (rec.fields[p] as Record<string, unknown>)[n.slice(dot + 1)] };
       }
     }
-    this.emitChange(obj, 'UPDATE', [id], changed, nulled, delta);
+    this.emitChange(obj, 'UPDATE', [id], changed, nulled, delta, undefined, { origin });
     this.notifyPushTopics(obj, rec, 'updated', changed);
     this.saveStateLater();
   }
 
-  deleteRecord(type: string, id: string): void {
+  deleteRecord(type: string, id: string, origin?: string): void {
     const obj = this.object(type);
     const rec = this.records.get(id);
     if (!rec || rec.type !== obj.name) throw new OrgError(404, 'ENTITY_IS_DELETED', 'entity is deleted');
@@ -329,7 +366,7 @@ export class EmulatedOrg {
     // Kept for queryAll (the recycle bin): IsDeleted = true, modified at the deletion.
     rec.fields.LastModifiedDate = this.clock.now();
     this.deleted.set(id, rec);
-    this.emitChange(obj, 'DELETE', [id], [], [], {});
+    this.emitChange(obj, 'DELETE', [id], [], [], {}, undefined, { origin });
     this.notifyPushTopics(obj, rec, 'deleted', []);
     this.saveStateLater();
   }
@@ -387,7 +424,7 @@ export class EmulatedOrg {
      * Fault injection: serve these bytes instead of the encoded record (a malformed payload), and/or
      * serve the event with a blank schema id on these channels.
      */
-    fault: { rawPayload?: Buffer; blankSchemaOn?: string[] } = {},
+    fault: { rawPayload?: Buffer; blankSchemaOn?: string[]; origin?: string } = {},
   ): BusEvent {
     const schema = this.schemaOf('cdc', obj.name);
     const now = time ?? this.clock.now();
@@ -396,7 +433,7 @@ export class EmulatedOrg {
         entityName: obj.name,
         recordIds,
         changeType,
-        changeOrigin: 'com/salesforce/api/rest/63.0',
+        changeOrigin: fault.origin ?? 'com/salesforce/api/rest/63.0',
         transactionKey: randomUUID(),
         sequenceNumber: 1,
         commitTimestamp: now,

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   schemaNotFound: 'sfdc.platform.eventbus.grpc.schema.meta.permission',
   unavailable: 'sfdc.platform.eventbus.grpc.service.unavailable',
   publishNotAllowed: 'sfdc.platform.eventbus.grpc.topic.meta.permission',
+  publishTopicMismatch: 'sfdc.platform.eventbus.grpc.publish.topic.mismatch',
   managedIdNotFound: 'sfdc.platform.eventbus.grpc.managed.subscription.subscription.id.not.found',
   managedNameNotFound: 'sfdc.platform.eventbus.grpc.managed.subscription.developer.name.not.found',
   managedRequestedInvalid: 'sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.events.invalid',
@@ -256,21 +257,7 @@ export class PubSubServer {
           cb(e as grpc.ServiceError);
         }
       },
-      PublishStream: (call: grpc.ServerDuplexStream<PublishRequest, unknown>) => {
-        const auth = this.auth(call.metadata);
-        if (auth) {
-          call.emit('error', auth);
-          return;
-        }
-        call.on('data', (req: PublishRequest) => {
-          try {
-            call.write(this.publish(req));
-          } catch (e) {
-            call.emit('error', e);
-          }
-        });
-        call.on('end', () => call.end());
-      },
+      PublishStream: (call: grpc.ServerDuplexStream<PublishRequest, unknown>) => this.publishStream(call),
     });
   }
 
@@ -547,26 +534,77 @@ export class PubSubServer {
     cb(null, { schema_json: s.json, schema_id: s.id, rpc_id: randomUUID() });
   }
 
+  /**
+   * PublishStream: one response per request, in order, as each batch is done; later requests
+   * must name the first one's topic (else INVALID_ARGUMENT ends the stream, as documented).
+   */
+  private publishStream(call: grpc.ServerDuplexStream<PublishRequest, unknown>): void {
+    const auth = this.auth(call.metadata);
+    if (auth) {
+      call.emit('error', auth);
+      return;
+    }
+    let topic: string | null = null;
+    let ended = false;
+    call.on('data', (req: PublishRequest) => {
+      if (ended) return;
+      try {
+        if (topic !== null && req.topic_name && req.topic_name !== topic)
+          throw sfError(grpc.status.INVALID_ARGUMENT, `topic_name ${req.topic_name} does not match the stream's topic ${topic}`, ERROR_CODES.publishTopicMismatch);
+        topic ??= req.topic_name;
+        call.write(this.publish({ ...req, topic_name: topic }));
+      } catch (e) {
+        ended = true;
+        call.emit('error', e);
+      }
+    });
+    call.on('end', () => {
+      if (!ended) call.end();
+    });
+  }
+
+  /**
+   * One publish request, as Salesforce's Pub/Sub allocations page documents it: a request over
+   * 4 MB fails whole (UNAVAILABLE); an event over 1 MB, an unknown schema, a payload that does not
+   * decode, a spent hourly allocation or an injected refusal fail that event alone, in its
+   * PublishResult (error code PUBLISH), and the others are published.
+   */
   private publish(req: PublishRequest) {
     const topic = req.topic_name;
     const ch = this.org.resolveChannel(topic);
     if (!ch) throw sfError(grpc.status.NOT_FOUND, `Topic ${topic} does not exist`, ERROR_CODES.topicNotFound);
     if (!ch.canPublish)
       throw sfError(grpc.status.PERMISSION_DENIED, `Publishing to ${topic} is not allowed`, ERROR_CODES.publishNotAllowed);
+    const size = req.events.reduce((n, e) => n + e.payload.length, 0);
+    if (size > MAX_PUBLISH_REQUEST)
+      throw sfError(grpc.status.UNAVAILABLE, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset', ERROR_CODES.unavailable);
     const name = topic.replace(/^\/event\//, '');
+    const failed = (id: string, msg: string) => ({ replay_id: Buffer.alloc(0), error: { code: 'PUBLISH', msg }, correlation_key: id });
     const results = req.events.map((e) => {
-      try {
-        const schema = this.org.schemasById.get(e.schema_id);
-        if (!schema?.json.includes(`"name":"${name}"`)) throw new Error(`unknown schema id ${e.schema_id} for ${topic}`);
-        const ev = this.org.publishPlatformPayload(name, schema, Buffer.from(e.payload));
-        return { replay_id: replayIdBytes(ev.seq), error: null, correlation_key: e.id };
-      } catch (err) {
-        return { replay_id: Buffer.alloc(0), error: { code: 'PUBLISH', msg: (err as Error).message }, correlation_key: e.id };
+      if (e.payload.length > MAX_EVENT) return failed(e.id, `The event exceeds the maximum size of 1 MB (${e.payload.length} bytes)`);
+      if (this.faults.publishRefusals > 0) {
+        this.faults.publishRefusals--;
+        return failed(e.id, 'PLATFORM_EVENT_PUBLISHING_UNAVAILABLE: Publishing platform event messages failed because a service was temporarily unavailable. Try again later.');
       }
+      const schema = this.org.schemasById.get(e.schema_id);
+      if (!schema?.json.includes(`"name":"${name}"`)) return failed(e.id, `Unknown schema id ${e.schema_id} for ${topic}`);
+      try {
+        schema.type.fromBuffer(Buffer.from(e.payload));
+      } catch (err) {
+        return failed(e.id, `The payload does not match schema ${e.schema_id}: ${(err as Error).message}`);
+      }
+      if (this.org.takePublishAllocation(1) === 0)
+        return failed(e.id, 'LIMIT_EXCEEDED: The number of published platform event messages exceeded the hourly publishing limit.');
+      const ev = this.org.publishPlatformPayload(name, schema, Buffer.from(e.payload));
+      return { replay_id: replayIdBytes(ev.seq), error: null, correlation_key: e.id };
     });
     return { results, schema_id: ch.schema?.id ?? '', rpc_id: randomUUID() };
   }
 }
+
+/** Pub/Sub allocations: a PublishRequest fails over 4 MB (gRPC's limit); each event may be at most 1 MB. */
+const MAX_PUBLISH_REQUEST = 4 * 1024 * 1024;
+const MAX_EVENT = 1024 * 1024;
 
 interface PublishRequest {
   topic_name: string;

@@ -29,10 +29,21 @@ export class RestClient {
     private readonly tokens: TokenProvider,
     private readonly apiVersion: string,
     private readonly ca: string | null = null,
+    /** Sent with every call (e.g. `Sforce-Call-Options: client=<name>`). */
+    private readonly extraHeaders: Record<string, string> = {},
   ) {}
 
-  /** `path` is relative to /services/data/vXX.X (e.g. `/sobjects/PushTopic`). */
+  /** A client for the same org that sends these headers with every call (its own counters). */
+  withHeaders(headers: Record<string, string>): RestClient {
+    return new RestClient(this.tokens, this.apiVersion, this.ca, { ...this.extraHeaders, ...headers });
+  }
+
+  /**
+   * `path` is relative to /services/data/vXX.X (e.g. `/sobjects/PushTopic`). `body` is sent as
+   * JSON, or as it is when given as `{ raw, contentType }` (a Bulk API CSV upload).
+   */
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const raw = body instanceof RawBody ? body : null;
     for (let attempt = 1; ; attempt++) {
       const tok = await this.tokens.getToken();
       let res: Awaited<ReturnType<typeof httpCall>>;
@@ -41,11 +52,12 @@ export class RestClient {
         res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
           method,
           headers: {
+            ...this.extraHeaders,
             authorization: `Bearer ${tok.accessToken}`,
             accept: 'application/json',
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(body === undefined ? {} : { 'content-type': raw ? raw.contentType : 'application/json' }),
           },
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: body === undefined ? undefined : raw ? raw.text : JSON.stringify(body),
           ca: this.ca,
         });
       } catch (err) {
@@ -92,7 +104,7 @@ export class RestClient {
     try {
       res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
         method: 'GET',
-        headers: { authorization: `Bearer ${tok.accessToken}`, accept: 'text/csv' },
+        headers: { ...this.extraHeaders, authorization: `Bearer ${tok.accessToken}`, accept: 'text/csv' },
         ca: this.ca,
       });
     } catch (err) {
@@ -108,6 +120,14 @@ export class RestClient {
     const r = await this.request<{ records: T[] }>('GET', `/query?q=${encodeURIComponent(soql)}`);
     return r.records;
   }
+}
+
+/** A request body sent as it is, with its content type (not JSON). */
+export class RawBody {
+  constructor(
+    readonly text: string,
+    readonly contentType: string,
+  ) {}
 }
 
 function safeJson(text: string): unknown {
