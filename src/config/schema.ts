@@ -186,10 +186,18 @@ export const shapingShape = {
       kinds: z.array(z.enum(FILTER_KINDS)).min(1).optional(),
       /** A JSONata expression over the envelope; the event goes on when it is truthy. */
       expression: z.string().min(1).optional(),
+      /**
+       * Drop change events caused by this API client (`changeOrigin` ends in `;client=<name>`): the
+       * loop guard of a two-way setup, where a `salesforce-records` sink writes with that client name.
+       */
+      notFromClient: z
+        .string()
+        .regex(/^[^\s,;]+$/, 'a client name without spaces, commas or semicolons')
+        .optional(),
     })
     .refine(
       (f) => Object.values(f).some((v) => v !== undefined),
-      'name at least one condition: changeTypes, entities, changedFieldsAny, kinds or expression',
+      'name at least one condition: changeTypes, entities, changedFieldsAny, kinds, expression or notFromClient',
     )
     .optional(),
   fields: z

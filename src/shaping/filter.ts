@@ -19,6 +19,8 @@ export class EventFilter {
   private readonly entities: Set<string> | null;
   private readonly changed: string[] | null;
   private readonly kinds: Set<string> | null;
+  /** `;client=<name>` as it ends a changeOrigin (notFromClient). */
+  private readonly originSuffix: string | null;
   readonly expression: Compiled | null;
 
   constructor(f: FilterConfig) {
@@ -26,6 +28,7 @@ export class EventFilter {
     this.entities = f.entities ? new Set(f.entities) : null;
     this.changed = f.changedFieldsAny ?? null;
     this.kinds = f.kinds ? new Set(f.kinds) : null;
+    this.originSuffix = f.notFromClient ? `;client=${f.notFromClient}` : null;
     this.expression = f.expression ? compileExpression(f.expression) : null;
   }
 
@@ -38,6 +41,7 @@ export class EventFilter {
     if (this.changeTypes && !(h && this.changeTypes.has(h.changeType))) return 'drop';
     if (this.entities && !this.entities.has(entityOf(e))) return 'drop';
     if (this.changed && !(h && changedAny(this.changed, h))) return 'drop';
+    if (this.originSuffix && h && fromClient(h.changeOrigin, this.originSuffix)) return 'drop';
     return this.expression ? 'ask' : 'pass';
   }
 
@@ -67,4 +71,13 @@ function changedAny(names: readonly string[], h: NonNullable<Envelope['changeHea
     for (const f of list)
       for (const n of names) if (f === n || (f.length > n.length && f.startsWith(n) && f[n.length] === '.')) return true;
   return false;
+}
+
+/** Whether a changeOrigin (`com/salesforce/api/rest/63.0;client=sfbridge`) names the client: its `client=` option, matched exactly. */
+function fromClient(origin: string | undefined, suffix: string): boolean {
+  if (!origin) return false;
+  const at = origin.indexOf(suffix);
+  if (at < 0) return false;
+  const next = origin[at + suffix.length];
+  return next === undefined || next === ';' || next === ',';
 }

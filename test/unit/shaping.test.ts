@@ -59,6 +59,23 @@ describe('shaping', () => {
     expect(r.filtered).toBe(2);
   });
 
+  it('notFromClient drops the change events a named API client caused, and only those', async () => {
+    const origin = (o: string) => {
+      const e = cdc('UPDATE', {}, ['Name']);
+      return { ...e, eventId: o, changeHeader: { ...(e.changeHeader as NonNullable<Envelope['changeHeader']>), changeOrigin: o } };
+    };
+    const events = [
+      origin('com/salesforce/api/rest/63.0;client=sfbridge'),
+      origin('com/salesforce/api/bulkapi/63.0;client=sfbridge'),
+      origin('com/salesforce/api/rest/63.0;client=sfbridge-other'),
+      origin('com/salesforce/api/soap/63.0'),
+      origin(''),
+    ];
+    const r = await run({ filter: { notFromClient: 'sfbridge' } }, events);
+    expect(r.out.map((e) => e.eventId)).toEqual(['com/salesforce/api/rest/63.0;client=sfbridge-other', 'com/salesforce/api/soap/63.0', '']);
+    expect(r.filtered).toBe(2);
+  });
+
   it('markers pass a filter unless it names their kind', async () => {
     const gap = cdc('GAP_UPDATE', null);
     const events = [marker, standIn, gap, cdc('CREATE', {})];
