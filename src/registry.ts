@@ -28,6 +28,9 @@ import { rabbitmqSinkConfigSchema } from './sinks/rabbitmq/config.js';
 import { RabbitmqSink } from './sinks/rabbitmq/rabbitmq-sink.js';
 import { redisStreamSinkConfigSchema } from './sinks/redis-stream/config.js';
 import { RedisStreamSink } from './sinks/redis-stream/redis-stream-sink.js';
+import { salesforceSinkConfigSchema } from './sinks/salesforce/config.js';
+import { salesforceSinkProblems } from './sinks/salesforce/problems.js';
+import { SalesforceSink } from './sinks/salesforce/salesforce-sink.js';
 import { sqsSinkConfigSchema } from './sinks/sqs/config.js';
 import { SqsSink } from './sinks/sqs/sqs-sink.js';
 import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
@@ -115,6 +118,11 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
   rabbitmq: sink({ schema: rabbitmqSinkConfigSchema, create: (c, ctx) => new RabbitmqSink(c, ctx) }),
   sqs: sink({ schema: sqsSinkConfigSchema, create: (c, ctx) => new SqsSink(c, ctx) }),
   'redis-stream': sink({ schema: redisStreamSinkConfigSchema, create: (c, ctx) => new RedisStreamSink(c, ctx) }),
+  salesforce: sink({
+    schema: salesforceSinkConfigSchema,
+    create: (c, ctx) => new SalesforceSink(c, ctx, needOrgs(ctx)),
+    problems: (c, ctx) => salesforceSinkProblems(c, ctx),
+  }),
 };
 
 /** Where undeliverable events are kept (config `deadLetter`). */
@@ -149,7 +157,7 @@ export const configSchema = configSchemaWith({
 });
 
 function needOrgs(ctx: BuildContext): OrgServices {
-  if (!ctx.orgs) throw new Error('this subscriber needs org services (token providers, connections)');
+  if (!ctx.orgs) throw new Error('this component needs org services (token providers, connections)');
   return ctx.orgs;
 }
 

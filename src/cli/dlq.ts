@@ -6,6 +6,7 @@ import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../deadlette
 import type { Envelope } from '../envelope.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { OrgServices } from '../orgs.js';
 import { createDeadLetterStore } from '../pipeline/stores.js';
 import { lookup, sinkTypes } from '../registry.js';
 import { routeKey } from '../route-facts.js';
@@ -73,6 +74,7 @@ export async function dlqCommand(argv: string[]): Promise<number> {
 
 async function replay(config: BridgeConfig, store: DeadLetterStore, selected: DeadLetter[]): Promise<number> {
   const log = silentLogger(); // each outcome is printed below
+  const orgs = new OrgServices(config.orgs, log);
   const sinks = new Map<string, Sink | null>();
   let delivered = 0;
   let stayed = 0;
@@ -93,7 +95,7 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
         continue;
       }
       const target = `${d.route}\u0000${d.sink}`;
-      if (!sinks.has(target)) sinks.set(target, await openSink(config, d, log));
+      if (!sinks.has(target)) sinks.set(target, await openSink(config, d, log, orgs));
       const sink = sinks.get(target);
       if (!sink) {
         why(`route "${d.route}" has no sink ${d.sink} in this config any more`);
@@ -129,6 +131,7 @@ async function replay(config: BridgeConfig, store: DeadLetterStore, selected: De
       await s?.drain().catch(() => {});
       await s?.close().catch(() => {});
     }
+    orgs.close();
   }
   process.stdout.write(`replayed ${delivered}, still dead-lettered ${stayed}\n`);
   return stayed === 0 ? 0 : 1;
@@ -152,10 +155,10 @@ function sinkAt(config: BridgeConfig, d: DeadLetter) {
   return sink && route && sink.type === m?.[1] ? { route, sink, index: Number(m?.[2]) } : null;
 }
 
-async function openSink(config: BridgeConfig, d: DeadLetter, log: Logger) {
+async function openSink(config: BridgeConfig, d: DeadLetter, log: Logger, orgs: OrgServices) {
   const sc = sinkAt(config, d)?.sink;
   if (!sc) return null;
-  const sink = lookup(sinkTypes, sc.type).create(sc, { route: d.route, log, sinkName: d.sink });
+  const sink = lookup(sinkTypes, sc.type).create(sc, { route: d.route, log, sinkName: d.sink, orgs });
   await sink.open();
   return sink;
 }

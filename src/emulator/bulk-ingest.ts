@@ -60,13 +60,26 @@ export class BulkIngest {
     };
   }
 
-  async handle(method: string, rest: string, body: string, res: ServerResponse, version: string, callOptions: string | string[] | undefined): Promise<void> {
+  async handle(
+    method: string,
+    rest: string,
+    body: string,
+    res: ServerResponse,
+    version: string,
+    callOptions: string | string[] | undefined,
+  ): Promise<void> {
     let m: RegExpExecArray | null;
     if (rest === '/jobs/ingest' && method === 'POST') {
       const req = JSON.parse(body || '{}') as { object?: string; operation?: string; externalIdFieldName?: string };
-      if (!OPERATIONS.includes(req.operation as Operation)) throw new OrgError(400, 'INVALIDJOB', `InvalidJob : Invalid operation: ${req.operation}`);
+      if (!OPERATIONS.includes(req.operation as Operation))
+        throw new OrgError(400, 'INVALIDJOB', `InvalidJob : Invalid operation: ${req.operation}`);
       this.org.object(req.object ?? '');
-      if (req.operation === 'upsert' && !req.externalIdFieldName) throw new OrgError(400, 'INVALIDJOB', 'InvalidJob : External ID was blank for Account. An External ID must be specified for upsert.');
+      if (req.operation === 'upsert' && !req.externalIdFieldName)
+        throw new OrgError(
+          400,
+          'INVALIDJOB',
+          'InvalidJob : External ID was blank for Account. An External ID must be specified for upsert.',
+        );
       const job: IngestJob = {
         id: `750${randomUUID().replace(/-/g, '').slice(0, 15)}`,
         object: req.object as string,
@@ -163,7 +176,9 @@ export class BulkIngest {
         externalIdField: job.externalIdFieldName ?? undefined,
         origin: job.origin,
       });
-      chunk.forEach((row, k) => job.results.push({ row, result: results[k] as WriteResult }));
+      chunk.forEach((row, k) => {
+        job.results.push({ row, result: results[k] as WriteResult });
+      });
     }
     // Failures first: clients must not rely on upload order.
     job.results.sort((a, b) => Number(a.result.success) - Number(b.result.success));

@@ -203,7 +203,10 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     const op = method === 'POST' ? 'create' : method === 'DELETE' ? 'delete' : r[1] ? 'upsert' : 'update';
     const records =
       op === 'delete'
-        ? (url.searchParams.get('ids') ?? '').split(',').filter(Boolean).map((id) => ({ id }))
+        ? (url.searchParams.get('ids') ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map((id) => ({ id }))
         : ((body.records as Array<Record<string, unknown>> | undefined) ?? []);
     const allOrNone = op === 'delete' ? url.searchParams.get('allOrNone') === 'true' : body.allOrNone === true;
     const results = runCollection(org, { op, records, allOrNone, object: r[1], externalIdField: r[2], origin });

@@ -96,7 +96,15 @@ export class EmulatedOrg {
   /** Deleted records (the recycle bin), visible to queryAll with IsDeleted = true. */
   readonly deleted = new Map<string, RecordData>();
   /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
-  readonly usage = { apiRequests: 0, compositeGets: 0, describes: 0, bulkJobs: 0, deliveredEvents: 0, streamingEvents: 0, publishedThisHour: 0 };
+  readonly usage = {
+    apiRequests: 0,
+    compositeGets: 0,
+    describes: 0,
+    bulkJobs: 0,
+    deliveredEvents: 0,
+    streamingEvents: 0,
+    publishedThisHour: 0,
+  };
   /** When the current publishing hour began (emulator clock). */
   publishHourStart = 0;
 

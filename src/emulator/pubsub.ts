@@ -550,7 +550,11 @@ export class PubSubServer {
       if (ended) return;
       try {
         if (topic !== null && req.topic_name && req.topic_name !== topic)
-          throw sfError(grpc.status.INVALID_ARGUMENT, `topic_name ${req.topic_name} does not match the stream's topic ${topic}`, ERROR_CODES.publishTopicMismatch);
+          throw sfError(
+            grpc.status.INVALID_ARGUMENT,
+            `topic_name ${req.topic_name} does not match the stream's topic ${topic}`,
+            ERROR_CODES.publishTopicMismatch,
+          );
         topic ??= req.topic_name;
         call.write(this.publish({ ...req, topic_name: topic }));
       } catch (e) {
@@ -577,14 +581,21 @@ export class PubSubServer {
       throw sfError(grpc.status.PERMISSION_DENIED, `Publishing to ${topic} is not allowed`, ERROR_CODES.publishNotAllowed);
     const size = req.events.reduce((n, e) => n + e.payload.length, 0);
     if (size > MAX_PUBLISH_REQUEST)
-      throw sfError(grpc.status.UNAVAILABLE, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset', ERROR_CODES.unavailable);
+      throw sfError(
+        grpc.status.UNAVAILABLE,
+        'upstream connect error or disconnect/reset before headers. reset reason: remote reset',
+        ERROR_CODES.unavailable,
+      );
     const name = topic.replace(/^\/event\//, '');
     const failed = (id: string, msg: string) => ({ replay_id: Buffer.alloc(0), error: { code: 'PUBLISH', msg }, correlation_key: id });
     const results = req.events.map((e) => {
       if (e.payload.length > MAX_EVENT) return failed(e.id, `The event exceeds the maximum size of 1 MB (${e.payload.length} bytes)`);
       if (this.faults.publishRefusals > 0) {
         this.faults.publishRefusals--;
-        return failed(e.id, 'PLATFORM_EVENT_PUBLISHING_UNAVAILABLE: Publishing platform event messages failed because a service was temporarily unavailable. Try again later.');
+        return failed(
+          e.id,
+          'PLATFORM_EVENT_PUBLISHING_UNAVAILABLE: Publishing platform event messages failed because a service was temporarily unavailable. Try again later.',
+        );
       }
       const schema = this.org.schemasById.get(e.schema_id);
       if (!schema?.json.includes(`"name":"${name}"`)) return failed(e.id, `Unknown schema id ${e.schema_id} for ${topic}`);

@@ -62,7 +62,8 @@ function check(org: EmulatedOrg, req: CollectionRequest, rec: Record<string, unk
 
 function typeOf(req: CollectionRequest, rec: Record<string, unknown>): string {
   const t = (rec.attributes as { type?: string } | undefined)?.type ?? req.object;
-  if (!t && req.op !== 'delete') throw new OrgError(400, 'INVALID_TYPE', 'Each record must name its type in attributes.type', ['attributes']);
+  if (!t && req.op !== 'delete')
+    throw new OrgError(400, 'INVALID_TYPE', 'Each record must name its type in attributes.type', ['attributes']);
   return t ?? '';
 }
 
@@ -125,7 +126,13 @@ export function runCollection(org: EmulatedOrg, req: CollectionRequest): WriteRe
           e ?? {
             id: null,
             success: false,
-            errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK', message: 'Record rolled back because not all records were valid and the request was using AllOrNone header', fields: [] }],
+            errors: [
+              {
+                statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                message: 'Record rolled back because not all records were valid and the request was using AllOrNone header',
+                fields: [],
+              },
+            ],
           },
       );
     }

@@ -92,7 +92,13 @@ export class Bridge {
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
-      const ctx = { route: key, log: rlog, sinkName: name, describeObject: this.orgs.describer(sourceFacts(rc.source).org) };
+      const ctx = {
+        route: key,
+        log: rlog,
+        sinkName: name,
+        orgs: this.orgs,
+        describeObject: this.orgs.describer(sourceFacts(rc.source).org),
+      };
       // Every sink schema carries the shaping keys (registry.ts), whatever its type.
       return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape: sinkShape(rc, sc as ShapingConfig, i) };
     });

@@ -85,7 +85,13 @@ describe('initial snapshot', () => {
 
   it("waits while the org's API allowance is under the reserve, says so, and goes on when it is back", async () => {
     const small = await startEmulator({
-      limits: { DailyApiRequests: 20, DailyBulkV2QueryJobs: 10, DailyDeliveredPlatformEvents: 50000, DailyStreamingApiEvents: 1000000, HourlyPublishedPlatformEvents: 250000 },
+      limits: {
+        DailyApiRequests: 20,
+        DailyBulkV2QueryJobs: 10,
+        DailyDeliveredPlatformEvents: 50000,
+        DailyStreamingApiEvents: 1000000,
+        HourlyPublishedPlatformEvents: 250000,
+      },
     });
     try {
       await small.admin('records/create', { object: 'Contact', count: 200, fields: { LastName: 'Reserve' } });
