@@ -31,6 +31,8 @@ import { RedisStreamSink } from './sinks/redis-stream/redis-stream-sink.js';
 import { salesforceSinkConfigSchema } from './sinks/salesforce/config.js';
 import { salesforceSinkProblems } from './sinks/salesforce/problems.js';
 import { SalesforceSink } from './sinks/salesforce/salesforce-sink.js';
+import { salesforceRecordsSinkConfigSchema } from './sinks/salesforce-records/config.js';
+import { SalesforceRecordsSink } from './sinks/salesforce-records/salesforce-records-sink.js';
 import { sqsSinkConfigSchema } from './sinks/sqs/config.js';
 import { SqsSink } from './sinks/sqs/sqs-sink.js';
 import { StdoutSink, stdoutSinkConfigSchema } from './sinks/stdout/stdout-sink.js';
@@ -122,6 +124,16 @@ export const sinkTypes: Record<string, Registration<Sink>> = {
     schema: salesforceSinkConfigSchema,
     create: (c, ctx) => new SalesforceSink(c, ctx, needOrgs(ctx)),
     problems: (c, ctx) => salesforceSinkProblems(c, ctx),
+  }),
+  'salesforce-records': sink({
+    schema: salesforceRecordsSinkConfigSchema,
+    create: (c, ctx) => new SalesforceRecordsSink(c, ctx, needOrgs(ctx)),
+    problems: (c, ctx) => [
+      ...salesforceSinkProblems(c, ctx),
+      ...((c.operation === 'upsert') === (c.externalIdField !== undefined)
+        ? []
+        : ['externalIdField: required for operation upsert, and only for it']),
+    ],
   }),
 };
 
