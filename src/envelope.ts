@@ -60,6 +60,8 @@ export interface Envelope {
   enrichError?: string;
   /** `snapshot` envelopes of a backfill: the record was deleted (exported from the recycle bin). */
   deleted?: true;
+  /** Events read from a Kafka source: where the record came from, its key and headers (UTF-8). */
+  kafka?: { topic: string; partition: number; offset: string; key: string | null; headers: Record<string, string> };
 }
 
 /**

@@ -43,6 +43,8 @@ import { cometdSourceFacts, cometdSubscriberConfigSchema } from './subscribers/c
 import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
 import { ExportSubscriber, exportSourceFacts, exportSubscriberConfigSchema } from './subscribers/export/export-subscriber.js';
 import { FileSubscriber, fileSourceFacts, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
+import { kafkaSourceFacts, kafkaSubscriberConfigSchema } from './subscribers/kafka/config.js';
+import { KafkaSubscriber } from './subscribers/kafka/kafka-subscriber.js';
 import { pubsubSourceFacts, pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
 import { PubSubSubscriber } from './subscribers/pubsub/subscriber.js';
 import type { SourceFacts, Subscriber } from './subscribers/types.js';
@@ -102,6 +104,7 @@ export const subscriberTypes: Record<string, SourceRegistration> = {
     create: (c, ctx) => new CometdSubscriber(c, needOrgs(ctx)),
     facts: cometdSourceFacts,
   }),
+  kafka: source({ schema: kafkaSubscriberConfigSchema, create: (c) => new KafkaSubscriber(c), facts: kafkaSourceFacts }),
   export: source({
     schema: exportSubscriberConfigSchema,
     create: (c, ctx) => new ExportSubscriber(c, needOrgs(ctx)),

@@ -163,6 +163,7 @@ export class Route {
     for (const w of this.writers) w.stop();
     await this.commits.flush();
     this.commits.stop();
+    await this.closeSource();
     if (!drained) {
       this.opts.log.warn(
         { unacknowledgedEvents: this.tracker.inFlight },
@@ -267,8 +268,14 @@ export class Route {
     await this.commits.flush();
     this.commits.stop();
     for (const w of this.writers) w.stop();
+    await this.closeSource();
     this.opts.log.info({ committed: this.committed?.replayId ?? null }, 'route finished (source ended)');
     this.settled('ended');
+  }
+
+  /** After the last commit: the source finishes its server-side commits and lets go. */
+  private async closeSource(): Promise<void> {
+    await this.opts.subscriber.close?.().catch((err) => this.opts.log.warn({ error: errorMessage(err) }, 'source did not close cleanly'));
   }
 
   private failRoute(err: unknown): void {
@@ -278,10 +285,13 @@ export class Route {
     this.opts.log.error({ error: this.error }, 'route failed; nothing past the last acknowledged event is committed');
     for (const w of this.writers) w.stop();
     void this.opts.subscriber.stop().catch(() => undefined);
-    void this.commits.flush().finally(() => {
-      this.commits.stop();
-      this.settled('failed');
-    });
+    void this.commits
+      .flush()
+      .then(() => this.closeSource())
+      .finally(() => {
+        this.commits.stop();
+        this.settled('failed');
+      });
     this.changed.notify();
   }
 }

@@ -27,6 +27,7 @@ export abstract class Stage implements Subscriber {
   }
 
   onCommitted = (p: StoredPosition) => this.inner.onCommitted?.(p);
+  close = async () => this.inner.close?.();
 
   async stop(): Promise<void> {
     this.stopped = true;

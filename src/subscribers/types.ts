@@ -76,4 +76,9 @@ export interface Subscriber {
   stats?(): Record<string, number>;
   /** The route committed this position (server-side commits, e.g. managed subscriptions). */
   onCommitted?(position: StoredPosition): void;
+  /**
+   * The route made its last commit (after `stop`, or when the source ended or failed): finish what
+   * `onCommitted` started on the server (a Kafka source's group offsets), then let go of it.
+   */
+  close?(): Promise<void>;
 }
