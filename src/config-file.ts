@@ -8,7 +8,7 @@ import { interpolate } from './config/interpolate.js';
 import type { BridgeConfig, OrgConfig, ShapingConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { registerUrlSecrets } from './log.js';
-import { configSchema, replayStoreTypes, sinkTypes } from './registry.js';
+import { configSchema, replayStoreTypes, sinkTypes, subscriberTypes } from './registry.js';
 import { routeKey, sourceFacts } from './route-facts.js';
 import { channelFilterProblem } from './salesforce/channel-filter.js';
 import { expressionProblem } from './shaping/expression.js';
@@ -177,6 +177,7 @@ export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<P
     const key = routeKey(r);
     const dupKey = seen.has(key); // reported below once, not again as a file clash
     const ctx = { config, route: { key, index: i, sinks: r.sinks.length } };
+    for (const p of subscriberTypes[r.source.type]?.problems?.(r.source, ctx) ?? []) out.push(`routes[${i}].source.${p}`);
     r.sinks.forEach((sk, j) => {
       for (const p of sinkTypes[sk.type]?.problems?.(sk, ctx) ?? []) out.push(`routes[${i}].sinks[${j}].${p}`);
       for (const claim of sinkTypes[sk.type]?.exclusive?.(sk, { key, channel: facts.channel }) ?? []) {

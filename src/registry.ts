@@ -43,6 +43,8 @@ import { cometdSourceFacts, cometdSubscriberConfigSchema } from './subscribers/c
 import { CometdSubscriber } from './subscribers/cometd/subscriber.js';
 import { ExportSubscriber, exportSourceFacts, exportSubscriberConfigSchema } from './subscribers/export/export-subscriber.js';
 import { FileSubscriber, fileSourceFacts, fileSubscriberConfigSchema } from './subscribers/file/file-subscriber.js';
+import { httpSourceFacts, httpSourceProblems, httpSubscriberConfigSchema } from './subscribers/http/config.js';
+import { HttpSubscriber } from './subscribers/http/http-subscriber.js';
 import { kafkaSourceFacts, kafkaSubscriberConfigSchema } from './subscribers/kafka/config.js';
 import { KafkaSubscriber } from './subscribers/kafka/kafka-subscriber.js';
 import { pubsubSourceFacts, pubsubSubscriberConfigSchema } from './subscribers/pubsub/config.js';
@@ -105,6 +107,12 @@ export const subscriberTypes: Record<string, SourceRegistration> = {
     facts: cometdSourceFacts,
   }),
   kafka: source({ schema: kafkaSubscriberConfigSchema, create: (c) => new KafkaSubscriber(c), facts: kafkaSourceFacts }),
+  http: source({
+    schema: httpSubscriberConfigSchema,
+    create: (c) => new HttpSubscriber(c),
+    facts: httpSourceFacts,
+    problems: httpSourceProblems,
+  }),
   export: source({
     schema: exportSubscriberConfigSchema,
     create: (c, ctx) => new ExportSubscriber(c, needOrgs(ctx)),

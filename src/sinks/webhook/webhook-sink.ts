@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { type Envelope, envelopeJson } from '../../envelope.js';
 import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
+import { secretKey, signatureHeader } from '../../standard-webhooks.js';
 import { trustedCas } from '../../tls-ca.js';
 import { VERSION } from '../../version.js';
 import { cloudEventStructured } from '../cloudevents.js';
@@ -23,7 +24,6 @@ import { recordKey } from '../record-key.js';
 import type { EventOutcome, RetrySchedule, Sink, SinkContext } from '../types.js';
 import type { WebhookSinkConfig } from './config.js';
 import { HttpPoster } from './http.js';
-import { secretKey, signatureHeader } from './signing.js';
 
 interface Delivery {
   id: string;
