@@ -30,6 +30,7 @@ const FIELD_TYPES: FieldType[] = ['string', 'boolean', 'int', 'long', 'double', 
 export const ADMIN_ROUTES = [
   'GET  /admin/status',
   'GET  /admin/ledger[?channel=/data/AccountChangeEvent]',
+  'GET  /admin/events?channel=/event/Order_Event__e (retained events with decoded fields, NDJSON)',
   'POST /admin/tokens/expire',
   'POST /admin/tokens/issue',
   'POST /admin/streams/drop {"refuseMs": 0}',
@@ -93,6 +94,19 @@ export class AdminApi {
         for (let i = 0; i < rows.length; i += 5000) {
           const chunk = rows.slice(i, i + 5000).map((e) => `${JSON.stringify({ ...e, replayIdBase64: replayB64(e.replayId) })}\n`);
           if (!res.write(chunk.join(''))) await new Promise((r) => res.once('drain', r));
+        }
+        res.end();
+        return;
+      }
+      case 'GET /admin/events': {
+        // What subscribers would read, decoded: lets tests check what publishers put on a channel.
+        const ch = url.searchParams.get('channel') ?? '';
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        for (const e of d.bus.retained(ch)) {
+          const schema = e.schemaId ? d.org.schemasById.get(e.schemaId) : undefined;
+          const fields = e.payload && schema ? schema.type.fromBuffer(e.payload) : e.data;
+          const line = `${JSON.stringify({ replayId: e.seq, eventId: e.eventId, fields }, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}\n`;
+          if (!res.write(line)) await new Promise((r) => res.once('drain', r));
         }
         res.end();
         return;

@@ -80,6 +80,11 @@ export class EventBus {
     return this.seq;
   }
 
+  /** The events a channel still retains, oldest first. */
+  retained(channel: string): readonly BusEvent[] {
+    return this.channels.get(channel)?.events ?? [];
+  }
+
   onPublish(fn: (channels: string[]) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);

@@ -61,6 +61,7 @@ export class Emulator {
   pubsub!: PubSubServer;
   cometd!: CometdServer;
   generator!: Generator;
+  bulk!: BulkJobs;
   info!: ReadyInfo;
   private http!: HttpServer;
   private timers: NodeJS.Timeout[] = [];
@@ -135,6 +136,7 @@ export class Emulator {
     });
     this.org.limitMax = { ...c.limits };
     const bulk = new BulkJobs(this.org);
+    this.bulk = bulk;
     const handler = createHandler({
       org: this.org,
       oauth: this.oauth,

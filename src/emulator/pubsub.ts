@@ -230,6 +230,8 @@ function consumerEvent(ev: BusEvent, topic: string) {
 
 export class PubSubServer {
   readonly streams = new Set<EventStream>();
+  /** Publish requests answered (Publish calls and PublishStream requests). */
+  publishRequests = 0;
   readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 
   constructor(
@@ -264,6 +266,7 @@ export class PubSubServer {
   stats() {
     return {
       openStreams: this.streams.size,
+      publishRequests: this.publishRequests,
       pingGoaways: this.pingGoaways,
       streams: [...this.streams].map((s) => ({ topic: s.topic, pending: s.credit, delivered: s.delivered })),
     };
@@ -574,6 +577,7 @@ export class PubSubServer {
    * PublishResult (error code PUBLISH), and the others are published.
    */
   private publish(req: PublishRequest) {
+    this.publishRequests++;
     const topic = req.topic_name;
     const ch = this.org.resolveChannel(topic);
     if (!ch) throw sfError(grpc.status.NOT_FOUND, `Topic ${topic} does not exist`, ERROR_CODES.topicNotFound);

@@ -26,6 +26,8 @@ export interface TestEmulator {
   token(): Promise<string>;
   admin(path: string, body?: unknown): Promise<any>;
   ledger(channel?: string): Promise<any[]>;
+  /** The events a channel retains, with their fields decoded (what publishers put there). */
+  published(channel: string): Promise<Array<{ replayId: number; eventId: string; fields: any }>>;
   /**
    * Resolves once a Pub/Sub stream or CometD session is subscribed to `channel` on the emulator
    * (at least `count` of them): the signal to wait for before emitting to an `initial: latest` route.
@@ -94,6 +96,13 @@ export async function startEmulator(
     },
     async ledger(channel) {
       const r = await t.http('GET', `/admin/ledger${channel ? `?channel=${encodeURIComponent(channel)}` : ''}`);
+      return r.text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    },
+    async published(channel) {
+      const r = await t.http('GET', `/admin/events?channel=${encodeURIComponent(channel)}`);
       return r.text
         .split('\n')
         .filter(Boolean)
