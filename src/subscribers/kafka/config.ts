@@ -19,6 +19,12 @@ export const kafkaSubscriberConfigSchema = z.strictObject({
   /** Records per batch handed to the pipeline. */
   batchSize: z.number().int().positive().max(10_000).default(500),
   sessionTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * Static group membership (group.instance.id): a restarted bridge takes its partitions back at
+   * once instead of waiting for the group to drop the old member. Unique per consumer; HA leases
+   * make one instance run a route at a time. Default `sfbridge-<groupId>`; null turns it off.
+   */
+  groupInstanceId: z.string().min(1).nullable().optional(),
   ssl: z.boolean().default(false),
   sasl: z
     .strictObject({

@@ -50,6 +50,7 @@ export class KafkaSubscriber implements Subscriber {
       bootstrapBrokers: this.c.brokers,
       groupId: this.c.groupId,
       sessionTimeout: this.c.sessionTimeoutMs,
+      ...(this.c.groupInstanceId === null ? {} : { groupInstanceId: this.c.groupInstanceId ?? `sfbridge-${this.c.groupId}` }),
       autocommit: false,
       retries: 5,
       ...(this.c.ssl ? { tls: {} } : {}),
