@@ -43,7 +43,7 @@ export class HttpSubscriber implements Subscriber {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counts, subscribed: this.server?.listening ? 1 : 0, waiting: this.waiters.length };
+    return { ...this.counts, subscribed: this.server?.listening ? 1 : 0, waiting: this.waiters.length, port: this.port() };
   }
 
   async start(ctx: SubscriberContext): Promise<void> {
@@ -71,8 +71,8 @@ export class HttpSubscriber implements Subscriber {
     ctx.log.info({ listen: this.c.listen, path: `/ingest/${ctx.key}` }, 'http source listening');
   }
 
-  /** The port actually bound (tests listen on port 0). */
-  port(): number {
+  /** The port actually bound (listen on port 0 picks one). */
+  private port(): number {
     const a = this.server?.address();
     return a && typeof a === 'object' ? a.port : 0;
   }
