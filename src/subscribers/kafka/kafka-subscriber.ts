@@ -10,6 +10,7 @@ import type { Consumer, Message, MessagesStream } from '@platformatic/kafka';
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { StoredPosition } from '../../positions.js';
+import { backoffDelay, sleep } from '../../retry.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { undecodable } from '../undecodable.js';
 import type { KafkaSubscriberConfig } from './config.js';
@@ -25,6 +26,7 @@ export class KafkaSubscriber implements Subscriber {
   private readonly vector = new OffsetVector();
   private credit = 0;
   private stopped = false;
+  private readonly abort = new AbortController();
   private pumping = false;
   /** Group commits run one after another; the last committed offset per partition. */
   private commitChain: Promise<void> = Promise.resolve();
@@ -67,32 +69,42 @@ export class KafkaSubscriber implements Subscriber {
         : {}),
     });
     this.consumer.on('consumer:group:rebalance', () => ctx.log.info({ group: this.c.groupId }, 'Kafka source: the group is rebalancing'));
-    try {
-      this.stream = await this.consumer.consume({
-        topics: this.c.topics,
-        mode: MessagesStreamModes.COMMITTED,
-        fallbackMode: this.c.initial === 'latest' ? 'latest' : 'earliest',
-        autocommit: false,
-        isolationLevel: this.c.read_committed ? 1 : 0,
-        maxWaitTime: 200,
-      });
-    } catch (err) {
-      throw new BridgeError(
-        'KAFKA_SOURCE',
-        `Kafka source: cannot join group ${this.c.groupId} on ${this.c.brokers.join(',')}: ${errorMessage(err)}`,
-        {
-          retriable: true,
-        },
-      );
+    void this.join(MessagesStreamModes.COMMITTED);
+  }
+
+  /** Join the group and read; a topic that does not exist yet (or a broker that is down) is waited for, said once per attempt. */
+  private async join(mode: 'committed'): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        this.stream = await (this.consumer as Consumer<Buffer, Buffer, Buffer, Buffer>).consume({
+          topics: this.c.topics,
+          mode,
+          fallbackMode: this.c.initial === 'latest' ? 'latest' : 'earliest',
+          autocommit: false,
+          isolationLevel: this.c.read_committed ? 1 : 0,
+          maxWaitTime: 200,
+        });
+        break;
+      } catch (err) {
+        const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 30_000 });
+        this.ctx.log.warn(
+          { group: this.c.groupId, topics: this.c.topics, retryInMs: delay, error: errorMessage(err) },
+          `Kafka source: cannot join group ${this.c.groupId} on ${this.c.brokers.join(',')} (${errorMessage(err)}); trying again`,
+        );
+        await sleep(delay, this.abort.signal);
+      }
     }
-    this.stream.on('data', (m: BytesMessage) => {
+    const stream = this.stream;
+    if (!stream || this.stopped) return;
+    this.ctx.log.info({ group: this.c.groupId, topics: this.c.topics }, 'Kafka source: reading');
+    stream.on('data', (m: BytesMessage) => {
       this.buffered.push(m);
       // Hold at most one batch beyond what the route may take: memory stays bounded.
-      if (this.buffered.length >= this.c.batchSize) this.stream?.pause();
+      if (this.buffered.length >= this.c.batchSize) stream.pause();
       this.pump();
     });
-    this.stream.on('error', (err: Error) => {
-      if (!this.stopped) ctx.fail(new BridgeError('KAFKA_SOURCE', `Kafka source: ${errorMessage(err)}`, { retriable: true }));
+    stream.on('error', (err: Error) => {
+      if (!this.stopped) this.ctx.fail(new BridgeError('KAFKA_SOURCE', `Kafka source: ${errorMessage(err)}`, { retriable: true }));
     });
   }
 
@@ -196,6 +208,7 @@ export class KafkaSubscriber implements Subscriber {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     this.stream?.pause();
   }
 
