@@ -90,15 +90,10 @@ export class Bridge {
     const source = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
     const subscriber = withStages(source, rc, this.orgs, rlog);
     const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
+    const describeObject = this.orgs.describer(sourceFacts(rc.source).org);
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
-      const ctx = {
-        route: key,
-        log: rlog,
-        sinkName: name,
-        orgs: this.orgs,
-        describeObject: this.orgs.describer(sourceFacts(rc.source).org),
-      };
+      const ctx = { route: key, log: rlog, sinkName: name, orgs: this.orgs, describeObject };
       // Every sink schema carries the shaping keys (registry.ts), whatever its type.
       return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape: sinkShape(rc, sc as ShapingConfig, i) };
     });
