@@ -9,8 +9,9 @@ export const EMULATOR_HELP = `usage: sfbridge emulator [--port N] [--grpc-port N
                          [--plaintext] [--jwt-cert FILE] [--generate SPEC]
                          [--token-lifetime SECONDS] [--keepalive-ms MS] [--delay-ms MS] [--throttle EVENTS_PER_SEC]
 
-A local Salesforce for tests and demos: OAuth token endpoint, REST (sObjects, query, composite,
-limits, Bulk API 2.0 query), CometD at /cometd/63.0, the Pub/Sub API over gRPC, and an admin API
+A local Salesforce for tests and demos: OAuth token endpoint, REST (sObjects, query, sObject
+Collections reads and writes, limits, Bulk API 2.0 query and ingest jobs), CometD at /cometd/63.0,
+the Pub/Sub API over gRPC (Subscribe, Publish, PublishStream), and an admin API
 for fault injection and the event ledger. --port 0 (default) picks free ports; gRPC uses port+1
 unless --grpc-port is given. HTTPS/TLS by default with a self-signed CA (caCertPath in the ready
 line); --plaintext serves plain HTTP/gRPC. --data-dir keeps events and records across restarts.

@@ -4,7 +4,7 @@
  * Compiled once per expression (the shaping cache); a result that is not an object, or an
  * expression that throws, is that event's rejection with the reason.
  */
-import { type Envelope, payloadValue } from '../envelope.js';
+import { type Envelope, JsonPayload, payloadValue } from '../envelope.js';
 import { type Compiled, compileExpression, expressionMessage } from '../shaping/expression.js';
 
 export type Mapped = { fields: Record<string, unknown> } | { error: string };
@@ -20,7 +20,8 @@ export class FieldMapping {
     let out: unknown;
     if (this.expr) {
       try {
-        out = await this.expr.evaluate({ ...e, payload: payloadValue(e) });
+        // A payload still held as JSON text is parsed for the expression; otherwise the envelope goes as it is.
+        out = await this.expr.evaluate(e.payload instanceof JsonPayload ? { ...e, payload: payloadValue(e) } : e);
       } catch (err) {
         return { error: `mapping failed: ${expressionMessage(err)}` };
       }

@@ -36,14 +36,18 @@ export class EventSchema {
       // DateTime fields are Avro longs (epoch ms): an ISO string is taken as that instant.
       rec[k] = f.isLong && typeof v === 'string' && Number.isFinite(Date.parse(v)) ? Date.parse(v) : v;
     }
-    let bad: string | null = null;
-    const ok = this.type.isValid(rec, {
-      errorHook: (path, value) => {
-        bad ??= `field ${path.join('.')} of ${this.eventName} cannot hold ${JSON.stringify(value) ?? String(value)}`;
-      },
-    });
-    if (!ok) return { error: bad ?? `the event does not fit schema ${this.id}` };
-    return { bytes: this.type.toBuffer(rec) };
+    try {
+      return { bytes: this.type.toBuffer(rec) };
+    } catch {
+      // Only a value that does not fit pays for finding which field it is.
+      let bad: string | null = null;
+      this.type.isValid(rec, {
+        errorHook: (path, value) => {
+          bad ??= `field ${path.join('.')} of ${this.eventName} cannot hold ${JSON.stringify(value) ?? String(value)}`;
+        },
+      });
+      return { error: bad ?? `the event does not fit schema ${this.id}` };
+    }
   }
 }
 

@@ -83,6 +83,10 @@ export class KafkaSubscriber implements Subscriber {
           autocommit: false,
           isolationLevel: this.c.read_committed ? 1 : 0,
           maxWaitTime: 200,
+          // The library's defaults (50 MB a fetch, 1,024 records buffered) would hold far more
+          // than the route may take: a fetch of 8 MB and one batch of records bound memory.
+          maxBytes: 8 * 1024 * 1024,
+          highWaterMark: this.c.batchSize,
         });
         break;
       } catch (err) {

@@ -6,18 +6,29 @@
 
 export class OffsetVector {
   private readonly next = new Map<string, bigint>();
+  /** The text around the last partition advanced: runs of one partition (a fetch) only rewrite its own entry. */
+  private last: { topic: string; partition: number; before: string; after: string } | null = null;
 
   /** Record that `offset` of a partition was emitted; returns the vector as of it. */
   advance(topic: string, partition: number, offset: bigint): string {
-    this.next.set(`${topic}:${partition}`, offset + 1n);
-    return format(this.next);
+    const l = this.last;
+    if (l && l.topic === topic && l.partition === partition) {
+      this.next.set(`${topic}:${partition}`, offset + 1n);
+      return `${l.before}${topic}:${partition}=${offset + 1n}${l.after}`;
+    }
+    const key = `${topic}:${partition}`;
+    this.next.set(key, offset + 1n);
+    const parts: string[] = [];
+    let at = 0;
+    for (const [k, v] of this.next) {
+      if (k === key) at = parts.length;
+      parts.push(`${k}=${v}`);
+    }
+    const before = parts.slice(0, at).join(',');
+    const after = parts.slice(at + 1).join(',');
+    this.last = { topic, partition, before: before ? `${before},` : '', after: after ? `,${after}` : '' };
+    return parts.join(',');
   }
-}
-
-function format(m: Map<string, bigint>): string {
-  let s = '';
-  for (const [k, v] of m) s += s ? `,${k}=${v}` : `${k}=${v}`;
-  return s;
 }
 
 export interface PartitionOffset {
