@@ -63,7 +63,8 @@ export class SalesforceRecordsSink implements Sink {
     const outcomes: Array<EventOutcome | null> = batch.map(() => null);
     const ready: Prepared[] = [];
     for (let i = 0; i < batch.length; i++) {
-      const m = await this.mapping.map(batch[i] as Envelope);
+      const e = batch[i] as Envelope;
+      const m = this.mapping.mapNow(e) ?? (await this.mapping.map(e));
       if ('error' in m) outcomes[i] = { status: 'rejected', error: m.error };
       else {
         const key = this.keyOf(m.fields);

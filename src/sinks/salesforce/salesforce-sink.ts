@@ -70,7 +70,8 @@ export class SalesforceSink implements Sink {
     const ids = new Map<string, number>();
     const events: ProducerEvent[] = [];
     for (let i = 0; i < batch.length; i++) {
-      const m = await this.mapping.map(batch[i] as Envelope);
+      const e = batch[i] as Envelope;
+      const m = this.mapping.mapNow(e) ?? (await this.mapping.map(e));
       const enc = 'error' in m ? m : schema.encode(m.fields, now);
       if ('error' in enc) outcomes[i] = { status: 'rejected', error: enc.error };
       else if (enc.bytes.length > MAX_EVENT_BYTES)
