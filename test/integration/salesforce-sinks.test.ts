@@ -181,6 +181,38 @@ describe('Salesforce sinks (emulator)', () => {
     );
   });
 
+  it('reads the schema again when Salesforce adds a field, and publishes with it', async () => {
+    const orgs = new OrgServices({ emu: orgSchema.parse(emulatorOrg(t)) }, captureLogger('error').log);
+    const { log, capture } = captureLogger('info');
+    const sink = new SalesforceSink(
+      salesforceSinkConfigSchema.parse({
+        type: 'salesforce',
+        org: 'emu',
+        topic: '/event/Order_Event__e',
+        mapping: '{ "OrderNumber__c": payload.order, "Priority__c": payload.priority }',
+      }),
+      { route: 'r', log, sinkName: 'salesforce#0' },
+      orgs,
+    );
+    try {
+      await sink.open();
+      const before = await sink.write([generic(1, { order: 'no-field-yet', priority: 'high' })]);
+      expect(before[0]).toMatchObject({ status: 'rejected', error: expect.stringMatching(/field Priority__c is not on Order_Event__e/) });
+      const oldSchema = sink.stats().schemaId;
+      // Another event without the new field: published with the old schema, whose response names the new one.
+      await t.admin('schema/change', { target: 'Order_Event__e', field: { name: 'Priority__c', type: 'string' } });
+      expect((await sink.write([generic(2, { order: 'old-schema' })]))[0]?.status).toBe('delivered');
+      expect(capture.text()).toMatch(/the event schema changed in Salesforce/);
+      expect((await sink.write([generic(3, { order: 'with-field', priority: 'high' })]))[0]?.status).toBe('delivered');
+      expect(sink.stats().schemaId).not.toBe(oldSchema);
+      const last = (await t.published('/event/Order_Event__e')).at(-1);
+      expect(last?.fields).toMatchObject({ OrderNumber__c: 'with-field', Priority__c: 'high' });
+    } finally {
+      await sink.close();
+      orgs.close();
+    }
+  });
+
   it('check names what is wrong with a Salesforce sink', async () => {
     const { configSchema } = await import('../../src/registry.js');
     const config = configSchema.parse({

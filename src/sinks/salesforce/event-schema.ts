@@ -8,7 +8,8 @@ import avro from 'avsc';
 /** Fields the publisher fills when the mapping leaves them out (Salesforce sets its own on publish). */
 const PLACEHOLDER_USER = '005000000000000AAA';
 
-export type Encoded = { bytes: Buffer } | { error: string };
+/** `unknownField`: the event has no such field in this schema (a newer schema may have it). */
+export type Encoded = { bytes: Buffer } | { error: string; unknownField?: boolean };
 
 export class EventSchema {
   private readonly type: avro.Type;
@@ -32,7 +33,7 @@ export class EventSchema {
     rec.CreatedById = PLACEHOLDER_USER;
     for (const [k, v] of Object.entries(input)) {
       const f = this.fields.get(k);
-      if (!f) return { error: `field ${k} is not on ${this.eventName} (schema ${this.id})` };
+      if (!f) return { error: `field ${k} is not on ${this.eventName} (schema ${this.id})`, unknownField: true };
       // DateTime fields are Avro longs (epoch ms): an ISO string is taken as that instant.
       rec[k] = f.isLong && typeof v === 'string' && Number.isFinite(Date.parse(v)) ? Date.parse(v) : v;
     }

@@ -17,7 +17,7 @@ import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesfo
 import { FieldMapping } from '../mapping.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
 import type { SalesforceSinkConfig } from './config.js';
-import { EventSchema } from './event-schema.js';
+import { type Encoded, EventSchema } from './event-schema.js';
 import { type ProducerEvent, Publisher, type PublishResult } from './publisher.js';
 
 const MAX_EVENT_BYTES = 1024 * 1024;
@@ -65,14 +65,17 @@ export class SalesforceSink implements Sink {
   async write(batch: readonly Envelope[]): Promise<EventOutcome[]> {
     const now = Date.now();
     if (now < this.awayUntil) return batch.map(() => this.away(now));
-    const schema = this.schema ?? (await this.loadSchema());
+    let schema = this.schema ?? (await this.loadSchema());
     const outcomes: Array<EventOutcome | null> = batch.map(() => null);
+    let encoded = await this.encodeAll(batch, schema, now);
+    // A field the cached schema lacks may be a field added since: read the schema again, once.
+    if (encoded.some((x) => 'unknownField' in x && x.unknownField)) {
+      schema = await this.loadSchema();
+      encoded = await this.encodeAll(batch, schema, now);
+    }
     const ids = new Map<string, number>();
     const events: ProducerEvent[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i] as Envelope;
-      const m = this.mapping.mapNow(e) ?? (await this.mapping.map(e));
-      const enc = 'error' in m ? m : schema.encode(m.fields, now);
+    encoded.forEach((enc, i) => {
       if ('error' in enc) outcomes[i] = { status: 'rejected', error: enc.error };
       else if (enc.bytes.length > MAX_EVENT_BYTES)
         outcomes[i] = { status: 'rejected', error: `the event is ${enc.bytes.length} bytes; Salesforce takes at most 1 MB` };
@@ -81,7 +84,7 @@ export class SalesforceSink implements Sink {
         ids.set(id, i);
         events.push({ id, schema_id: schema.id, payload: enc.bytes });
       }
-    }
+    });
     const token = await this.token();
     await Promise.all(
       this.requests(events).map(async (req) => {
@@ -104,6 +107,15 @@ export class SalesforceSink implements Sink {
     for (const o of outcomes)
       if (o) this.counts[o.status === 'delivered' ? 'published' : o.status === 'rejected' ? 'rejected' : 'retried']++;
     return outcomes.map((o) => o ?? { status: 'retry', error: `no PublishResult for this event from ${this.c.topic}` });
+  }
+
+  private async encodeAll(batch: readonly Envelope[], schema: EventSchema, now: number): Promise<Encoded[]> {
+    const out: Encoded[] = [];
+    for (const e of batch) {
+      const m = this.mapping.mapNow(e) ?? (await this.mapping.map(e));
+      out.push('error' in m ? m : schema.encode(m.fields, now));
+    }
+    return out;
   }
 
   /** Split into requests of at most batchSize events and maxRequestBytes. */
