@@ -86,22 +86,24 @@ export class SalesforceSink implements Sink {
       }
     });
     const token = await this.token();
-    await Promise.all(
-      this.requests(events).map(async (req) => {
-        try {
-          const res = await (this.publisher as Publisher).publish(req, token, this.c.timeoutMs);
-          if (res.schema_id && res.schema_id !== schema.id) this.schemaChanged(schema.id, res.schema_id);
-          for (const r of res.results) {
-            const i = ids.get(r.correlation_key);
-            if (i !== undefined) outcomes[i] = this.outcome(r);
-          }
-        } catch (err) {
-          if ((err as { code?: number }).code === grpc.status.UNAUTHENTICATED) this.tokens.invalidate(token.accessToken);
-          const error = `publish to ${this.c.topic} failed: ${errorMessage(err)}${sfErrorCode(err) ? ` (${sfErrorCode(err)})` : ''}`;
-          for (const e of req) outcomes[ids.get(e.id) as number] = { status: 'retry', error };
+    const send = async (req: ProducerEvent[]) => {
+      try {
+        const res = await (this.publisher as Publisher).publish(req, token, this.c.timeoutMs);
+        if (res.schema_id && res.schema_id !== schema.id) this.schemaChanged(schema.id, res.schema_id);
+        for (const r of res.results) {
+          const i = ids.get(r.correlation_key);
+          if (i !== undefined) outcomes[i] = this.outcome(r);
         }
-      }),
-    );
+      } catch (err) {
+        if ((err as { code?: number }).code === grpc.status.UNAUTHENTICATED) this.tokens.invalidate(token.accessToken);
+        const error = `publish to ${this.c.topic} failed: ${errorMessage(err)}${sfErrorCode(err) ? ` (${sfErrorCode(err)})` : ''}`;
+        for (const e of req) outcomes[ids.get(e.id) as number] = { status: 'retry', error };
+      }
+    };
+    // PublishStream keeps the requests' order on its one stream, so they are pipelined; separate
+    // Publish calls would not, so they go one after another.
+    if (this.c.rpc === 'stream') await Promise.all(this.requests(events).map(send));
+    else for (const req of this.requests(events)) await send(req);
     if (outcomes.some((o) => o?.status === 'retry' && o.retryAfterMs)) this.goAway();
     else if (outcomes.some((o) => o?.status === 'delivered')) this.awayCount = 0;
     for (const o of outcomes)
