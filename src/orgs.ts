@@ -2,11 +2,13 @@
  * Per-org shared services for subscribers: one token provider and one Pub/Sub gRPC client (one
  * HTTP/2 connection, many subscriptions) per configured org, created on first use.
  */
+import type { Agent as HttpAgent } from 'node:http';
 import { tokenProviderFor } from './auth/index.js';
 import type { TokenProvider } from './auth/types.js';
 import type { BridgeConfig, OrgConfig } from './config/schema.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './log.js';
+import { agentsFor, describeProxy, grpcProxyOptions, type ProxySetting, proxyFor } from './proxy.js';
 import { describeFields, type FieldInfo } from './salesforce/bulk-export.js';
 import { LimitsPoller, type LimitsSnapshot } from './salesforce/limits-poller.js';
 import { createPubSubClient, type PubSubStub } from './salesforce/pubsub-client.js';
@@ -17,6 +19,7 @@ export class OrgServices {
   private readonly tokens = new Map<string, TokenProvider>();
   private readonly clients = new Map<string, PubSubStub>();
   private readonly pollers = new Map<string, LimitsPoller>();
+  private readonly agents = new Map<string, (url: string | URL) => HttpAgent | undefined>();
 
   constructor(
     private readonly orgs: BridgeConfig['orgs'],
@@ -32,7 +35,7 @@ export class OrgServices {
   tokenProvider(name: string): TokenProvider {
     let p = this.tokens.get(name);
     if (!p) {
-      p = tokenProviderFor(name, this.config(name), this.log.child({ org: name }));
+      p = tokenProviderFor(name, this.config(name), this.log.child({ org: name }), this.agentFor(name));
       this.tokens.set(name, p);
     }
     return p;
@@ -42,19 +45,47 @@ export class OrgServices {
     let c = this.clients.get(name);
     if (!c) {
       const cfg = this.config(name);
+      const proxy = this.pubsubProxy(name);
+      if (proxy)
+        this.log.info(
+          { org: name, proxy: describeProxy(proxy) },
+          `Pub/Sub API ${cfg.pubsubEndpoint} through proxy ${describeProxy(proxy)}`,
+        );
       c = createPubSubClient({
         endpoint: cfg.pubsubEndpoint,
         plaintext: cfg.plaintext,
         ca: this.cas(name),
+        ...(proxy ? { proxy: grpcProxyOptions(proxy, cfg.pubsubEndpoint) } : {}),
       });
       this.clients.set(name, c);
     }
     return c;
   }
 
+  /** The proxy a URL of the org goes through, or null. */
+  httpProxy(name: string, url: string): ProxySetting | null {
+    return proxyFor(new URL(url), { at: `orgs.${name}.proxy`, proxy: this.config(name).proxy });
+  }
+
+  /** The proxy the org's Pub/Sub connection goes through, or null. */
+  pubsubProxy(name: string): ProxySetting | null {
+    const cfg = this.config(name);
+    return proxyFor(new URL(`${cfg.plaintext ? 'http' : 'https'}://${cfg.pubsubEndpoint}`), { at: `orgs.${name}.proxy`, proxy: cfg.proxy });
+  }
+
+  /** The agent each of the org's HTTP(S) URLs is fetched with: a tunnel through its proxy, or undefined (direct). */
+  agentFor(name: string): (url: string | URL) => HttpAgent | undefined {
+    let f = this.agents.get(name);
+    if (!f) {
+      f = agentsFor({ at: `orgs.${name}.proxy`, proxy: this.config(name).proxy }, this.cas(name));
+      this.agents.set(name, f);
+    }
+    return f;
+  }
+
   rest(name: string): RestClient {
     const cfg = this.config(name);
-    return new RestClient(this.tokenProvider(name), cfg.apiVersion, this.cas(name));
+    return new RestClient(this.tokenProvider(name), cfg.apiVersion, this.cas(name), {}, this.agentFor(name));
   }
 
   /** The field names and Salesforce types of the org's objects (sObject describe), for sinks that type columns; undefined without an org. */

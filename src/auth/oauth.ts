@@ -25,6 +25,8 @@ export interface ProviderContext {
   log: Logger;
   /** Extra CA (PEM) for the login and instance hosts. */
   ca?: string | null;
+  /** The agent for a URL: a tunnel through the org's proxy, or undefined (direct). */
+  agentFor?: (url: string) => import('node:http').Agent | undefined;
   /** Tries for transient failures before giving up on one getToken(). */
   maxAttempts?: number;
   /** Session lifetime if known (seconds): refresh proactively at 90 % of it. */
@@ -144,8 +146,11 @@ export class OAuthTokenProvider implements TokenProvider {
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form.toString(),
         ca: this.ctx.ca,
+        agent: this.ctx.agentFor?.(url),
       });
     } catch (err) {
+      // A proxy that refuses the tunnel (407, 403) is a setting to fix, not a network blip.
+      if (err instanceof BridgeError && err.code === 'PROXY' && !err.retriable) throw err;
       throw new RetriableError('AUTH_NETWORK', `${this.path}: cannot reach ${url}: ${errorMessage(err)}`, err);
     }
     let body: Record<string, unknown> = {};
@@ -176,7 +181,12 @@ export class OAuthTokenProvider implements TokenProvider {
     if (fromId) return toId18(fromId);
     const prefix = /^(00D\w{12,15})!/.exec(token)?.[1];
     if (prefix) return toId18(prefix);
-    const r = await httpCall(`${instanceUrl}/services/oauth2/userinfo`, { headers: { authorization: `Bearer ${token}` }, ca: this.ctx.ca });
+    const infoUrl = `${instanceUrl}/services/oauth2/userinfo`;
+    const r = await httpCall(infoUrl, {
+      headers: { authorization: `Bearer ${token}` },
+      ca: this.ctx.ca,
+      agent: this.ctx.agentFor?.(infoUrl),
+    });
     const org = r.status === 200 ? (JSON.parse(r.text) as { organization_id?: string }).organization_id : undefined;
     if (!org) throw new BridgeError('AUTH_ORG_ID', `${this.path}: cannot determine the org id (userinfo answered HTTP ${r.status})`);
     return toId18(org);

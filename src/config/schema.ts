@@ -65,6 +65,18 @@ export const pushTopicSchema = z.strictObject({
 });
 export type PushTopicConfig = z.infer<typeof pushTopicSchema>;
 
+/** An HTTP proxy (CONNECT tunnels): `http://host:port`, credentials as `${…}` secrets. */
+export const proxySchema = z.strictObject({
+  url: z
+    .string()
+    .regex(
+      /^http:\/\/[^\s/@]+\/?$/,
+      'an http:// proxy URL such as http://proxy.example.com:3128, without credentials (use username and password); https:// proxies are not supported',
+    ),
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+});
+
 export const orgSchema = z.strictObject({
   /** login.salesforce.com, test.salesforce.com or a My Domain URL. */
   loginUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://login.salesforce.com'),
@@ -81,6 +93,12 @@ export const orgSchema = z.strictObject({
     .default('api.pubsub.salesforce.com:7443'),
   /** Talk to Pub/Sub without TLS (only for a local emulator started with --plaintext). */
   plaintext: z.boolean().default(false),
+  /**
+   * An HTTP proxy for every connection to this org (OAuth, REST, Bulk, CometD, and the Pub/Sub
+   * API through a CONNECT tunnel); without it, HTTPS_PROXY / HTTP_PROXY and NO_PROXY apply.
+   * Credentials as `${…}` secrets; a TLS-inspecting proxy's CA goes in `caCertFile`.
+   */
+  proxy: proxySchema.optional(),
   /** The org's session timeout, if you want tokens refreshed before they expire (else on 401). */
   sessionSeconds: z.number().int().positive().optional(),
   auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),

@@ -37,6 +37,8 @@ export interface ClientOptions {
   plaintext?: boolean;
   /** gRPC channel options over the defaults below. */
   channelOptions?: grpc.ChannelOptions;
+  /** Through an HTTP proxy (CONNECT): the proxy as target, the endpoint in the options (proxy.ts). */
+  proxy?: { target: string; options: Record<string, string | number> };
 }
 
 /**
@@ -55,10 +57,11 @@ export function createPubSubClient(opts: ClientOptions): PubSubStub {
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     ...opts.channelOptions,
+    ...opts.proxy?.options,
   };
   // TLS forbids an IP as server name; for a loopback endpoint (a local emulator) verify "localhost".
   if (!opts.plaintext && /^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(opts.endpoint)) options['grpc.ssl_target_name_override'] = 'localhost';
-  return new Ctor(opts.endpoint, creds, options) as PubSubStub;
+  return new Ctor(opts.proxy?.target ?? opts.endpoint, creds, options) as PubSubStub;
 }
 
 export function authMetadata(a: AuthMetadata): grpc.Metadata {

@@ -1,5 +1,6 @@
 /** A small Salesforce REST client: bearer auth from a TokenProvider, one retry after a 401. */
 
+import type { Agent } from 'node:http';
 import type { TokenProvider } from '../auth/types.js';
 import { BridgeError, errorMessage, RetriableError } from '../errors.js';
 import { httpCall } from '../http.js';
@@ -31,11 +32,13 @@ export class RestClient {
     private readonly ca: string | null = null,
     /** Sent with every call (e.g. `Sforce-Call-Options: client=<name>`). */
     private readonly extraHeaders: Record<string, string> = {},
+    /** The agent for a URL: a tunnel through the org's proxy, or undefined (direct). */
+    private readonly agentFor: (url: string) => Agent | undefined = () => undefined,
   ) {}
 
   /** A client for the same org that sends these headers with every call (its own counters). */
   withHeaders(headers: Record<string, string>): RestClient {
-    return new RestClient(this.tokens, this.apiVersion, this.ca, { ...this.extraHeaders, ...headers });
+    return new RestClient(this.tokens, this.apiVersion, this.ca, { ...this.extraHeaders, ...headers }, this.agentFor);
   }
 
   /**
@@ -49,7 +52,9 @@ export class RestClient {
       let res: Awaited<ReturnType<typeof httpCall>>;
       this.calls++;
       try {
-        res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
+        const url = `${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`;
+        res = await httpCall(url, {
+          agent: this.agentFor(url),
           method,
           headers: {
             ...this.extraHeaders,
@@ -61,6 +66,7 @@ export class RestClient {
           ca: this.ca,
         });
       } catch (err) {
+        if (err instanceof BridgeError && err.code === 'PROXY' && !err.retriable) throw err;
         throw new RetriableError('SF_NETWORK', `cannot reach ${tok.instanceUrl}: ${errorMessage(err)}`, err);
       }
       this.noteServerTime(res.headers.date);
@@ -102,7 +108,9 @@ export class RestClient {
     this.calls++;
     let res: Awaited<ReturnType<typeof httpCall>>;
     try {
-      res = await httpCall(`${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`, {
+      const url = `${tok.instanceUrl}/services/data/v${this.apiVersion}${path}`;
+      res = await httpCall(url, {
+        agent: this.agentFor(url),
         method: 'GET',
         headers: { ...this.extraHeaders, authorization: `Bearer ${tok.accessToken}`, accept: 'text/csv' },
         ca: this.ca,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../../config/duration.js';
+import { proxySchema } from '../../config/schema.js';
 
 const S = 1000;
 const M = 60 * S;
@@ -44,5 +45,7 @@ export const webhookSinkConfigSchema = z.strictObject({
     .default({}),
   /** Extra CA certificate (PEM) to trust besides the system ones. TLS verification is always on. */
   caCertFile: z.string().optional(),
+  /** An HTTP proxy for this endpoint; without it, HTTPS_PROXY / HTTP_PROXY and NO_PROXY apply. */
+  proxy: proxySchema.optional(),
 });
 export type WebhookSinkConfig = z.infer<typeof webhookSinkConfigSchema>;

@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { httpCall } from '../../http.js';
 import { untrustedSnippet } from '../../log.js';
+import { type ProxySetting, tunnelAgent } from '../../proxy.js';
 
 export interface PostResult {
   /** 0 when no response arrived (network error or timeout). */
@@ -17,10 +18,11 @@ export class HttpPoster {
   private readonly agent: http.Agent;
   private readonly url: URL;
 
-  constructor(url: string, maxSockets: number, ca?: string) {
+  constructor(url: string, maxSockets: number, ca?: string, proxy?: ProxySetting | null) {
     this.url = new URL(url);
-    this.agent =
-      this.url.protocol === 'https:'
+    this.agent = proxy
+      ? tunnelAgent(proxy, this.url.protocol === 'https:', ca ?? null)
+      : this.url.protocol === 'https:'
         ? new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: true, ...(ca ? { ca } : {}) })
         : new http.Agent({ keepAlive: true, maxSockets });
   }

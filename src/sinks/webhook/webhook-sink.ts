@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { type Envelope, envelopeJson } from '../../envelope.js';
 import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
+import { proxyFor } from '../../proxy.js';
 import { secretKey, signatureHeader } from '../../standard-webhooks.js';
 import { trustedCas } from '../../tls-ca.js';
 import { VERSION } from '../../version.js';
@@ -54,7 +55,8 @@ export class WebhookSink implements Sink {
     this.safeUrl = redactUrl(config.url);
     this.keys = config.secrets.map(secretKey);
     const ca = config.caCertFile ? trustedCas(config.caCertFile, `${ctx.sinkName ?? 'webhook'} caCertFile`) : undefined;
-    this.poster = new HttpPoster(config.url, config.concurrency, ca);
+    const proxy = proxyFor(new URL(config.url), { at: `${ctx.sinkName ?? 'webhook'} proxy`, proxy: config.proxy });
+    this.poster = new HttpPoster(config.url, config.concurrency, ca, proxy);
     this.retry = { delaysMs: config.retrySchedule, jitter: config.jitter, maxRetryAfterMs: config.maxRetryAfter };
   }
 

@@ -6,6 +6,7 @@
  * start the seek over. No answer means the connection is dead, and the client is rebuilt. The
  * probe's client id is disconnected at once: Salesforce counts concurrent clients per org.
  */
+import type { Agent } from 'node:http';
 import type { TokenProvider } from '../../auth/types.js';
 import { httpCall } from '../../http.js';
 
@@ -13,12 +14,15 @@ export async function cometdServerAnswers(
   tokens: TokenProvider,
   apiVersion: string,
   ca: string | null,
+  agentFor: (url: string) => Agent | undefined,
   timeoutMs = 15_000,
 ): Promise<boolean> {
   const tok = await tokens.getToken();
   const url = `${tok.instanceUrl}/cometd/${apiVersion}`;
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${tok.accessToken}` };
-  const post = (msg: Record<string, unknown>) => httpCall(url, { method: 'POST', headers, body: JSON.stringify([msg]), ca, timeoutMs });
+  const agent = agentFor(url);
+  const post = (msg: Record<string, unknown>) =>
+    httpCall(url, { method: 'POST', headers, body: JSON.stringify([msg]), ca, timeoutMs, agent });
   try {
     const res = await post({ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1' });
     if (res.status !== 200) return false;

@@ -205,10 +205,14 @@ export class CometdSession {
     this.token = tok.accessToken;
     useExactJsonInFaye();
     const ca = this.orgs.cas(this.org);
-    const client = new Faye.Client(`${tok.instanceUrl}/cometd/${this.orgs.config(this.org).apiVersion}`, {
+    const endpoint = `${tok.instanceUrl}/cometd/${this.orgs.config(this.org).apiVersion}`;
+    // faye tunnels HTTPS through an HTTP proxy itself (CONNECT, credentials from the URL).
+    const proxy = this.orgs.httpProxy(this.org, endpoint);
+    const client = new Faye.Client(endpoint, {
       timeout: this.settings.timeoutSeconds,
       retry: 5,
       ...(ca ? { tls: { ca } } : {}),
+      ...(proxy ? { proxy: { origin: proxy.url.href.replace(/\/$/, '') } } : {}),
     });
     client.disable('websocket');
     client.setHeader('Authorization', `Bearer ${tok.accessToken}`);
@@ -369,7 +373,9 @@ export class CometdSession {
     this.counters.livenessProbes++;
     const gen = this.generation;
     const alive = await Promise.resolve()
-      .then(() => cometdServerAnswers(this.tokens, this.orgs.config(this.org).apiVersion, this.orgs.cas(this.org)))
+      .then(() =>
+        cometdServerAnswers(this.tokens, this.orgs.config(this.org).apiVersion, this.orgs.cas(this.org), this.orgs.agentFor(this.org)),
+      )
       .catch(() => false);
     this.probing = false;
     const silentMs = Date.now() - this.lastConnectOk;
