@@ -62,11 +62,6 @@ export class OrgServices {
     return c;
   }
 
-  /** The proxy a URL of the org goes through, or null. */
-  httpProxy(name: string, url: string): ProxySetting | null {
-    return proxyFor(new URL(url), { at: `orgs.${name}.proxy`, proxy: this.config(name).proxy });
-  }
-
   /** The proxy the org's Pub/Sub connection goes through, or null. */
   pubsubProxy(name: string): ProxySetting | null {
     const cfg = this.config(name);
@@ -77,7 +72,19 @@ export class OrgServices {
   agentFor(name: string): (url: string | URL) => HttpAgent | undefined {
     let f = this.agents.get(name);
     if (!f) {
-      f = agentsFor({ at: `orgs.${name}.proxy`, proxy: this.config(name).proxy }, this.cas(name));
+      const own = { at: `orgs.${name}.proxy`, proxy: this.config(name).proxy };
+      const pick = agentsFor(own, this.cas(name));
+      const said = new Set<string>();
+      f = (url) => {
+        const agent = pick(url);
+        const u = typeof url === 'string' ? new URL(url) : url;
+        const p = agent ? proxyFor(u, own) : null;
+        if (p && !said.has(u.host)) {
+          said.add(u.host);
+          this.log.info({ org: name, host: u.host, proxy: describeProxy(p) }, `${u.host} through proxy ${describeProxy(p)}`);
+        }
+        return agent;
+      };
       this.agents.set(name, f);
     }
     return f;

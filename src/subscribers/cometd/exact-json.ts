@@ -61,6 +61,7 @@ interface FayeHttpTransport {
 
 let installed = false;
 
+/** Patch faye (once): exact JSON numbers in responses, and no proxy of its own. */
 export function useExactJsonInFaye(): void {
   if (installed) return;
   const NodeHttp = createRequire(import.meta.url)('faye/src/transport/node_http') as { prototype: FayeHttpTransport };
@@ -83,5 +84,13 @@ export function useExactJsonInFaye(): void {
       else this._handleError(messages);
     });
   };
+  // Proxies are the bridge's (orgs.<name>.proxy, HTTPS_PROXY, NO_PROXY: src/proxy.ts), handed to
+  // faye as a tunnelling agent; faye's own reading of the environment would bypass NO_PROXY and
+  // cannot verify an emulator addressed by IP.
+  const Transport = createRequire(import.meta.url)('faye/src/transport/transport') as {
+    prototype: { _findProxy?: () => string | undefined };
+  };
+  if (typeof Transport?.prototype?._findProxy !== 'function') throw new Error('faye changed: its transport has no _findProxy');
+  Transport.prototype._findProxy = () => undefined;
   installed = true;
 }

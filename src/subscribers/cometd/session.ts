@@ -206,13 +206,14 @@ export class CometdSession {
     useExactJsonInFaye();
     const ca = this.orgs.cas(this.org);
     const endpoint = `${tok.instanceUrl}/cometd/${this.orgs.config(this.org).apiVersion}`;
-    // faye tunnels HTTPS through an HTTP proxy itself (CONNECT, credentials from the URL).
-    const proxy = this.orgs.httpProxy(this.org, endpoint);
+    // Through a proxy: faye's HTTP transport copies its `tls` options into each request, so our
+    // tunnelling agent rides there (faye's own proxy support cannot verify a host given by IP).
+    const agent = this.orgs.agentFor(this.org)(endpoint);
+    const tls = { ...(ca ? { ca } : {}), ...(agent ? { agent } : {}) };
     const client = new Faye.Client(endpoint, {
       timeout: this.settings.timeoutSeconds,
       retry: 5,
-      ...(ca ? { tls: { ca } } : {}),
-      ...(proxy ? { proxy: { origin: proxy.url.href.replace(/\/$/, '') } } : {}),
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
     });
     client.disable('websocket');
     client.setHeader('Authorization', `Bearer ${tok.accessToken}`);

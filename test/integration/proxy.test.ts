@@ -1,0 +1,185 @@
+/**
+ * Through a corporate proxy: the bridge runs in a network namespace that reaches nothing but
+ * tinyproxy, so every byte to the emulator (OAuth, REST, CometD, Pub/Sub gRPC) must go through a
+ * CONNECT tunnel; tinyproxy's log shows them. Proxy credentials and org secrets never reach the
+ * logs, and a proxy that wants credentials is one line naming the setting.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorOrg } from '../helpers/bridge.js';
+import { BIN } from '../helpers/cli.js';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/fakes.js';
+import { createNetns, type Netns, proxyTestsUnavailable, startTinyproxy, type Tinyproxy } from '../helpers/netns.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const why = proxyTestsUnavailable();
+if (why && process.env.CI === 'true') throw new Error(`CI=true and the proxy tests cannot run: ${why}`);
+
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  stop(): Promise<number | null>;
+}
+
+function runInNetns(ns: Netns, cfg: string, env: Record<string, string>): Running {
+  const child = spawn(ns.exec[0] as string, [...ns.exec.slice(1), process.execPath, BIN, 'run', '-c', cfg], {
+    env: { ...process.env, SFBRIDGE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  child.stdout?.on('data', (d) => {
+    err += d;
+  });
+  return {
+    child,
+    stderr: () => err,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function lines(dir: string): any[] {
+  let out: any[] = [];
+  try {
+    for (const f of readdirSync(dir))
+      out = out.concat(
+        readFileSync(join(dir, f), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      );
+  } catch {}
+  return out;
+}
+
+describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
+  let t: TestEmulator;
+  let ns: Netns;
+  let proxy: Tinyproxy;
+  let authProxy: Tinyproxy;
+  beforeAll(async () => {
+    t = await startEmulator();
+    ns = createNetns();
+    proxy = await startTinyproxy(ns.hostIp, 18900 + (process.pid % 50), ns.nsIp);
+    authProxy = await startTinyproxy(ns.hostIp, 18960 + (process.pid % 30), ns.nsIp, { user: 'bridge', pass: 'proxy-pass-0123' });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await authProxy?.stop();
+    ns?.remove();
+    await t?.stop();
+  });
+
+  function config(dir: string, org: Record<string, unknown> = {}): string {
+    const path = join(dir, 'bridge.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        log: { level: 'info', format: 'json' },
+        orgs: { emu: { ...emulatorOrg(t), ...org } },
+        replayStore: { type: 'file', path: join(dir, 'replay.json') },
+        deadLetter: { type: 'file', dir: join(dir, 'dlq') },
+        pipeline: { commitIntervalMs: 100 },
+        routes: [
+          {
+            name: 'accounts',
+            source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', start: 'earliest' },
+            sinks: [{ type: 'file', dir: join(dir, 'pubsub') }],
+          },
+          {
+            name: 'orders',
+            source: { type: 'cometd', org: 'emu', channel: '/event/Order_Event__e', initial: 'earliest' },
+            sinks: [{ type: 'file', dir: join(dir, 'cometd') }],
+          },
+        ],
+      }),
+    );
+    return path;
+  }
+
+  it('cannot reach the emulator from the namespace without the proxy', async () => {
+    const port = new URL(t.emu.info.instanceUrl).port;
+    const probe = spawn(ns.exec[0] as string, [
+      ...ns.exec.slice(1),
+      process.execPath,
+      '-e',
+      `require('net').connect(${port}, '127.0.0.1').on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('CONNECTED'); process.exit(0) })`,
+    ]);
+    let out = '';
+    probe.stdout?.on('data', (d) => {
+      out += d;
+    });
+    await new Promise((r) => probe.once('exit', r));
+    expect(out.trim()).toBe('ECONNREFUSED');
+  });
+
+  it('sends OAuth, REST, CometD and Pub/Sub through the proxy; events arrive; nothing secret is logged', async () => {
+    const dir = tempDir();
+    await t.admin('events/emit', { spec: 'cdc:Account', count: 50 });
+    await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 20 });
+    const bridge = runInNetns(ns, config(dir), { HTTPS_PROXY: proxy.url, NO_PROXY: 'example.invalid' });
+    try {
+      await until(
+        () => lines(join(dir, 'pubsub')).length >= 50 && lines(join(dir, 'cometd')).length >= 20,
+        60_000,
+        `events through the proxy; bridge log: ${bridge.stderr().slice(-2000)}`,
+      );
+    } finally {
+      expect(await bridge.stop()).toBe(0);
+    }
+    const http = new URL(t.emu.info.instanceUrl).port;
+    const grpc = t.emu.info.pubsubEndpoint.split(':')[1];
+    expect(proxy.log()).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${http} `));
+    expect(proxy.log()).toMatch(new RegExp(`CONNECT localhost:${grpc} `));
+    const log = bridge.stderr();
+    expect(log).toMatch(/through proxy http:\/\/10\.231\.\d+\.1:\d+ \(HTTPS_PROXY\)/);
+    expect(log).not.toContain(t.emu.info.clientSecret);
+    expect(log).not.toMatch(/00D\w{12}![\w.]{8,}/); // no access token (`<org id>!<opaque>`)
+  });
+
+  it('names the setting when the proxy wants credentials, and works with them (never printing them)', async () => {
+    const dir = tempDir();
+    const proxyUrl = authProxy.url;
+    const refused = runInNetns(ns, config(dir, { proxy: { url: proxyUrl } }), {});
+    try {
+      await until(() => /refused CONNECT/.test(refused.stderr()), 30_000, 'the refusal');
+    } finally {
+      await refused.stop();
+    }
+    const line =
+      refused
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('refused CONNECT')) ?? '';
+    expect(line).toMatch(
+      /proxy http:\/\/10\.231\.\d+\.1:\d+ \(orgs\.emu\.proxy\) refused CONNECT 127\.0\.0\.1:\d+ with 407 .*set orgs\.emu\.proxy\.username and \.password/,
+    );
+
+    const okDir = tempDir();
+    const ok = runInNetns(ns, config(okDir, { proxy: { url: proxyUrl, username: 'bridge', password: '${PROXY_PASSWORD}' } }), {
+      PROXY_PASSWORD: 'proxy-pass-0123',
+    });
+    try {
+      await until(
+        () => lines(join(okDir, 'pubsub')).length > 0 && lines(join(okDir, 'cometd')).length > 0,
+        60_000,
+        `events through the authenticating proxy; ${ok.stderr().slice(-1500)}`,
+      );
+    } finally {
+      await ok.stop();
+    }
+    expect(authProxy.log()).toMatch(/CONNECT localhost:\d+ /);
+    expect(ok.stderr()).not.toContain('proxy-pass-0123');
+    expect(ok.stderr()).not.toMatch(/refused CONNECT/);
+  });
+});
