@@ -46,11 +46,7 @@ export class OrgServices {
     if (!c) {
       const cfg = this.config(name);
       const proxy = this.pubsubProxy(name);
-      if (proxy)
-        this.log.info(
-          { org: name, proxy: describeProxy(proxy) },
-          `Pub/Sub API ${cfg.pubsubEndpoint} through proxy ${describeProxy(proxy)}`,
-        );
+      if (proxy) this.probeProxy(name, proxy, cfg.pubsubEndpoint);
       c = createPubSubClient({
         endpoint: cfg.pubsubEndpoint,
         plaintext: cfg.plaintext,
@@ -60,6 +56,19 @@ export class OrgServices {
       this.clients.set(name, c);
     }
     return c;
+  }
+
+  /**
+   * Say that the Pub/Sub API goes through the proxy, and ask the proxy for the tunnel once: grpc-js
+   * only says "failed to connect" when a proxy refuses it, this names the setting to fix.
+   */
+  private probeProxy(name: string, proxy: ProxySetting, endpoint: string): void {
+    this.log.info({ org: name, proxy: describeProxy(proxy) }, `Pub/Sub API ${endpoint} through proxy ${describeProxy(proxy)}`);
+    const at = endpoint.lastIndexOf(':');
+    connectTunnel(proxy, endpoint.slice(0, at), Number(endpoint.slice(at + 1))).then(
+      (socket) => socket.destroy(),
+      (err: Error) => this.log.error({ org: name }, `Pub/Sub API: ${errorMessage(err)}`),
+    );
   }
 
   /** The proxy the org's Pub/Sub connection goes through, or null. */
