@@ -28,7 +28,8 @@ export async function startEmulatorProcess(args = []) {
   const ca = info.caCertPath ? readFileSync(info.caCertPath) : null;
   const call = (method, path, body) =>
     new Promise((resolve, reject) => {
-      const url = new URL(path, info.instanceUrl);
+      // The emulator's own address (its instance URL may be a delaying link in front of it).
+      const url = new URL(path, info.loginUrl);
       const fn = url.protocol === 'https:' ? request : httpRequest;
       const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const headers = { 'content-type': typeof body === 'string' ? 'application/x-www-form-urlencoded' : 'application/json' };
@@ -57,7 +58,7 @@ export async function startEmulatorProcess(args = []) {
     rest: async (method, path, body) => {
       const tok = await token();
       return new Promise((resolve, reject) => {
-        const url = new URL(path, info.instanceUrl);
+        const url = new URL(path, info.loginUrl);
         const fn = url.protocol === 'https:' ? request : httpRequest;
         const r = fn(url, { method, ca, headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' } }, (res) => {
           let text = '';
@@ -194,7 +195,7 @@ export function threadCpu(pid) {
  * Run `sfbridge run` on a config (its health endpoint on `healthPort`) until `done(status)` is true;
  * returns seconds from spawn, peak RSS (MB) and the last status. The bridge is then stopped (SIGTERM).
  */
-export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000, root = ROOT } = {}) {
+export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000, root = ROOT, startWhen = null } = {}) {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_BRIDGE_NODE_FLAGS="--max-semi-space-size=4": V8/Node flags for the bridge process only.
@@ -208,6 +209,7 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
   const t0 = process.hrtime.bigint();
   let peakRss = 0;
   let status = null;
+  let startedAt = null;
   const rssSeries = [];
   for (;;) {
     await new Promise((r) => setTimeout(r, sampleMs));
@@ -218,18 +220,21 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
       rssSeries.push(Math.round(rss));
     }
     status = await getJson(`http://127.0.0.1:${healthPort}/status`).catch(() => null);
+    // `startWhen`: the moment the measured work starts (e.g. the route subscribed), not the process.
+    if (status && startWhen && startedAt === null && startWhen(status)) startedAt = process.hrtime.bigint();
     if (status && done(status)) break;
     if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs)
       throw new Error(`bridge run timed out; last status ${JSON.stringify(status)}`);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const secsFromStart = startedAt === null ? null : Number(process.hrtime.bigint() - startedAt) / 1e9;
   const cpu = cpuSeconds(child.pid);
   if (process.env.BENCH_THREADS) process.stderr.write(`bridge CPU by thread: ${JSON.stringify(threadCpu(child.pid))}\n`);
   const exitCode = await new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.kill('SIGTERM');
   });
-  return { secs, peakRss, status, cpu, rssSeries, stderr, exitCode };
+  return { secs, secsFromStart, peakRss, status, cpu, rssSeries, stderr, exitCode };
 }
 
 export function getJson(url) {
@@ -310,4 +315,60 @@ export function wideObjectEmulatorArgs(dir, fields) {
     JSON.stringify({ objects: [{ name: 'Wide__c', keyPrefix: 'a0W', fields: [{ name: 'Name', type: 'string' }, ...custom] }] }),
   );
   return ['--config', cfg];
+}
+
+/**
+ * A TCP link that delays each direction by `oneWayMs` (no bandwidth limit, order kept): a WAN
+ * between a client and a local server. Listens at once; `setTarget(port)` names the server (the
+ * emulator starts after the link, to be told the link's address as its instance URL).
+ */
+export async function delayLink(oneWayMs) {
+  const net = await import('node:net');
+  let target = 0;
+  const sockets = new Set();
+  const pipeDelayed = (from, to) => {
+    const queue = [];
+    let timer = null;
+    let ended = false;
+    const flush = () => {
+      timer = null;
+      const now = performance.now();
+      while (queue.length > 0 && queue[0][0] <= now) to.write(queue.shift()[1]);
+      if (queue.length > 0) timer = setTimeout(flush, Math.max(0, queue[0][0] - performance.now()));
+      else if (ended) to.end();
+    };
+    from.on('data', (chunk) => {
+      queue.push([performance.now() + oneWayMs, chunk]);
+      timer ??= setTimeout(flush, oneWayMs);
+    });
+    from.on('end', () => {
+      ended = true;
+      timer ??= setTimeout(flush, oneWayMs);
+    });
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      s.setNoDelay(true);
+      sockets.add(s);
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      s.on('close', () => sockets.delete(s));
+    }
+    pipeDelayed(client, upstream);
+    pipeDelayed(upstream, client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    setTarget: (p) => {
+      target = p;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

@@ -8,6 +8,7 @@ import { parse } from './args.js';
 export const EMULATOR_HELP = `usage: sfbridge emulator [--port N] [--grpc-port N] [--data-dir DIR] [--config FILE]
                          [--plaintext] [--jwt-cert FILE] [--generate SPEC]
                          [--token-lifetime SECONDS] [--keepalive-ms MS] [--delay-ms MS] [--throttle EVENTS_PER_SEC]
+                         [--instance-url URL]
 
 A local Salesforce for tests and demos: OAuth token endpoint, REST (sObjects, query, sObject
 Collections reads and writes, limits, Bulk API 2.0 query and ingest jobs), CometD at /cometd/63.0,
@@ -15,6 +16,7 @@ the Pub/Sub API over gRPC (Subscribe, Publish, PublishStream), and an admin API
 for fault injection and the event ledger. --port 0 (default) picks free ports; gRPC uses port+1
 unless --grpc-port is given. HTTPS/TLS by default with a self-signed CA (caCertPath in the ready
 line); --plaintext serves plain HTTP/gRPC. --data-dir keeps events and records across restarts.
+--instance-url is the URL clients are told to use when they reach it through something in between.
 --generate cdc:Account:5000/s,platform:Order_Event__e:500/s produces steady traffic.
 
 When ready it prints one JSON line on stdout:
@@ -39,6 +41,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       'keepalive-ms': { type: 'string' },
       'delay-ms': { type: 'string' },
       throttle: { type: 'string' },
+      'instance-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -56,7 +59,9 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   if (tokenLifetime) config.tokenLifetimeSeconds = tokenLifetime;
   const keepalive = numArg(values['keepalive-ms'], '--keepalive-ms');
   if (keepalive) config.keepaliveMs = keepalive;
-  const emu = await Emulator.start({ port, grpcPort, dataDir: values['data-dir'], config, generate: values.generate });
+  const instanceUrl = values['instance-url'];
+  if (instanceUrl !== undefined && !URL.canParse(instanceUrl)) throw new UsageError(`--instance-url: "${instanceUrl}" is not a URL`);
+  const emu = await Emulator.start({ port, grpcPort, dataDir: values['data-dir'], config, generate: values.generate, instanceUrl });
   emu.faults.delayMs = numArg(values['delay-ms'], '--delay-ms') ?? 0;
   emu.faults.setThrottle(numArg(values.throttle, '--throttle') ?? 0);
   process.stdout.write(`${JSON.stringify(emu.info)}\n`);

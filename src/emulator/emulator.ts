@@ -32,6 +32,11 @@ export interface EmulatorOptions {
   config?: Partial<EmulatorConfig>;
   /** `cdc:Account:5000/s,platform:Order_Event__e:500/s` */
   generate?: string;
+  /**
+   * The instance URL clients are told to use (OAuth responses, the ready line) when they reach the
+   * emulator through something in between: a delaying link, a load balancer. Default: its own.
+   */
+  instanceUrl?: string;
 }
 
 export interface ReadyInfo {
@@ -164,7 +169,7 @@ export class Emulator {
     });
     const grpcPort = await this.pubsub.listen(opts.grpcPort ?? (opts.port ? opts.port + 1 : 0), tls);
     const scheme = tls ? 'https' : 'http';
-    urls = { loginUrl: `${scheme}://127.0.0.1:${httpPort}`, instanceUrl: `${scheme}://127.0.0.1:${httpPort}` };
+    urls = { loginUrl: `${scheme}://127.0.0.1:${httpPort}`, instanceUrl: opts.instanceUrl ?? `${scheme}://127.0.0.1:${httpPort}` };
     this.info = {
       event: 'ready',
       loginUrl: urls.loginUrl,

@@ -1,0 +1,114 @@
+// Catch-up over a WAN: a link that delays each direction by RTT/2 sits between the clients and
+// the emulator's Pub/Sub and HTTP (OAuth, REST, CometD) ports; the emulator is told the link's
+// address as its instance URL. For each round trip, in one run on one retained backlog:
+//   1. sfbridge Pub/Sub -> fsync'd files, until the last event is committed;
+//   2. the public salesforce-pubsub-api-client (receive and decode only);
+//   3. sfbridge CometD -> fsync'd files.
+// Salesforce allows at most 100 events pending per Subscribe, so Pub/Sub catch-up cannot beat
+// 100 events per round trip: each row says what fraction of that ceiling it reached.
+//
+//   node bench/wan.mjs [--events 20000] [--rtt 25,50,150] [--runs 1] [--cometd true]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import PubSubApiClient from 'salesforce-pubsub-api-client';
+import { arg, delayLink, freePort, median, preload, report, runBridge, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
+
+const EVENTS = Number(arg('events', 20_000));
+const RTTS = arg('rtt', '25,50,150').split(',').map(Number);
+const RUNS = Number(arg('runs', 1));
+const COMETD = arg('cometd', 'true') !== 'false';
+const TOPIC = '/data/AccountChangeEvent';
+
+async function bridgeRun(emu, links, source) {
+  const dir = mkdtempSync(join(tmpdir(), 'sfbridge-bench-wan-'));
+  const port = await freePort();
+  const cfg = writeBridgeConfig(join(dir, 'bridge.json'), {
+    emu,
+    dir,
+    port,
+    routes: [{ name: 'r', source, sinks: [{ type: 'file', dir: join(dir, 'out'), fsync: true }] }],
+  });
+  // Through the links: OAuth at the delayed HTTP port (which hands out the delayed instance URL), Pub/Sub at the delayed gRPC port.
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const c = JSON.parse(readFileSync(cfg, 'utf8'));
+  c.orgs.emu.loginUrl = `https://127.0.0.1:${links.http.port}`;
+  c.orgs.emu.pubsubEndpoint = `localhost:${links.grpc.port}`;
+  writeFileSync(cfg, JSON.stringify(c));
+  // The clock starts when the route has subscribed (the public client's starts after its connect
+  // too), sampled every 20 ms: process start and login are not catch-up.
+  const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS, {
+    sampleMs: 20,
+    startWhen: (s) => s.routes[0]?.sourceStats?.subscribed === 1,
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return { rate: EVENTS / (r.secsFromStart ?? r.secs), cpu: r.cpu, rss: r.peakRss };
+}
+
+async function publicClientRun(emu, links) {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const client = new PubSubApiClient(
+    {
+      authType: 'user-supplied',
+      accessToken: await emu.token(),
+      instanceUrl: `https://127.0.0.1:${links.http.port}`,
+      pubSubEndpoint: `localhost:${links.grpc.port}`,
+      rejectUnauthorizedSsl: false,
+    },
+    quiet,
+  );
+  await client.connect();
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    let got = 0;
+    client.subscribeFromEarliestEvent(
+      TOPIC,
+      (_sub, type, data) => {
+        if (type === 'event') {
+          got++;
+          if (got >= EVENTS) resolve();
+        } else if (type === 'error') reject(data);
+      },
+      null,
+    );
+  });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  client.close();
+  return { rate: EVENTS / secs };
+}
+
+const rows = [];
+for (const rtt of RTTS) {
+  const links = { http: await delayLink(rtt / 2), grpc: await delayLink(rtt / 2) };
+  const emu = await startEmulatorProcess(['--instance-url', `https://127.0.0.1:${links.http.port}`]);
+  links.http.setTarget(Number(new URL(emu.info.loginUrl).port));
+  links.grpc.setTarget(Number(emu.info.pubsubEndpoint.split(':')[1]));
+  try {
+    await preload(emu, 'cdc:Account', EVENTS);
+    const ceiling = (100 * 1000) / rtt;
+    const measure = async (name, fn) => {
+      const rates = [];
+      const extra = {};
+      for (let i = 0; i < RUNS; i++) {
+        const r = await fn();
+        rates.push(r.rate);
+        if (r.cpu !== undefined) extra.cpuSeconds = Math.round(r.cpu * 10) / 10;
+        if (r.rss) extra.peakRssMb = Math.round(r.rss);
+      }
+      const rate = median(rates);
+      const row = { rttMs: rtt, scenario: name, eventsPerSec: Math.round(rate), ofCeiling: Math.round((rate / ceiling) * 100) / 100, ceiling: Math.round(ceiling), runs: rates.map(Math.round).join(' / '), ...extra };
+      console.log(JSON.stringify(row));
+      rows.push(row);
+      return rate;
+    };
+    const ours = await measure("sfbridge Pub/Sub -> fsync'd files", () => bridgeRun(emu, links, { type: 'pubsub', org: 'emu', topic: TOPIC, start: 'earliest' }));
+    const theirs = await measure('public client (receive + decode)', () => publicClientRun(emu, links));
+    rows.at(-2).vsPublicClient = Math.round((ours / theirs) * 100) / 100;
+    if (COMETD) await measure("sfbridge CometD -> fsync'd files", () => bridgeRun(emu, links, { type: 'cometd', org: 'emu', channel: TOPIC, initial: 'earliest' }));
+  } finally {
+    await emu.stop();
+    await links.http.close();
+    await links.grpc.close();
+  }
+}
+report('wan', rows, { events: EVENTS, runs: RUNS });
