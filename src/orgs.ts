@@ -46,11 +46,20 @@ export class OrgServices {
     if (!c) {
       const cfg = this.config(name);
       const proxy = this.pubsubProxy(name);
+      if (cfg.pubsubKeepalive.intervalSeconds < 300)
+        this.log.warn(
+          { org: name, intervalSeconds: cfg.pubsubKeepalive.intervalSeconds },
+          `orgs.${name}.pubsubKeepalive.intervalSeconds is under 300: Salesforce's gRPC server answers pings that often with GOAWAY too_many_pings (fine for a local emulator configured to allow them)`,
+        );
       if (proxy) this.probeProxy(name, proxy, cfg.pubsubEndpoint);
       c = createPubSubClient({
         endpoint: cfg.pubsubEndpoint,
         plaintext: cfg.plaintext,
         ca: this.cas(name),
+        channelOptions: {
+          'grpc.keepalive_time_ms': Math.round(cfg.pubsubKeepalive.intervalSeconds * 1000),
+          'grpc.keepalive_timeout_ms': Math.round(cfg.pubsubKeepalive.timeoutSeconds * 1000),
+        },
         ...(proxy ? { proxy: grpcProxyOptions(proxy, cfg.pubsubEndpoint) } : {}),
       });
       this.clients.set(name, c);

@@ -94,6 +94,19 @@ export const orgSchema = z.strictObject({
   /** Talk to Pub/Sub without TLS (only for a local emulator started with --plaintext). */
   plaintext: z.boolean().default(false),
   /**
+   * HTTP/2 pings on the Pub/Sub connection: every `intervalSeconds`, and a connection that does not
+   * answer one within `timeoutSeconds` is dead (its streams are rebuilt from their positions).
+   * 310 s stays above the 300 s a Java gRPC server (Salesforce's) allows between client pings,
+   * and under the 350 s after which AWS's NAT gateway silently drops an idle connection. A
+   * black-holed connection is therefore found within interval + timeout (330 s by default).
+   */
+  pubsubKeepalive: z
+    .strictObject({
+      intervalSeconds: z.number().positive().default(310),
+      timeoutSeconds: z.number().positive().default(20),
+    })
+    .default({ intervalSeconds: 310, timeoutSeconds: 20 }),
+  /**
    * An HTTP proxy for every connection to this org (OAuth, REST, Bulk, CometD, and the Pub/Sub
    * API through a CONNECT tunnel); without it, HTTPS_PROXY / HTTP_PROXY and NO_PROXY apply.
    * Credentials as `${…}` secrets; a TLS-inspecting proxy's CA goes in `caCertFile`.

@@ -42,12 +42,12 @@ export interface ClientOptions {
 }
 
 /**
- * HTTP/2 pings: a Java gRPC server (Salesforce's) tolerates client pings no more often than
- * every 5 minutes by default and answers more with GOAWAY too_many_pings, dropping every stream
- * of the connection. Every 6 minutes stays inside that; a stream that goes quiet is caught by
- * the subscriber's silent-stream watchdog (silentSeconds) sooner anyway.
+ * HTTP/2 pings by default (orgs.<name>.pubsubKeepalive sets them per org): a Java gRPC server
+ * (Salesforce's) tolerates client pings no more often than every 5 minutes and answers more with
+ * GOAWAY too_many_pings, dropping every stream of the connection; NAT gateways drop a connection
+ * idle for 350 s (AWS) without a word. Every 310 s is inside both.
  */
-export const PING_INTERVAL_MS = 360_000;
+export const PING_INTERVAL_MS = 310_000;
 
 export function createPubSubClient(opts: ClientOptions): PubSubStub {
   const creds = opts.plaintext ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.ca ? Buffer.from(opts.ca) : null);
