@@ -12,7 +12,7 @@ usage: sfbridge <command> [options]
 
 commands:
   run -c FILE                  run the bridge (daemon)
-  check -c FILE                validate a config and print what it would do
+  check -c FILE [--online]     validate a config and print what it would do; --online: reach each org's endpoints
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
   channels list|apply          inspect or apply the custom channels and filters declared in the config
@@ -28,13 +28,22 @@ commands:
 
 Every command takes --help. Example configs: config/. Docs: README.md, docs/.`;
 
-const CHECK_HELP = `usage: sfbridge check -c FILE
+const CHECK_HELP = `usage: sfbridge check -c FILE [--online]
 
 Validate FILE (YAML; \${ENV_VAR} and \${file:/path} are substituted) and print the plan:
-orgs, replay store, routes with their source and sinks. Exit 0 when valid, 2 otherwise.`;
+orgs, replay store, routes with their source and sinks. Exit 0 when valid, 2 otherwise.
+
+--online also reaches each org from this machine (through its proxy when one applies): OAuth,
+REST, the Pub/Sub API and CometD, one line each with the time of a first call (connection and TLS
+included) and of a second; exit 1 when any of them fails.`;
 
 async function checkCommand(argv: string[]): Promise<number> {
-  const { values } = parse('check', argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, false);
+  const { values } = parse(
+    'check',
+    argv,
+    { config: { type: 'string', short: 'c' }, online: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${CHECK_HELP}\n`);
     return 0;
@@ -43,7 +52,13 @@ async function checkCommand(argv: string[]): Promise<number> {
   const { describePlan } = await import('./plan.js');
   const { path, config } = loadConfigFile(requireConfigPath('check', values.config));
   process.stdout.write(`${describePlan(config, path)}\n`);
-  return 0;
+  if (!values.online) return 0;
+  const { checkOnline } = await import('./online.js');
+  const { silentLogger } = await import('../log.js');
+  process.stdout.write('\nreachability from this machine:\n');
+  const r = await checkOnline(config, silentLogger());
+  process.stdout.write(`${r.lines.map((l) => `  ${l}`).join('\n')}\n`);
+  return r.ok ? 0 : 1;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -147,23 +147,53 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
     expect(log).not.toMatch(/00D\w{12}![\w.]{8,}/); // no access token (`<org id>!<opaque>`)
   });
 
+  it('check --online: one line per org and endpoint, through the proxy, with round trips; a closed port is a FAIL line', async () => {
+    const dir = tempDir();
+    const cfg = config(dir);
+    const c = JSON.parse(readFileSync(cfg, 'utf8'));
+    c.orgs.closed = { ...c.orgs.emu, pubsubEndpoint: 'localhost:1' };
+    writeFileSync(cfg, JSON.stringify(c));
+    const run = spawn(ns.exec[0] as string, [...ns.exec.slice(1), process.execPath, BIN, 'check', '--online', '-c', cfg], {
+      env: { ...process.env, HTTPS_PROXY: proxy.url },
+    });
+    let out = '';
+    run.stdout?.on('data', (d) => {
+      out += d;
+    });
+    const code = await new Promise((r) => run.once('exit', r));
+    const lines = out.split('\n').filter((l) => /^\s+org /.test(l));
+    expect(lines).toHaveLength(8);
+    for (const e of ['oauth', 'rest', 'pubsub', 'cometd'])
+      expect(
+        lines.find((l) => new RegExp(`org emu\\s+${e}\\s+ok .*first \\d+ ms, then \\d+ ms through proxy http://10\\.231`).test(l)),
+        `${e}: ${out}`,
+      ).toBeTruthy();
+    expect(
+      lines.find((l) => /org closed\s+pubsub\s+FAIL\s+localhost:1: .*port 7443/.test(l)),
+      out,
+    ).toBeTruthy();
+    expect(code).toBe(1);
+  });
+
   it('names the setting when the proxy wants credentials, and works with them (never printing them)', async () => {
     const dir = tempDir();
     const proxyUrl = authProxy.url;
     const refused = runInNetns(ns, config(dir, { proxy: { url: proxyUrl } }), {});
     try {
-      await until(() => /refused CONNECT/.test(refused.stderr()), 30_000, 'the refusal');
+      // Both refusals: the login's, and the Pub/Sub probe's.
+      await until(() => (refused.stderr().match(/refused CONNECT/g) ?? []).length >= 2, 30_000, 'the refusals');
     } finally {
       await refused.stop();
     }
-    const line =
-      refused
-        .stderr()
-        .split('\n')
-        .find((l) => l.includes('refused CONNECT')) ?? '';
-    expect(line).toMatch(
-      /proxy http:\/\/10\.231\.\d+\.1:\d+ \(orgs\.emu\.proxy\) refused CONNECT 127\.0\.0\.1:\d+ with 407 .*set orgs\.emu\.proxy\.username and \.password/,
-    );
+    const refusals = refused
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('refused CONNECT'));
+    for (const line of refusals)
+      expect(line).toMatch(
+        /proxy http:\/\/10\.231\.\d+\.1:\d+ \(orgs\.emu\.proxy\) refused CONNECT (127\.0\.0\.1|localhost):\d+ with 407 .*set orgs\.emu\.proxy\.username and \.password/,
+      );
+    expect(refusals.some((l) => l.includes('CONNECT 127.0.0.1'))).toBe(true);
 
     const okDir = tempDir();
     const ok = runInNetns(ns, config(okDir, { proxy: { url: proxyUrl, username: 'bridge', password: '${PROXY_PASSWORD}' } }), {
