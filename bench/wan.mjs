@@ -96,15 +96,28 @@ for (const rtt of RTTS) {
         if (r.rss) extra.peakRssMb = Math.round(r.rss);
       }
       const rate = median(rates);
-      const row = { rttMs: rtt, scenario: name, eventsPerSec: Math.round(rate), ofCeiling: Math.round((rate / ceiling) * 100) / 100, ceiling: Math.round(ceiling), runs: rates.map(Math.round).join(' / '), ...extra };
+      const row = {
+        rttMs: rtt,
+        scenario: name,
+        eventsPerSec: Math.round(rate),
+        ofCeiling: Math.round((rate / ceiling) * 100) / 100,
+        ceiling: Math.round(ceiling),
+        runs: rates.map(Math.round).join(' / '),
+        ...extra,
+      };
       console.log(JSON.stringify(row));
       rows.push(row);
       return rate;
     };
-    const ours = await measure("sfbridge Pub/Sub -> fsync'd files", () => bridgeRun(emu, links, { type: 'pubsub', org: 'emu', topic: TOPIC, start: 'earliest' }));
+    const ours = await measure("sfbridge Pub/Sub -> fsync'd files", () =>
+      bridgeRun(emu, links, { type: 'pubsub', org: 'emu', topic: TOPIC, start: 'earliest' }),
+    );
     const theirs = await measure('public client (receive + decode)', () => publicClientRun(emu, links));
     rows.at(-2).vsPublicClient = Math.round((ours / theirs) * 100) / 100;
-    if (COMETD) await measure("sfbridge CometD -> fsync'd files", () => bridgeRun(emu, links, { type: 'cometd', org: 'emu', channel: TOPIC, initial: 'earliest' }));
+    if (COMETD)
+      await measure("sfbridge CometD -> fsync'd files", () =>
+        bridgeRun(emu, links, { type: 'cometd', org: 'emu', channel: TOPIC, initial: 'earliest' }),
+      );
   } finally {
     await emu.stop();
     await links.http.close();

@@ -30,6 +30,69 @@ function ms(n: number): string {
   return `${Math.round(n)} ms`;
 }
 
+type OrgConfig = BridgeConfig['orgs'][string];
+type Token = Awaited<ReturnType<ReturnType<OrgServices['tokenProvider']>['getToken']>>;
+
+/** The four probes of one org; they share the token the first one gets. */
+function probesFor(name: string, org: OrgConfig, orgs: OrgServices, topic: string): Probe[] {
+  const tokens = orgs.tokenProvider(name);
+  const agentFor = orgs.agentFor(name);
+  const state: { token: Token | null } = { token: null };
+  const token = async () => state.token ?? (await tokens.getToken());
+  const post = (t: Token, url: string, msg: unknown) =>
+    httpCall(url, {
+      method: 'POST',
+      agent: agentFor(url),
+      ca: orgs.cas(name),
+      timeoutMs: 15_000,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.accessToken}` },
+      body: JSON.stringify([msg]),
+    });
+  const instance = () => state.token?.instanceUrl ?? '(instance)';
+  return [
+    {
+      endpoint: 'oauth',
+      target: () => org.loginUrl,
+      run: async () => {
+        tokens.invalidate();
+        state.token = await tokens.getToken();
+      },
+    },
+    {
+      endpoint: 'rest',
+      target: instance,
+      run: async () => {
+        const url = `${(await token()).instanceUrl}/services/data`;
+        const r = await httpCall(url, { agent: agentFor(url), ca: orgs.cas(name), timeoutMs: 15_000 });
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      },
+    },
+    {
+      endpoint: 'pubsub',
+      target: () => org.pubsubEndpoint,
+      hint: ` (the Pub/Sub API needs outbound TCP to ${org.pubsubEndpoint}; where only 443 is open, go through a proxy allowed to CONNECT to port 7443: README "Endpoints and ports")`,
+      run: async () => {
+        const t = await token();
+        const md = authMetadata({ accessToken: t.accessToken, instanceUrl: t.instanceUrl, orgId: t.orgId });
+        await unary(orgs.pubsub(name), 'GetTopic', { topic_name: topic }, md, 15_000);
+      },
+    },
+    {
+      endpoint: 'cometd',
+      target: () => `${instance()}/cometd/${org.apiVersion}`,
+      run: async () => {
+        const t = await token();
+        const url = `${t.instanceUrl}/cometd/${org.apiVersion}`;
+        const r = await post(t, url, { channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1' });
+        const reply = (JSON.parse(r.text || '[]') as Array<{ successful?: boolean; clientId?: string; error?: string }>)[0];
+        if (r.status !== 200 || !reply?.successful) throw new Error(`handshake refused: ${reply?.error ?? `HTTP ${r.status}`}`);
+        // Not a client to keep: Salesforce counts concurrent CometD clients per org.
+        await post(t, url, { channel: '/meta/disconnect', clientId: reply.clientId, id: '2' }).catch(() => null);
+      },
+    },
+  ];
+}
+
 /** Lines to print, and whether every endpoint answered. */
 export async function checkOnline(config: BridgeConfig, log: Logger): Promise<{ lines: string[]; ok: boolean }> {
   const orgs = new OrgServices(config.orgs, log);
@@ -37,84 +100,21 @@ export async function checkOnline(config: BridgeConfig, log: Logger): Promise<{ 
   let ok = true;
   try {
     for (const [name, org] of Object.entries(config.orgs)) {
-      const tokens = orgs.tokenProvider(name);
-      const agentFor = orgs.agentFor(name);
       const via = (url: string) => {
         const p = proxyFor(new URL(url), { at: `orgs.${name}.proxy`, proxy: org.proxy });
         return p ? ` through proxy ${describeProxy(p)}` : '';
       };
-      let token: Awaited<ReturnType<typeof tokens.getToken>> | null = null;
-      const topic =
-        config.routes.map((r) => r.source as { org?: string; topic?: string }).find((s) => s.org === name && s.topic)?.topic ??
-        '/data/ChangeEvents';
-      const probes: Probe[] = [
-        {
-          endpoint: 'oauth',
-          target: () => org.loginUrl,
-          run: async () => {
-            tokens.invalidate();
-            token = await tokens.getToken();
-          },
-        },
-        {
-          endpoint: 'rest',
-          target: () => (token as { instanceUrl: string } | null)?.instanceUrl ?? '(instance)',
-          run: async () => {
-            const t = token ?? (await tokens.getToken());
-            const url = `${t.instanceUrl}/services/data`;
-            const r = await httpCall(url, { agent: agentFor(url), ca: orgs.cas(name), timeoutMs: 15_000 });
-            if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-          },
-        },
-        {
-          endpoint: 'pubsub',
-          target: () => org.pubsubEndpoint,
-          hint: ` (the Pub/Sub API needs outbound TCP to ${org.pubsubEndpoint}; where only 443 is open, go through a proxy allowed to CONNECT to port 7443: README "Endpoints and ports")`,
-          run: async () => {
-            const t = token ?? (await tokens.getToken());
-            const md = authMetadata({ accessToken: t.accessToken, instanceUrl: t.instanceUrl, orgId: t.orgId });
-            await unary(orgs.pubsub(name), 'GetTopic', { topic_name: topic }, md, 15_000);
-          },
-        },
-        {
-          endpoint: 'cometd',
-          target: () => `${(token as { instanceUrl: string } | null)?.instanceUrl ?? ''}/cometd/${org.apiVersion}`,
-          run: async () => {
-            const t = token ?? (await tokens.getToken());
-            const url = `${t.instanceUrl}/cometd/${org.apiVersion}`;
-            const r = await httpCall(url, {
-              method: 'POST',
-              agent: agentFor(url),
-              ca: orgs.cas(name),
-              timeoutMs: 15_000,
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${t.accessToken}` },
-              body: JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1' }]),
-            });
-            const reply = (JSON.parse(r.text || '[]') as Array<{ successful?: boolean; clientId?: string; error?: string }>)[0];
-            if (r.status !== 200 || !reply?.successful) throw new Error(`handshake refused: ${reply?.error ?? `HTTP ${r.status}`}`);
-            // Not a client to keep: Salesforce counts concurrent CometD clients per org.
-            await httpCall(url, {
-              method: 'POST',
-              agent: agentFor(url),
-              ca: orgs.cas(name),
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${t.accessToken}` },
-              body: JSON.stringify([{ channel: '/meta/disconnect', clientId: reply.clientId, id: '2' }]),
-            }).catch(() => null);
-          },
-        },
-      ];
-      for (const p of probes) {
-        const where =
-          p.endpoint === 'pubsub'
-            ? via(`https://${org.pubsubEndpoint}`)
-            : via(p.endpoint === 'oauth' ? org.loginUrl : ((token as { instanceUrl: string } | null)?.instanceUrl ?? org.loginUrl));
+      const sources = config.routes.map((r) => r.source as { org?: string; topic?: string });
+      const topic = sources.find((s) => s.org === name && s.topic)?.topic ?? '/data/ChangeEvents';
+      for (const p of probesFor(name, org, orgs, topic)) {
         try {
           const first = await timed(p.run);
           const second = await timed(p.run);
+          const where = via(p.endpoint === 'pubsub' ? `https://${org.pubsubEndpoint}` : p.endpoint === 'oauth' ? org.loginUrl : p.target());
           lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  ok    ${p.target()}  first ${ms(first)}, then ${ms(second)}${where}`);
         } catch (err) {
           ok = false;
-          lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  FAIL  ${p.target()}: ${errorMessage(err)}${where}${p.hint ?? ''}`);
+          lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  FAIL  ${p.target()}: ${errorMessage(err)}${p.hint ?? ''}`);
         }
       }
     }

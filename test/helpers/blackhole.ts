@@ -28,7 +28,7 @@ export class BlackholeProxy {
   ) {}
 
   async start(): Promise<void> {
-    this.server = createServer((client) => {
+    const server = createServer((client) => {
       this.connections++;
       const upstream = connect(this.targetPort, '127.0.0.1');
       const flow: Flow = { client, upstream, dead: false, lastByte: Date.now() };
@@ -53,8 +53,9 @@ export class BlackholeProxy {
         });
       client.on('close', () => this.flows.delete(flow));
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server?.address() as { port: number }).port;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
     if (this.idleMs > 0)
       this.idleTimer = setInterval(
         () => {
