@@ -70,7 +70,7 @@ function probesFor(name: string, org: OrgConfig, orgs: OrgServices, topic: strin
     {
       endpoint: 'pubsub',
       target: () => org.pubsubEndpoint,
-      hint: ` (the Pub/Sub API needs outbound TCP to ${org.pubsubEndpoint}; where only 443 is open, go through a proxy allowed to CONNECT to port 7443: README "Endpoints and ports")`,
+      hint: ` (the Pub/Sub API needs outbound TCP to ${org.pubsubEndpoint}; Salesforce serves it on port 443 too: where 7443 is blocked, set orgs.${name}.pubsubEndpoint to api.pubsub.salesforce.com:443 (README "Endpoints and ports"))`,
       run: async () => {
         const t = await token();
         const md = authMetadata({ accessToken: t.accessToken, instanceUrl: t.instanceUrl, orgId: t.orgId });

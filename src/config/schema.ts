@@ -86,7 +86,10 @@ export const orgSchema = z.strictObject({
     .default('63.0'),
   /** Extra CA certificate (PEM file) to trust, e.g. the local emulator's. */
   caCertFile: z.string().optional(),
-  /** Pub/Sub API endpoint (host:port); the EU Hyperforce one is api.deu.pubsub.salesforce.com:7443. */
+  /**
+   * Pub/Sub API endpoint (host:port): api.pubsub.salesforce.com, or api.deu.pubsub.salesforce.com
+   * for processing in Germany, on port 7443 or 443 (Salesforce serves both; 443 where 7443 is blocked).
+   */
   pubsubEndpoint: z
     .string()
     .regex(/^[^\s:/]+:\d+$/, 'must be host:port')
