@@ -1,7 +1,7 @@
 // Catch-up over a WAN: a link that delays each direction by RTT/2 sits between the clients and
 // the emulator's Pub/Sub and HTTP (OAuth, REST, CometD) ports; the emulator is told the link's
 // address as its instance URL. For each round trip, in one run on one retained backlog:
-//   1. sfbridge Pub/Sub -> fsync'd files, until the last event is committed;
+//   1. sfbridge Pub/Sub -> fsync'd files, until the last event is fsync'd;
 //   2. the public salesforce-pubsub-api-client (receive and decode only);
 //   3. sfbridge CometD -> fsync'd files.
 // Salesforce allows at most 100 events pending per Subscribe, so Pub/Sub catch-up cannot beat
@@ -36,8 +36,10 @@ async function bridgeRun(emu, links, source) {
   c.orgs.emu.pubsubEndpoint = `localhost:${links.grpc.port}`;
   writeFileSync(cfg, JSON.stringify(c));
   // The clock starts when the route has subscribed (the public client's starts after its connect
-  // too), sampled every 20 ms: process start and login are not catch-up.
-  const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsCommitted ?? 0) >= EVENTS, {
+  // too) and stops when the file sink has fsync'd the last event, sampled every 20 ms: process
+  // start and login are not catch-up, and the replay commit that follows is on its own timer
+  // (pipeline.commitIntervalMs).
+  const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsAcked ?? 0) >= EVENTS, {
     sampleMs: 20,
     startWhen: (s) => s.routes[0]?.sourceStats?.subscribed === 1,
   });
