@@ -169,7 +169,11 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
         `${e}: ${out}`,
       ).toBeTruthy();
     expect(
-      lines.find((l) => /org closed\s+pubsub\s+FAIL\s+localhost:1: .*where 7443 is blocked, set orgs\.closed\.pubsubEndpoint to api\.pubsub\.salesforce\.com:443/.test(l)),
+      lines.find((l) =>
+        /org closed\s+pubsub\s+FAIL\s+localhost:1: .*where 7443 is blocked, set orgs\.closed\.pubsubEndpoint to api\.pubsub\.salesforce\.com:443/.test(
+          l,
+        ),
+      ),
       out,
     ).toBeTruthy();
     expect(code).toBe(1);
