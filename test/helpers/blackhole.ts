@@ -23,9 +23,14 @@ export class BlackholeProxy {
   blackholed = 0;
 
   constructor(
-    private readonly targetPort: number,
+    private targetPort: number,
     private readonly idleMs = 0,
   ) {}
+
+  /** Point it at a server that starts after it (told the proxy's address as its own). */
+  setTarget(port: number): void {
+    this.targetPort = port;
+  }
 
   async start(): Promise<void> {
     const server = createServer((client) => {

@@ -38,19 +38,20 @@ export interface TestEmulator {
 
 export async function startEmulator(
   config: Partial<EmulatorConfig> = {},
-  opts: { dataDir?: string; port?: number; grpcPort?: number } = {},
+  opts: { dataDir?: string; port?: number; grpcPort?: number; instanceUrl?: string } = {},
 ): Promise<TestEmulator> {
   // Owned by the emulator handle (tests often share one emulator across a file).
   const ownDir = opts.dataDir ? null : mkdtempSync(join(tmpdir(), 'sfbridge-emu-'));
   const dataDir = opts.dataDir ?? (ownDir as string);
-  const emu = await Emulator.start({ port: opts.port ?? 0, grpcPort: opts.grpcPort, dataDir, config });
+  const emu = await Emulator.start({ port: opts.port ?? 0, grpcPort: opts.grpcPort, dataDir, config, instanceUrl: opts.instanceUrl });
   const ca = emu.info.caCertPath ? readFileSync(emu.info.caCertPath, 'utf8') : null;
   let cached: string | null = null;
   const t: TestEmulator = {
     emu,
     ca,
     http(method, path, o = {}) {
-      const url = new URL(path, emu.info.instanceUrl);
+      // The emulator's own address (its instance URL may be a middlebox in front of it).
+      const url = new URL(path, emu.info.loginUrl);
       const headers: Record<string, string> = { ...(o.headers ?? {}) };
       let body: string | undefined;
       if (o.form) {

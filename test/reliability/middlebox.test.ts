@@ -113,6 +113,53 @@ describe('reliability: black-holed connections', () => {
     expect(detectedMs).toBeLessThanOrEqual(BOUND_MS);
   }, 60_000);
 
+  it('CometD black-holed in the middle of a long poll: the watchdog rebuilds the client, nothing lost', async () => {
+    // The emulator hands out the middlebox's address as its instance URL, so CometD goes through it.
+    const proxy = new BlackholeProxy(0);
+    await proxy.start();
+    cleanup.push(() => proxy.stop());
+    const t = await startEmulator({ cometdConnectTimeoutMs: 1000 }, { instanceUrl: `https://127.0.0.1:${proxy.port}` });
+    cleanup.push(() => t.stop());
+    proxy.setTarget(Number(new URL(t.emu.info.loginUrl).port));
+    const dir = tempDir();
+    const channel = '/data/ContactChangeEvent';
+    const { bridge } = makeBridge(
+      t,
+      dir,
+      [
+        {
+          name: 'c',
+          source: { type: 'cometd', org: 'emu', channel, initial: 'latest', watchdogSeconds: 3, timeoutSeconds: 5 },
+          sinks: [{ type: 'file', dir }],
+        },
+      ],
+      { orgs: { emu: { ...emulatorOrg(t), loginUrl: `https://127.0.0.1:${proxy.port}` } } },
+      'warn',
+    );
+    await bridge.start();
+    cleanup.push(() => bridge.stop().then(() => undefined));
+    await t.subscribed(channel);
+    const before = (await t.ledger(channel)).length;
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 30 });
+    await until(() => readSink(dir).length >= 30, 15_000, 'first 30');
+    const rebuilds = () => Number(bridge.status().routes[0]?.sourceStats.watchdogRebuilds ?? 0);
+    const was = rebuilds();
+    expect(proxy.blackholeAll()).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 30 });
+    await until(() => rebuilds() > was, 3000 + 6000, 'the watchdog rebuild');
+    const detectedMs = Date.now() - t0;
+    await until(
+      () => readSink(dir).length >= 60,
+      30_000,
+      `all 60 after the rebuild; ${JSON.stringify(bridge.status().routes[0]?.sourceStats)}`,
+    );
+    // CometD's replay ids are the ledger's sequence numbers, in decimal.
+    const ledger = (await t.ledger(channel)).slice(before).map((e) => String(e.replayId));
+    expect(new Set(readSink(dir).map((e) => e.replayId))).toEqual(new Set(ledger));
+    expect(detectedMs).toBeLessThanOrEqual(9000);
+  }, 60_000);
+
   it('a NAT that drops flows idle for 3 s never drops the pinged Pub/Sub connection', async () => {
     const { t, proxy, org } = await setup(3000);
     const dir = tempDir();
