@@ -4,20 +4,44 @@
 // (Pub/Sub -> file sink, fsync) write them, each for `--seconds`, `--runs` times in turn. This
 // script tails what each writes, timing every line from its eventTime (the emulator's commit
 // time) to when it is readable in the file. Prints p50 / p99 / p99.9 for both and the ratios.
-//   node bench/latency.mjs [--rate 1000] [--seconds 30] [--runs 2]
+//   node bench/latency.mjs [--rate 1000] [--seconds 30] [--runs 2] [--rtt 50]
+// --rtt: both subscribers reach the emulator's Pub/Sub and HTTPS ports through a link that delays
+// each direction by half of it (bench/lib.mjs delayLink), as over a WAN.
 
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, cpuSeconds, freePort, median, percentile, ROOT, report, rssMb, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
+import {
+  arg,
+  cpuSeconds,
+  delayLink,
+  freePort,
+  median,
+  percentile,
+  ROOT,
+  report,
+  rssMb,
+  startEmulatorProcess,
+  writeBridgeConfig,
+} from './lib.mjs';
 
 const RATE = Number(arg('rate', 1000));
 const SECONDS = Number(arg('seconds', 30));
 const RUNS = Number(arg('runs', 2));
 const WARMUP_S = 3;
 
-const emu = await startEmulatorProcess(['--generate', `cdc:Account:${RATE}/s`]);
+const RTT = Number(arg('rtt', 0));
+const links = RTT > 0 ? { http: await delayLink(RTT / 2), grpc: await delayLink(RTT / 2) } : null;
+const emu = await startEmulatorProcess([
+  '--generate',
+  `cdc:Account:${RATE}/s`,
+  ...(links ? ['--instance-url', `https://127.0.0.1:${links.http.port}`] : []),
+]);
+links?.http.setTarget(Number(new URL(emu.info.loginUrl).port));
+links?.grpc.setTarget(Number(emu.info.pubsubEndpoint.split(':')[1]));
+/** Where the subscribers reach the emulator: through the links when there are. */
+const pubsubEndpoint = links ? `localhost:${links.grpc.port}` : emu.info.pubsubEndpoint;
 const dir = mkdtempSync(join(tmpdir(), 'sfbridge-latency-'));
 try {
   const rows = [];
@@ -28,14 +52,17 @@ try {
   const floor = rows.filter((r) => r.scenario.startsWith('floor'));
   const ours = rows.filter((r) => r.scenario.startsWith('sfbridge'));
   const med = (xs, k) => median(xs.map((r) => r[k]));
-  report('latency', rows, {
+  report(RTT > 0 ? `latency-rtt${RTT}` : 'latency', rows, {
     rate: RATE,
+    rttMs: RTT,
     seconds: SECONDS,
     p99VsFloor: Number((med(ours, 'p99Ms') / med(floor, 'p99Ms')).toFixed(2)),
     p999VsFloor: Number((med(ours, 'p999Ms') / med(floor, 'p999Ms')).toFixed(2)),
   });
 } finally {
   await emu.stop();
+  await links?.http.close();
+  await links?.grpc.close();
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -52,6 +79,13 @@ async function startBridge(out, run) {
       },
     ],
   });
+  if (links) {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const c = JSON.parse(readFileSync(cfg, 'utf8'));
+    c.orgs.emu.loginUrl = `https://127.0.0.1:${links.http.port}`;
+    c.orgs.emu.pubsubEndpoint = pubsubEndpoint;
+    writeFileSync(cfg, JSON.stringify(c));
+  }
   return spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], { stdio: 'ignore' });
 }
 
@@ -62,7 +96,7 @@ async function startFloor(out) {
     process.execPath,
     [
       join(ROOT, 'bench/floor-subscriber.mjs'),
-      i.pubsubEndpoint,
+      pubsubEndpoint,
       i.instanceUrl,
       i.orgId,
       i.caCertPath ?? '-',
