@@ -326,24 +326,35 @@ export async function delayLink(oneWayMs) {
   const net = await import('node:net');
   let target = 0;
   const sockets = new Set();
+  // Node's timers fire a millisecond or more late, every time: a link made of them alone adds that
+  // to each crossing. The timer wakes a little early and the last stretch is waited out on
+  // setImmediate, so each chunk arrives within a fraction of a millisecond of its due time.
   const pipeDelayed = (from, to) => {
     const queue = [];
-    let timer = null;
+    let waiting = false;
     let ended = false;
     const flush = () => {
-      timer = null;
       const now = performance.now();
       while (queue.length > 0 && queue[0][0] <= now) to.write(queue.shift()[1]);
-      if (queue.length > 0) timer = setTimeout(flush, Math.max(0, queue[0][0] - performance.now()));
-      else if (ended) to.end();
+      if (queue.length > 0) wait();
+      else {
+        waiting = false;
+        if (ended) to.end();
+      }
+    };
+    const wait = () => {
+      waiting = true;
+      const left = queue[0][0] - performance.now();
+      if (left > 2) setTimeout(flush, left - 2);
+      else setImmediate(flush);
     };
     from.on('data', (chunk) => {
       queue.push([performance.now() + oneWayMs, chunk]);
-      timer ??= setTimeout(flush, oneWayMs);
+      if (!waiting) wait();
     });
     from.on('end', () => {
       ended = true;
-      timer ??= setTimeout(flush, oneWayMs);
+      if (!waiting) queue.length > 0 ? wait() : to.end();
     });
   };
   const server = net.createServer((client) => {
