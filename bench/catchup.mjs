@@ -18,12 +18,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import PubSubApiClient from 'salesforce-pubsub-api-client';
 import {
   arg,
   freePort,
   median,
   preload,
+  publicClient,
+  publicClientReceive,
   report,
   runBridge,
   serveRate,
@@ -191,33 +192,10 @@ function row(scenario, rates, extra = {}) {
 }
 
 async function publicClientRate() {
-  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  const client = new PubSubApiClient(
-    {
-      authType: 'user-supplied',
-      accessToken: await emu.token(),
-      instanceUrl: emu.info.instanceUrl,
-      pubSubEndpoint: emu.info.pubsubEndpoint,
-      rejectUnauthorizedSsl: false,
-    },
-    quiet,
-  );
-  await client.connect();
+  const client = await publicClient(emu, { instanceUrl: emu.info.instanceUrl, pubSubEndpoint: emu.info.pubsubEndpoint });
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
-  await new Promise((resolve, reject) => {
-    let got = 0;
-    client.subscribeFromEarliestEvent(
-      TOPIC,
-      (_sub, type, data) => {
-        if (type === 'event') {
-          got++;
-          if (got >= EVENTS) resolve();
-        } else if (type === 'error') reject(data);
-      },
-      null,
-    );
-  });
+  await publicClientReceive(client, TOPIC, EVENTS);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(c0);
   client.close();

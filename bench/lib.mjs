@@ -383,3 +383,41 @@ export async function delayLink(oneWayMs) {
     },
   };
 }
+
+/**
+ * The public salesforce-pubsub-api-client (unmodified devDependency), connected to the emulator
+ * (or to `endpoints` in front of it), its logging silenced.
+ */
+export async function publicClient(emu, endpoints = {}) {
+  const { default: PubSubApiClient } = await import('salesforce-pubsub-api-client');
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const client = new PubSubApiClient(
+    {
+      authType: 'user-supplied',
+      accessToken: await emu.token(),
+      instanceUrl: endpoints.instanceUrl ?? emu.info.instanceUrl,
+      pubSubEndpoint: endpoints.pubSubEndpoint ?? emu.info.pubsubEndpoint,
+      rejectUnauthorizedSsl: false,
+    },
+    quiet,
+  );
+  await client.connect();
+  return client;
+}
+
+/** Subscribe from the earliest event with the public client; resolves after `count` events. */
+export function publicClientReceive(client, topic, count) {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    client.subscribeFromEarliestEvent(
+      topic,
+      (_sub, type, data) => {
+        if (type === 'event') {
+          got++;
+          if (got >= count) resolve();
+        } else if (type === 'error') reject(data);
+      },
+      null,
+    );
+  });
+}

@@ -15,8 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import PubSubApiClient from 'salesforce-pubsub-api-client';
-import { arg, freePort, median, report, runBridge, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
+import { arg, freePort, median, publicClient, report, runBridge, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
 
 const EVENTS = Number(arg('events', 100_000));
 const RECORDS = Number(arg('records', 20_000));
@@ -68,18 +67,7 @@ async function bridgeRun(emu, label, count, sink, pipeline = {}) {
 }
 
 async function publicClientRun(emu, count) {
-  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  const client = new PubSubApiClient(
-    {
-      authType: 'user-supplied',
-      accessToken: await emu.token(),
-      instanceUrl: emu.info.instanceUrl,
-      pubSubEndpoint: emu.info.pubsubEndpoint,
-      rejectUnauthorizedSsl: false,
-    },
-    quiet,
-  );
-  await client.connect();
+  const client = await publicClient(emu, { instanceUrl: emu.info.instanceUrl, pubSubEndpoint: emu.info.pubsubEndpoint });
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   let done = 0;

@@ -11,8 +11,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import PubSubApiClient from 'salesforce-pubsub-api-client';
-import { arg, delayLink, freePort, median, preload, report, runBridge, startEmulatorProcess, writeBridgeConfig } from './lib.mjs';
+import {
+  arg,
+  delayLink,
+  freePort,
+  median,
+  preload,
+  publicClient,
+  publicClientReceive,
+  report,
+  runBridge,
+  startEmulatorProcess,
+  writeBridgeConfig,
+} from './lib.mjs';
 
 const EVENTS = Number(arg('events', 20_000));
 const RTTS = arg('rtt', '25,50,150').split(',').map(Number);
@@ -48,32 +59,12 @@ async function bridgeRun(emu, links, source) {
 }
 
 async function publicClientRun(emu, links) {
-  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  const client = new PubSubApiClient(
-    {
-      authType: 'user-supplied',
-      accessToken: await emu.token(),
-      instanceUrl: `https://127.0.0.1:${links.http.port}`,
-      pubSubEndpoint: `localhost:${links.grpc.port}`,
-      rejectUnauthorizedSsl: false,
-    },
-    quiet,
-  );
-  await client.connect();
-  const t0 = process.hrtime.bigint();
-  await new Promise((resolve, reject) => {
-    let got = 0;
-    client.subscribeFromEarliestEvent(
-      TOPIC,
-      (_sub, type, data) => {
-        if (type === 'event') {
-          got++;
-          if (got >= EVENTS) resolve();
-        } else if (type === 'error') reject(data);
-      },
-      null,
-    );
+  const client = await publicClient(emu, {
+    instanceUrl: `https://127.0.0.1:${links.http.port}`,
+    pubSubEndpoint: `localhost:${links.grpc.port}`,
   });
+  const t0 = process.hrtime.bigint();
+  await publicClientReceive(client, TOPIC, EVENTS);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   client.close();
   return { rate: EVENTS / secs };
