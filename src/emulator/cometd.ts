@@ -33,6 +33,10 @@ type Msg = Record<string, unknown> & { channel?: string; id?: string; clientId?:
 interface Sub {
   cls: EventClass;
   cursor: number;
+  /** The bus channel: the subscription without a filtered PushTopic's `?Field=value` part. */
+  base: string;
+  /** A filtered PushTopic subscription's conditions (every one must hold), or null. */
+  where: Array<[string, string]> | null;
 }
 
 interface Client {
@@ -43,6 +47,8 @@ interface Client {
   held: { resolve: () => void; timer: NodeJS.Timeout } | null;
   /** A seek under way for this client: connects wait until `until` (wall clock). */
   seek: Seek | null;
+  /** /meta/connect messages answered: the reference CometD server never holds a client's first. */
+  connects: number;
 }
 
 interface Seek {
@@ -111,7 +117,7 @@ export class CometdServer {
     this.unsubscribe = bus.onPublish((channels) => {
       for (const c of this.clients.values()) {
         // A seeking client's connect waits for the seek, whatever is published meanwhile.
-        if (c.held && !c.seek && channels.some((ch) => c.subs.has(ch))) c.held.resolve();
+        if (c.held && !c.seek && [...c.subs.values()].some((sub) => channels.includes(sub.base))) c.held.resolve();
       }
     });
   }
@@ -147,7 +153,9 @@ export class CometdServer {
   /** Handle one HTTP POST body (a message or an array of messages). Returns the reply array. */
   async handle(body: unknown, authorization: string | undefined): Promise<Msg[]> {
     const messages = (Array.isArray(body) ? body : [body]) as Msg[];
-    const token = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim();
+    // EMP-Connector sends the header as its caller gives it: `Bearer <token>`, `OAuth <token>`, or the
+    // bare token (its README's bearer example) or SOAP session id; Salesforce takes all three.
+    const token = (/^(?:Bearer|OAuth)\s+(.+)$/i.exec(authorization ?? '')?.[1] ?? authorization ?? '').trim() || undefined;
     const authOk = this.oauth.check(token) === 'ok';
     const replies: Msg[] = [];
     let connect: { msg: Msg; client: Client } | null = null;
@@ -192,7 +200,7 @@ export class CometdServer {
       }
       if (msg.channel === '/meta/handshake') {
         const id = randomBytes(16).toString('base64url');
-        this.clients.set(id, { id, token: token as string, subs: new Map(), lastSeen: Date.now(), held: null, seek: null });
+        this.clients.set(id, { id, token: token as string, subs: new Map(), lastSeen: Date.now(), held: null, seek: null, connects: 0 });
         replies.push({
           ...base,
           version: '1.0',
@@ -241,7 +249,14 @@ export class CometdServer {
     // The CometD server suspends a /meta/connect only when it is the request's only message: in a
     // batch (faye sends its first connect with the subscribes) it answers at once, or every
     // subscribe reply would wait for the whole hold.
-    if (connect) replies.push(...(await this.connect(connect.client, connect.msg, messages.length === 1)));
+    // Nor does it hold a client's first connect, or one whose advice asks for timeout 0.
+    if (connect) {
+      const c = connect;
+      const askedNoWait = (c.msg.advice as { timeout?: unknown } | undefined)?.timeout === 0;
+      const mayHold = messages.length === 1 && c.client.connects > 0 && !askedNoWait;
+      c.client.connects++;
+      replies.push(...(await this.connect(c.client, c.msg, mayHold)));
+    }
     if (this.faults.delayMs > 0) await new Promise((r) => setTimeout(r, this.faults.delayMs));
     return replies;
   }
@@ -257,20 +272,25 @@ export class CometdServer {
     const base: Msg = { channel: '/meta/subscribe', id: msg.id, clientId: client.id, subscription: channel };
     const denial = this.denied.get(channel);
     if (denial) return { ...base, successful: false, error: denial };
-    const resolved = this.org.resolveChannel(channel);
-    if (!resolved)
+    // Filtered subscriptions (`/topic/Name?Industry=Energy&Type=Customer`, Streaming API guide,
+    // "Filtered Subscriptions"): PushTopic channels only, on fields of the topic's query.
+    const q = channel.indexOf('?');
+    const busChannel = q < 0 ? channel : channel.slice(0, q);
+    const where = q < 0 ? null : [...new URLSearchParams(channel.slice(q + 1))];
+    const resolved = this.org.resolveChannel(busChannel);
+    if (!resolved || (where && (resolved.cls !== 'pushtopic' || where.length === 0)))
       return { ...base, successful: false, error: `400::The channel you requested to subscribe to does not exist {${channel}}` };
     const replayMap = ((msg.ext as Record<string, unknown> | undefined)?.replay ?? {}) as Record<string, unknown>;
     const requested = replayMap[channel] ?? -1;
     const n = Number(requested);
     let cursor: number;
     if (n === -1) cursor = this.bus.latestSeq;
-    else if (n === -2) cursor = this.bus.earliestCursor(channel, resolved.cls);
-    else if (this.bus.check(channel, resolved.cls, n) === 'ok' && n > (this.refusedUpTo.get(channel) ?? -1)) cursor = n;
+    else if (n === -2) cursor = this.bus.earliestCursor(busChannel, resolved.cls);
+    else if (this.bus.check(busChannel, resolved.cls, n) === 'ok' && n > (this.refusedUpTo.get(busChannel) ?? -1)) cursor = n;
     else return { ...base, successful: false, error: INVALID_REPLAY(requested) };
     const armed = n >= 0 ? this.seeks.get(channel) : undefined;
     if (armed) client.seek = { channel, replayId: n, until: Date.now() + armed.ms, outcome: armed.outcome };
-    client.subs.set(channel, { cls: resolved.cls, cursor });
+    client.subs.set(channel, { cls: resolved.cls, cursor, base: busChannel, where });
     // Retained events to replay are queued for the client at once: a connect being held returns with them.
     if (client.held && this.hasPending(client)) setImmediate(() => client.held?.resolve());
     return { ...base, successful: true };
@@ -333,7 +353,7 @@ export class CometdServer {
   }
 
   private hasPending(client: Client): boolean {
-    for (const [ch, sub] of client.subs) if (this.bus.read(ch, sub.cls, sub.cursor, 1).length > 0) return true;
+    for (const sub of client.subs.values()) if (this.bus.read(sub.base, sub.cls, sub.cursor, 1).length > 0) return true;
     return false;
   }
 
@@ -342,8 +362,8 @@ export class CometdServer {
     const budget = this.faults.takeThrottle(this.opts.maxBatch);
     for (const [ch, sub] of client.subs) {
       if (out.length >= budget) break;
-      const evs = this.bus.read(ch, sub.cls, sub.cursor, budget - out.length);
-      for (const ev of evs) out.push({ channel: ch, data: this.data(ev) });
+      const evs = this.bus.read(sub.base, sub.cls, sub.cursor, budget - out.length);
+      for (const ev of evs) if (matches(sub, ev)) out.push({ channel: ch, data: this.data(ev) });
       this.org.countDelivered(sub.cls, evs.length);
       const last = evs[evs.length - 1];
       if (last) sub.cursor = last.seq;
@@ -363,8 +383,13 @@ export class CometdServer {
       }
       case 'generic':
         return { event: { createdDate, replayId: ev.seq }, payload: (ev.data as { payload: string }).payload };
-      case 'platform':
-        return { schema: ev.schemaId, payload: this.payloadOf(ev), event: { replayId: ev.seq, EventUuid: ev.eventId } };
+      case 'platform': {
+        // Salesforce's CometD platform events carry CreatedDate as an ISO string ("2017-04-14T13:35:23Z").
+        const payload = this.payloadOf(ev) as Record<string, unknown> | string | null;
+        if (payload && typeof payload === 'object' && typeof payload.CreatedDate === 'number')
+          payload.CreatedDate = new Date(payload.CreatedDate).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        return { schema: ev.schemaId, payload, event: { replayId: ev.seq, EventUuid: ev.eventId } };
+      }
       case 'cdc':
         return { schema: ev.schemaId, payload: this.payloadOf(ev), event: { replayId: ev.seq } };
     }
@@ -378,4 +403,14 @@ export class CometdServer {
       return ev.payload?.toString('base64') ?? null;
     }
   }
+}
+
+/** A filtered PushTopic subscription takes an event when each named field of its record equals the value (as text). */
+function matches(sub: Sub, ev: BusEvent): boolean {
+  if (!sub.where) return true;
+  const record = ((ev.data as { sobject?: Record<string, unknown> } | null)?.sobject ?? {}) as Record<string, unknown>;
+  return sub.where.every(([field, value]) => {
+    const key = Object.keys(record).find((k) => k.toLowerCase() === field.toLowerCase());
+    return key !== undefined && String(record[key]) === value;
+  });
 }

@@ -78,6 +78,11 @@ export class Generator {
     const picked = [scalar[i % scalar.length], scalar[(i * 7 + 3) % scalar.length]].filter((f): f is FieldDef => !!f);
     const values: Record<string, unknown> = Object.fromEntries(picked.map((f) => [f.name, sample(f, i)]));
     const changed = picked.map((f) => f.name);
+    // Salesforce puts LastModifiedDate in every UPDATE change event (changed fields included), as REST-driven updates here do.
+    if (obj.fields.some((f) => f.name === 'LastModifiedDate') && !changed.includes('LastModifiedDate')) {
+      values.LastModifiedDate = this.org.clock.now();
+      changed.push('LastModifiedDate');
+    }
     const addr = obj.fields.find((f) => f.type === 'address');
     if (addr && i % 3 === 0) {
       values[addr.name] = { City: `City ${i % 40}` };

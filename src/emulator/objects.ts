@@ -154,7 +154,12 @@ export const BUILTIN_OBJECTS: ObjectDef[] = [
 ];
 
 export const BUILTIN_PLATFORM_EVENTS: PlatformEventDef[] = [
-  { name: 'Order_Event__e', fields: [f('OrderNumber__c'), f('Amount__c', 'double'), f('Status__c'), f('Shipped__c', 'boolean')] },
+  {
+    name: 'Order_Event__e',
+    // OrderNumber__c, Status__c, Shipped__c: the demo's; Order_Number__c, City__c, Amount__c: the
+    // fields the official Pub/Sub API examples (forcedotcom/pub-sub-api) publish and read.
+    fields: [f('OrderNumber__c'), f('Amount__c', 'double'), f('Status__c'), f('Shipped__c', 'boolean'), f('Order_Number__c'), f('City__c')],
+  },
 ];
 
 /** Sub-fields of compound types, in schema order. */

@@ -552,14 +552,20 @@ export class EmulatedOrg {
   }
 
   /** Publish an already-encoded platform event (Pub/Sub Publish); throws if the payload does not decode. */
-  publishPlatformPayload(name: string, schema: SchemaEntry, payload: Buffer, eventUuid?: string): BusEvent {
-    const rec = schema.type.fromBuffer(payload) as Record<string, unknown>;
+  publishPlatformPayload(name: string, schema: SchemaEntry, sent: Buffer, eventUuid?: string): BusEvent {
+    // Salesforce sets the system fields of a published event: a new EventUuid, the publishing user
+    // as CreatedById and the publish time as CreatedDate, whatever the publisher put there.
+    const rec = schema.type.fromBuffer(sent) as Record<string, unknown>;
+    rec.EventUuid = eventUuid ?? randomUUID();
+    rec.CreatedById = this.userId;
+    rec.CreatedDate = this.clock.now();
+    const payload = schema.type.toBuffer(rec);
     const channel = `/event/${name}`;
     return this.bus.publish({
       channel,
       channels: [channel, ...this.channels.channelsFor('event', name, (f) => rec[f] ?? null)],
       cls: 'platform',
-      eventId: eventUuid ?? (typeof rec.EventUuid === 'string' ? rec.EventUuid : randomUUID()),
+      eventId: rec.EventUuid as string,
       schemaId: schema.id,
       payload,
       data: null,

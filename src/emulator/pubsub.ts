@@ -592,7 +592,9 @@ export class PubSubServer {
       );
     const name = topic.replace(/^\/event\//, '');
     const failed = (id: string, msg: string) => ({ replay_id: Buffer.alloc(0), error: { code: 'PUBLISH', msg }, correlation_key: id });
-    const results = req.events.map((e) => {
+    // The proto: an event's id is "either a user-provided ID or a system generated guid".
+    const results = req.events.map((given) => {
+      const e = given.id ? given : { ...given, id: randomUUID() };
       if (e.payload.length > MAX_EVENT) return failed(e.id, `The event exceeds the maximum size of 1 MB (${e.payload.length} bytes)`);
       if (this.faults.publishRefusals > 0) {
         this.faults.publishRefusals--;

@@ -1,0 +1,128 @@
+/**
+ * The emulator as Salesforce's own clients speak to it (issue: official clients unmodified):
+ * CometD's first connect and `timeout: 0`, the bare token EMP-Connector sends, filtered PushTopic
+ * subscriptions, platform events' CreatedDate over CometD, published events' system fields and
+ * correlation keys, and LastModifiedDate in every UPDATE change event. Raw protocol calls, no
+ * bridge code in between.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authMetadata, createPubSubClient, unary } from '../../src/salesforce/pubsub-client.js';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+
+describe('emulator, as the official clients use it', () => {
+  let t: TestEmulator;
+  beforeAll(async () => {
+    t = await startEmulator({ cometdConnectTimeoutMs: 5000 });
+  });
+  afterAll(async () => t?.stop());
+
+  async function cometd(messages: unknown[], authorization: string) {
+    const t0 = Date.now();
+    const r = await t.http('POST', '/cometd/63.0', { body: messages, headers: { authorization } });
+    return { replies: r.json as Array<Record<string, any>>, ms: Date.now() - t0, status: r.status };
+  }
+
+  async function handshake(authorization: string): Promise<string> {
+    const { replies } = await cometd(
+      [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1' }],
+      authorization,
+    );
+    expect(replies[0]?.successful, JSON.stringify(replies)).toBe(true);
+    return replies[0]?.clientId as string;
+  }
+
+  it('takes the bare access token as EMP-Connector sends it, and answers a first connect (and timeout 0) at once', async () => {
+    const token = await t.token();
+    const clientId = await handshake(token); // no "Bearer " in front
+    const first = await cometd([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '2' }], token);
+    expect(first.replies.at(-1)).toMatchObject({ channel: '/meta/connect', successful: true });
+    expect(first.ms).toBeLessThan(2000); // the hold is 5 s
+    const noWait = await cometd(
+      [{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '3', advice: { timeout: 0 } }],
+      token,
+    );
+    expect(noWait.replies.at(-1)).toMatchObject({ successful: true });
+    expect(noWait.ms).toBeLessThan(2000);
+    // A later plain connect is held, as a long poll should be (until the hold ends).
+    const held = await cometd([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '4' }], `Bearer ${token}`);
+    expect(held.ms).toBeGreaterThanOrEqual(4000);
+  });
+
+  it('delivers only the matching records on a filtered PushTopic subscription', async () => {
+    const token = await t.token();
+    const name = `Energy${randomUUID().slice(0, 6)}`;
+    const created = await t.http('POST', '/services/data/v63.0/sobjects/PushTopic', {
+      token,
+      body: { Name: name, Query: 'SELECT Id, Name, Industry FROM Account', ApiVersion: 63, NotifyForFields: 'Referenced' },
+    });
+    expect(created.status).toBe(201);
+    const clientId = await handshake(`Bearer ${token}`);
+    const channel = `/topic/${name}?Industry=Energy`;
+    const sub = await cometd(
+      [{ channel: '/meta/subscribe', clientId, subscription: channel, id: '2', ext: { replay: { [channel]: -1 } } }],
+      `Bearer ${token}`,
+    );
+    expect(sub.replies[0], JSON.stringify(sub.replies)).toMatchObject({ successful: true, subscription: channel });
+    await t.admin('records/create', { object: 'Account', count: 3, fields: { Industry: 'Energy' } });
+    await t.admin('records/create', { object: 'Account', count: 4, fields: { Industry: 'Banking' } });
+    const got = await cometd([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '3' }], `Bearer ${token}`);
+    const events = got.replies.filter((m) => m.channel === channel);
+    expect(events).toHaveLength(3);
+    for (const e of events) expect(e.data.sobject.Industry).toBe('Energy');
+  });
+
+  it('publishes with system fields (EventUuid, CreatedById, a correlation key for an event sent without id), CreatedDate ISO over CometD', async () => {
+    const token = await t.token();
+    const clientId = await handshake(`Bearer ${token}`);
+    const channel = '/event/Order_Event__e';
+    await cometd(
+      [{ channel: '/meta/subscribe', clientId, subscription: channel, id: '2', ext: { replay: { [channel]: -1 } } }],
+      `Bearer ${token}`,
+    );
+    const client = createPubSubClient({ endpoint: t.emu.info.pubsubEndpoint, ca: t.ca });
+    try {
+      const md = authMetadata({ accessToken: token, instanceUrl: t.emu.info.instanceUrl, orgId: t.emu.info.orgId });
+      const topic = await unary<object, { schema_id: string }>(client, 'GetTopic', { topic_name: channel }, md);
+      const type = t.emu.org.schemasById.get(topic.schema_id)?.type;
+      const payload = type?.toBuffer({
+        CreatedDate: 1,
+        CreatedById: 'someone',
+        EventUuid: null,
+        Order_Number__c: 'ORD-1',
+        City__c: 'Lyon',
+        Amount__c: 5,
+        OrderNumber__c: null,
+        Status__c: null,
+        Shipped__c: null,
+      });
+      const res = await unary<object, { results: Array<{ correlation_key: string; error: unknown }> }>(
+        client,
+        'Publish',
+        { topic_name: channel, events: [{ id: '', schema_id: topic.schema_id, payload }] },
+        md,
+      );
+      expect(res.results[0]?.error).toBeNull();
+      expect(res.results[0]?.correlation_key).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      client.close();
+    }
+    const published = (await t.published(channel)).at(-1);
+    expect(published?.fields).toMatchObject({ Order_Number__c: 'ORD-1', City__c: 'Lyon', CreatedById: t.emu.org.userId });
+    expect(published?.fields.EventUuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(published?.fields.CreatedDate).toBeGreaterThan(1);
+    const got = await cometd([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '3' }], `Bearer ${token}`);
+    const e = got.replies.find((m) => m.channel === channel);
+    expect(e?.data.payload.CreatedDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(e?.data.event.EventUuid).toBe(published?.fields.EventUuid);
+  });
+
+  it('puts LastModifiedDate among the changed fields of every synthetic UPDATE', async () => {
+    const before = (await t.published('/data/LeadChangeEvent')).length;
+    await t.admin('events/emit', { spec: 'cdc:Lead', count: 40 });
+    const events = (await t.published('/data/LeadChangeEvent')).slice(before).map((e) => e.fields);
+    const updates = events.filter((f) => f.ChangeEventHeader.changeType === 'UPDATE');
+    expect(updates.length).toBeGreaterThan(10);
+    for (const u of updates) expect(u.LastModifiedDate).not.toBeNull();
+  });
+});
