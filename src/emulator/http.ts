@@ -12,6 +12,7 @@ import { COMPOUND_FIELDS } from './objects.js';
 import { type EmulatedOrg, OrgError } from './org.js';
 import { changeOriginOf, runCollection } from './record-writes.js';
 import { sendJson } from './respond.js';
+import { soapLogin } from './soap.js';
 
 export interface HttpDeps {
   org: EmulatedOrg;
@@ -89,6 +90,10 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     res.writeHead(200).end();
     return;
   }
+
+  let soap: RegExpExecArray | null;
+  if ((soap = /^\/services\/Soap\/u\/(\d+\.\d)(?:\/\w+)?$/.exec(path)) && method === 'POST')
+    return soapLogin(d.oauth, d.instanceUrl(), soap[1] as string, await readBody(req), res);
 
   const token = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
 

@@ -125,6 +125,17 @@ export class OAuthServer {
     return this.success(false);
   }
 
+  /** SOAP API login(): a session id for the user's username and password (+ security token), or null. */
+  soapLogin(username: string, password: string): string | null {
+    if (username !== this.opts.username || password !== this.opts.password + this.opts.securityToken) return null;
+    return this.issue();
+  }
+
+  /** The ids a SOAP login result names. */
+  get ids(): { orgId: string; userId: string; username: string } {
+    return { orgId: this.opts.orgId, userId: this.opts.userId, username: this.opts.username };
+  }
+
   private clientCredentialsFlow(form: URLSearchParams): TokenResult {
     const bad = this.clientOk(form, true);
     if (bad) return bad;

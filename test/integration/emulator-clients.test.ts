@@ -117,6 +117,46 @@ describe('emulator, as the official clients use it', () => {
     expect(e?.data.event.EventUuid).toBe(published?.fields.EventUuid);
   });
 
+  it('answers the SOAP API login() the examples and EMP-Connector use, with the documented fault for bad credentials', async () => {
+    const i = t.emu.info;
+    const envelope = (user: string, pass: string) =>
+      `<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com"><n1:username>${user}</n1:username><n1:password>${pass}</n1:password></n1:login></env:Body></env:Envelope>`;
+    const call = async (version: string, body: string) => {
+      const { request } = await import('node:https');
+      return new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const r = request(
+          new URL(`/services/Soap/u/${version}/`, i.loginUrl),
+          { method: 'POST', ca: t.ca ?? undefined, headers: { 'content-type': 'text/xml; charset=UTF-8', soapaction: 'login' } },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => {
+              text += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        r.on('error', reject);
+        r.end(body);
+      });
+    };
+    const ok = await call('59.0', envelope(i.username, i.password));
+    expect(ok?.status).toBe(200);
+    const session = /<sessionId>([^<]+)<\/sessionId>/.exec(ok?.text ?? '')?.[1] as string;
+    expect(ok?.text).toContain(`<serverUrl>${i.instanceUrl}/services/Soap/u/59.0/${i.orgId}</serverUrl>`);
+    expect(ok?.text).toContain(`<organizationId>${i.orgId}</organizationId>`);
+    expect(ok?.text).toMatch(/<userId>005\w+<\/userId>/);
+    // The session id works as a token: REST with Bearer, CometD bare (EMP-Connector's login path).
+    expect((await t.http('GET', '/services/data/v63.0/limits', { token: session })).status).toBe(200);
+    await handshake(session);
+    const bad = await call('59.0', envelope(i.username, 'wrong'));
+    expect(bad?.status).toBe(500);
+    expect(bad?.text).toContain('<faultcode>sf:INVALID_LOGIN</faultcode>');
+    expect(bad?.text).toContain('Invalid username, password, security token; or user locked out.');
+    const retired = await call('65.0', envelope(i.username, i.password));
+    expect(retired?.status).toBe(500);
+    expect(retired?.text).toContain('login() is not available in API version 65.0');
+  });
+
   it('puts LastModifiedDate among the changed fields of every synthetic UPDATE', async () => {
     const before = (await t.published('/data/LeadChangeEvent')).length;
     await t.admin('events/emit', { spec: 'cdc:Lead', count: 40 });
