@@ -32,13 +32,21 @@ function fault(res: ServerResponse, code: string, message: string): void {
 }
 
 export function soapLogin(oauth: OAuthServer, instanceUrl: string, version: string, xml: string, res: ServerResponse): void {
-  if (Number(version) >= 65) return fault(res, 'INVALID_OPERATION', `login() is not available in API version ${version}; use OAuth`);
+  if (Number(version) >= 65) {
+    fault(res, 'INVALID_OPERATION', `login() is not available in API version ${version}; use OAuth`);
+    return;
+  }
+  if (!/<(?:\w+:)?login[\s>]/.test(xml)) {
+    fault(res, 'INVALID_OPERATION', 'only login() is served here');
+    return;
+  }
   const username = element(xml, 'username');
   const password = element(xml, 'password');
-  if (!element(xml, 'login') && !xml.includes(':login') && !xml.includes('<login'))
-    return fault(res, 'INVALID_OPERATION', 'only login() is served here');
   const session = username !== null && password !== null ? oauth.soapLogin(username, password) : null;
-  if (!session) return fault(res, 'INVALID_LOGIN', 'Invalid username, password, security token; or user locked out.');
+  if (!session) {
+    fault(res, 'INVALID_LOGIN', 'Invalid username, password, security token; or user locked out.');
+    return;
+  }
   const { orgId, userId } = oauth.ids;
   const result = [
     `<metadataServerUrl>${instanceUrl}/services/Soap/m/${version}/${orgId}</metadataServerUrl>`,
