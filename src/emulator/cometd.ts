@@ -281,7 +281,9 @@ export class CometdServer {
     if (!resolved || (where && (resolved.cls !== 'pushtopic' || where.length === 0)))
       return { ...base, successful: false, error: `400::The channel you requested to subscribe to does not exist {${channel}}` };
     const replayMap = ((msg.ext as Record<string, unknown> | undefined)?.replay ?? {}) as Record<string, unknown>;
-    const requested = replayMap[channel] ?? -1;
+    // A filtered subscription's replay id is keyed by the channel without its filter (as
+    // EMP-Connector's replay extension sends it); the full name is taken too.
+    const requested = replayMap[channel] ?? replayMap[busChannel] ?? -1;
     const n = Number(requested);
     let cursor: number;
     if (n === -1) cursor = this.bus.latestSeq;

@@ -70,6 +70,21 @@ describe('emulator, as the official clients use it', () => {
     const events = got.replies.filter((m) => m.channel === channel);
     expect(events).toHaveLength(3);
     for (const e of events) expect(e.data.sobject.Industry).toBe('Energy');
+    // Replayed from the earliest, with the replay id keyed by the channel without its filter (EMP-Connector's replay extension).
+    const again = await handshake(`Bearer ${token}`);
+    await cometd(
+      [{ channel: '/meta/subscribe', clientId: again, subscription: channel, id: '4', ext: { replay: { [`/topic/${name}`]: -2 } } }],
+      `Bearer ${token}`,
+    );
+    const replayed = await cometd(
+      [{ channel: '/meta/connect', clientId: again, connectionType: 'long-polling', id: '5' }],
+      `Bearer ${token}`,
+    );
+    expect(replayed.replies.filter((m) => m.channel === channel).map((m) => m.data.sobject.Industry)).toEqual([
+      'Energy',
+      'Energy',
+      'Energy',
+    ]);
   });
 
   it('publishes with system fields (EventUuid, CreatedById, a correlation key for an event sent without id), CreatedDate ISO over CometD', async () => {
