@@ -8,7 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authMetadata, createPubSubClient, unary } from '../../src/salesforce/pubsub-client.js';
+import { makeBridge } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('emulator, as the official clients use it', () => {
   let t: TestEmulator;
@@ -170,6 +173,26 @@ describe('emulator, as the official clients use it', () => {
     const retired = await call('65.0', envelope(i.username, i.password));
     expect(retired?.status).toBe(500);
     expect(retired?.text).toContain('login() is not available in API version 65.0');
+  });
+
+  it('subscribes a single CometD route within 2 s of start (faye batches its first connect with the subscribe)', async () => {
+    const dir = tempDir();
+    const { bridge } = makeBridge(
+      t,
+      dir,
+      [{ name: 'c', source: { type: 'cometd', org: 'emu', channel: '/data/CaseChangeEvent' }, sinks: [{ type: 'file', dir }] }],
+      {},
+      'warn',
+    );
+    const t0 = Date.now();
+    await bridge.start();
+    try {
+      // The emulator holds a lone connect 5 s here: a batch held like one would take that long.
+      await until(() => bridge.status().routes[0]?.sourceStats.subscribed === 1, 4000, 'the CometD route subscribed');
+      expect(Date.now() - t0).toBeLessThanOrEqual(2000);
+    } finally {
+      await bridge.stop();
+    }
   });
 
   it('puts LastModifiedDate among the changed fields of every synthetic UPDATE', async () => {
