@@ -8,7 +8,7 @@ import type { TokenProvider } from './auth/types.js';
 import type { BridgeConfig, OrgConfig } from './config/schema.js';
 import { BridgeError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
-import { agentsFor, connectTunnel, describeProxy, grpcProxyOptions, type ProxySetting, proxyFor } from './proxy.js';
+import { connectTunnel, describeProxy, grpcProxyOptions, type ProxySetting, proxyFor, tunnelAgent } from './proxy.js';
 import { describeFields, type FieldInfo } from './salesforce/bulk-export.js';
 import { LimitsPoller, type LimitsSnapshot } from './salesforce/limits-poller.js';
 import { createPubSubClient, type PubSubStub } from './salesforce/pubsub-client.js';
@@ -91,17 +91,18 @@ export class OrgServices {
     let f = this.agents.get(name);
     if (!f) {
       const own = { at: `orgs.${name}.proxy`, proxy: this.config(name).proxy };
-      const pick = agentsFor(own, this.cas(name));
+      const ca = this.cas(name);
       const said = new Set<string>();
+      // One proxy decision per URL: the agent, and the first time per host, a line saying which proxy.
       f = (url) => {
-        const agent = pick(url);
         const u = typeof url === 'string' ? new URL(url) : url;
-        const p = agent ? proxyFor(u, own) : null;
-        if (p && !said.has(u.host)) {
+        const p = proxyFor(u, own);
+        if (!p) return undefined;
+        if (!said.has(u.host)) {
           said.add(u.host);
           this.log.info({ org: name, host: u.host, proxy: describeProxy(p) }, `${u.host} through proxy ${describeProxy(p)}`);
         }
-        return agent;
+        return tunnelAgent(p, u.protocol === 'https:', ca);
       };
       this.agents.set(name, f);
     }

@@ -196,18 +196,6 @@ export function tunnelAgent(p: ProxySetting, secure: boolean, ca: string | null)
 }
 
 /**
- * For an org: the agent a URL is fetched with (a tunnel through its proxy), or undefined to go
- * direct. `ca`: the org's trusted CAs.
- */
-export function agentsFor(own: ProxyOwner | null, ca: string | null): (url: string | URL) => HttpAgent | undefined {
-  return (url) => {
-    const u = typeof url === 'string' ? new URL(url) : url;
-    const p = proxyFor(u, own);
-    return p ? tunnelAgent(p, u.protocol === 'https:', ca) : undefined;
-  };
-}
-
-/**
  * grpc-js channel settings that send the channel through the proxy with CONNECT: the target
  * becomes the proxy, the real endpoint rides in `grpc.http_connect_target` (grpc-js verifies TLS
  * against it), and the environment's proxy variables are not read again.

@@ -47,17 +47,6 @@ export class FieldMapping {
   }
 }
 
-/** For `check`: why a mapping does not compile, or null. */
-export function mappingProblem(text: string | undefined): string | null {
-  if (!text) return null;
-  try {
-    compileExpression(text);
-    return null;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
-
 const FALLBACK = Symbol('evaluate with JSONata');
 type Direct = (e: Envelope) => Record<string, unknown> | typeof FALLBACK;
 type Node = { type: string; value?: unknown; steps?: Node[]; lhs?: Node[][] } & Record<string, unknown>;
