@@ -168,16 +168,18 @@ export class Emulator {
       });
     });
     const grpcPort = await this.pubsub.listen(opts.grpcPort ?? (opts.port ? opts.port + 1 : 0), tls);
-    const scheme = tls ? 'https' : 'http';
-    urls = { loginUrl: `${scheme}://127.0.0.1:${httpPort}`, instanceUrl: opts.instanceUrl ?? `${scheme}://127.0.0.1:${httpPort}` };
+    // As Salesforce does (api.pubsub.salesforce.com:7443, MyDomain URLs), a TLS endpoint is a host
+    // name: a TLS client sends it as SNI, and Node.js 24+ refuses an IP address there (gRPC clients
+    // that use the endpoint as given, such as the public Node client, and faye's CometD transport
+    // under jsforce, fail). The certificate names localhost and 127.0.0.1; only TLS needs the name.
+    const host = tls ? 'localhost' : '127.0.0.1';
+    const base = `${tls ? 'https' : 'http'}://${host}:${httpPort}`;
+    urls = { loginUrl: base, instanceUrl: opts.instanceUrl ?? base };
     this.info = {
       event: 'ready',
       loginUrl: urls.loginUrl,
       instanceUrl: urls.instanceUrl,
-      // As Salesforce does (api.pubsub.salesforce.com:7443), a TLS endpoint is a host name: a TLS
-      // client sends it as SNI, and Node.js 24+ refuses an IP address there (gRPC clients that use
-      // the endpoint as given, such as the public Node client, fail). The certificate names localhost.
-      pubsubEndpoint: `${tls ? 'localhost' : '127.0.0.1'}:${grpcPort}`,
+      pubsubEndpoint: `${host}:${grpcPort}`,
       cometdUrl: `${urls.instanceUrl}/cometd/${API_VERSION}`,
       adminUrl: `${urls.instanceUrl}/admin`,
       apiVersion: API_VERSION,

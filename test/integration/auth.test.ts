@@ -111,7 +111,7 @@ describe('auth against the emulator', () => {
       ],
       [
         flows().jwt,
-        { loginUrl: i.loginUrl.replace('127.0.0.1', 'localhost') },
+        { loginUrl: i.loginUrl.replace('localhost', '127.0.0.1') },
         /audience is invalid.*check orgs\.main\.loginUrl or set orgs\.main\.auth\.audience/,
       ],
       [{ ...flows().jwt, username: 'someone@else' }, {}, /check orgs\.main\.auth\.username/],

@@ -5,7 +5,10 @@
  * correlation keys, and LastModifiedDate in every UPDATE change event. Raw protocol calls, no
  * bridge code in between.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authMetadata, createPubSubClient, unary } from '../../src/salesforce/pubsub-client.js';
 import { makeBridge } from '../helpers/bridge.js';
@@ -173,6 +176,37 @@ describe('emulator, as the official clients use it', () => {
     const retired = await call('65.0', envelope(i.username, i.password));
     expect(retired?.status).toBe(500);
     expect(retired?.text).toContain('login() is not available in API version 65.0');
+  });
+
+  it('lets jsforce log in with a username and password (SOAP login()) and stream platform events over TLS', async () => {
+    const i = t.emu.info;
+    expect(i.tls).toBe(true);
+    const child = spawn(
+      process.execPath,
+      [
+        fileURLToPath(new URL('../fixtures/jsforce-child.mjs', import.meta.url)),
+        JSON.stringify({ loginUrl: i.loginUrl, username: i.username, password: i.password, channel: '/event/Order_Event__e' }),
+      ],
+      { env: { ...process.env, NODE_EXTRA_CA_CERTS: i.caCertPath as string }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines: any[] = [];
+    let stderr = '';
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l)));
+    try {
+      await until(() => lines.some((l) => l.subscribed || l.error) || stderr.length > 0, 15_000, 'jsforce subscribed');
+      expect(stderr).toBe('');
+      expect(lines.filter((l) => l.error)).toEqual([]);
+      expect(lines[0].login).toMatchObject({ organizationId: i.orgId, instanceUrl: i.instanceUrl });
+      await t.admin('events/emit', { spec: 'platform:Order_Event__e', count: 10 });
+      const events = () => lines.filter((l) => l.event).map((l) => l.event);
+      await until(() => events().length === 10, 15_000, '10 platform events through jsforce');
+      expect(events()[0].payload.CreatedDate).toMatch(/^\d{4}-\d\d-\d\dT/);
+    } finally {
+      child.kill();
+    }
   });
 
   it('subscribes a single CometD route within 2 s of start (faye batches its first connect with the subscribe)', async () => {

@@ -139,7 +139,7 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
     }
     const http = new URL(t.emu.info.instanceUrl).port;
     const grpc = t.emu.info.pubsubEndpoint.split(':')[1];
-    expect(proxy.log()).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${http} `));
+    expect(proxy.log()).toMatch(new RegExp(`CONNECT localhost:${http} `));
     expect(proxy.log()).toMatch(new RegExp(`CONNECT localhost:${grpc} `));
     const log = bridge.stderr();
     expect(log).toMatch(/through proxy http:\/\/10\.231\.\d+\.1:\d+ \(HTTPS_PROXY\)/);
@@ -197,7 +197,8 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
       expect(line).toMatch(
         /proxy http:\/\/10\.231\.\d+\.1:\d+ \(orgs\.emu\.proxy\) refused CONNECT (127\.0\.0\.1|localhost):\d+ with 407 .*set orgs\.emu\.proxy\.username and \.password/,
       );
-    expect(refusals.some((l) => l.includes('CONNECT 127.0.0.1'))).toBe(true);
+    const loginPort = new URL(t.emu.info.loginUrl).port;
+    expect(refusals.some((l) => l.includes(`CONNECT localhost:${loginPort} `))).toBe(true);
 
     const okDir = tempDir();
     const ok = runInNetns(ns, config(okDir, { proxy: { url: proxyUrl, username: 'bridge', password: '${PROXY_PASSWORD}' } }), {
