@@ -61,6 +61,8 @@ export interface BuildContext {
   sinkName?: string;
   /** Sinks: the object describe of the route's org (SinkContext.describeObject). */
   describeObject?: (entity: string) => Promise<Array<{ name: string; type: string }>>;
+  /** Sinks: the payload schema of an event's type, from the route's source (SinkContext.payloadSchema). */
+  payloadSchema?: import('./payload-schema.js').PayloadSchemaSource;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry's config type is checked by its schema.

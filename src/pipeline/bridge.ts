@@ -93,7 +93,7 @@ export class Bridge {
     const describeObject = this.orgs.describer(sourceFacts(rc.source).org);
     const sinks = rc.sinks.map((sc, i) => {
       const name = `${sc.type}#${i}`;
-      const ctx = { route: key, log: rlog, sinkName: name, orgs: this.orgs, describeObject };
+      const ctx = { route: key, log: rlog, sinkName: name, orgs: this.orgs, describeObject, payloadSchema: source.payloadSchema };
       // Every sink schema carries the shaping keys (registry.ts), whatever its type.
       return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape: sinkShape(rc, sc as ShapingConfig, i) };
     });

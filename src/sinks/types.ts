@@ -80,4 +80,6 @@ export interface SinkContext {
    * source is an org: sinks that type their output (the PostgreSQL mirror) ask here.
    */
   describeObject?: (entity: string) => Promise<Array<{ name: string; type: string }>>;
+  /** The Avro schema of an event's payload type, from the route's source (sinks that register schemas). */
+  payloadSchema?: import('../payload-schema.js').PayloadSchemaSource;
 }

@@ -77,6 +77,11 @@ export interface Subscriber {
   /** The route committed this position (server-side commits, e.g. managed subscriptions). */
   onCommitted?(position: StoredPosition): void;
   /**
+   * The Avro schema of an event's payload type, as Salesforce describes it (src/payload-schema.ts),
+   * for sinks that register schemas; markers and stand-ins get their channel's. Null: none.
+   */
+  payloadSchema?: import('../payload-schema.js').PayloadSchemaSource;
+  /**
    * The route made its last commit (after `stop`, or when the source ended or failed): finish what
    * `onCommitted` started on the server (a Kafka source's group offsets), then let go of it.
    */

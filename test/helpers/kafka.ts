@@ -6,13 +6,20 @@ export async function consumeAll(
   brokers: string,
   topic: string,
   count: number,
-  opts: { readUncommitted?: boolean; timeoutMs?: number } = {},
+  opts: { readUncommitted?: boolean; timeoutMs?: number; raw?: boolean } = {},
 ) {
   const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'sfbridge-test-reader', logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted: opts.readUncommitted ?? false });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  const got: Array<{ key: string | null; value: any; headers: Record<string, string>; partition: number; offset: string }> = [];
+  const got: Array<{
+    key: string | null;
+    rawKey: Buffer | null;
+    value: any;
+    headers: Record<string, string>;
+    partition: number;
+    offset: string;
+  }> = [];
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, opts.timeoutMs ?? 20_000);
     void consumer.run({
@@ -21,7 +28,8 @@ export async function consumeAll(
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
         got.push({
           key: message.key?.toString() ?? null,
-          value: message.value ? JSON.parse(message.value.toString()) : null,
+          value: message.value ? (opts.raw ? message.value : JSON.parse(message.value.toString())) : null,
+          rawKey: message.key ?? null,
           headers,
           partition,
           offset: message.offset,

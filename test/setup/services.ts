@@ -1,5 +1,5 @@
 /**
- * Decides, once per test run, where Kafka, Redis and PostgreSQL are:
+ * Decides, once per test run, where Kafka, Redis, PostgreSQL, SQS and a schema registry are:
  *   1. KAFKA_BROKERS / REDIS_URL / DATABASE_URL when set;
  *   2. Kafka: else Testcontainers when a Docker engine is reachable, else the local launcher
  *      (scripts/kafka-broker.mjs: Maven-fetched jars, single-node KRaft);
@@ -21,6 +21,8 @@ export interface Services {
   postgres: ServiceInfo;
   /** An SQS endpoint: SQS_ENDPOINT, else ElasticMQ started by scripts/elasticmq.mjs. */
   sqs: ServiceInfo;
+  /** A schema registry (Confluent API): SCHEMA_REGISTRY_URL, else Apicurio by scripts/schema-registry.mjs. */
+  registry: ServiceInfo;
 }
 
 declare module 'vitest' {
@@ -138,10 +140,36 @@ async function provideSqs(stops: Array<() => Promise<unknown>>): Promise<Service
   }
 }
 
+async function provideRegistry(stops: Array<() => Promise<unknown>>): Promise<ServiceInfo> {
+  if (process.env.SCHEMA_REGISTRY_URL) return { url: process.env.SCHEMA_REGISTRY_URL, reason: null };
+  try {
+    // @ts-expect-error plain JS launcher shared with .ci/run
+    const { startSchemaRegistry } = await import('../../scripts/schema-registry.mjs');
+    const r = (await startSchemaRegistry({ port: Number(process.env.SCHEMA_REGISTRY_PORT ?? 18085) })) as {
+      url: string;
+      stop: () => Promise<unknown>;
+      reused: boolean;
+    };
+    if (!r.reused) stops.push(r.stop);
+    return { url: r.url, reason: null };
+  } catch (err) {
+    return {
+      url: null,
+      reason: `no schema registry: SCHEMA_REGISTRY_URL unset and Apicurio did not start: ${(err as Error).message.split('\n')[0]}`,
+    };
+  }
+}
+
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<unknown>> = [];
-  const [redis, postgres, kafka, sqs] = await Promise.all([probeRedis(), probePostgres(), provideKafka(stops), provideSqs(stops)]);
-  const services: Services = { kafka, redis, postgres, sqs };
+  const [redis, postgres, kafka, sqs, registry] = await Promise.all([
+    probeRedis(),
+    probePostgres(),
+    provideKafka(stops),
+    provideSqs(stops),
+    provideRegistry(stops),
+  ]);
+  const services: Services = { kafka, redis, postgres, sqs, registry };
   const missing = Object.entries(services).filter(([, s]) => !s.url);
   if (missing.length > 0) {
     const lines = missing.map(([name, s]) => `  ${name}: ${s.reason}`).join('\n');

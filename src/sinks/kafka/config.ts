@@ -27,6 +27,26 @@ export const kafkaSinkConfigSchema = z.strictObject({
    * Needs `replayStore.type: kafka` and this sink as the route's only sink.
    */
   exactlyOnce: z.boolean().default(false),
+  /**
+   * Record values: `json` (the envelope as JSON), or through a schema registry in the Confluent
+   * wire format: `avro`, `json-schema` (docs/kafka-schemas.md).
+   */
+  format: z.enum(['json', 'avro', 'json-schema']).default('json'),
+  /** The schema registry (Confluent REST API) for `avro` / `json-schema`; credentials as `${…}` secrets. */
+  schemaRegistry: z
+    .strictObject({
+      url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL'),
+      username: z.string().min(1).optional(),
+      password: z.string().optional(),
+      /** A private CA for an https registry (PEM file). */
+      caCertFile: z.string().optional(),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .optional(),
+  /** Subject per schema: `<topic>-value` (topic), the record's full name (record), or `<topic>-<record>`. */
+  subjectNameStrategy: z.enum(['topic', 'record', 'topic-record']).default('topic'),
+  /** Record keys: UTF-8 text, or Avro strings registered as `<topic>-key`. */
+  keyFormat: z.enum(['string', 'avro']).default('string'),
   /** Add CloudEvents 1.0 binary-mode headers (ce_specversion, ce_id, ce_source, ce_type, ce_time, content-type). */
   cloudEvents: z.boolean().default(false),
   ssl: z.boolean().default(false),

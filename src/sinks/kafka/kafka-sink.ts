@@ -11,11 +11,15 @@ import type { CheckContext } from '../../config/schema.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
 import type { CheckpointRecord } from '../../positions.js';
+import { trustedCas } from '../../tls-ca.js';
+import { recordKey } from '../record-key.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
 import { type Outgoing, pack, recordBytes, tooLarge } from './batching.js';
 import { type BytesProducer, createProducer, describe as describeError, isTooLarge, kafkaError, prepareTopics } from './client.js';
 import type { KafkaSinkConfig } from './config.js';
 import { toRecord } from './record.js';
+import { RegistryFormat } from './registry-format.js';
+import { SchemaRegistryClient } from './schema-registry.js';
 
 export function topicSafe(s: string): string {
   return s
@@ -57,6 +61,13 @@ export function kafkaSinkProblems(config: KafkaSinkConfig, ctx: CheckContext): s
     .slice(0, 249);
   const bad = topicNameProblem(sample);
   if (bad) out.push(`topic: "${config.topic}" gives "${sample}" for route "${ctx.route.key}", ${bad}`);
+  if (config.format !== 'json' && !config.schemaRegistry)
+    out.push(`format: ${config.format} needs schemaRegistry.url (the Confluent-compatible registry the schemas go to)`);
+  if (config.keyFormat === 'avro' && !config.schemaRegistry) out.push('keyFormat: avro needs schemaRegistry.url');
+  if (config.format === 'json' && config.schemaRegistry)
+    out.push('schemaRegistry: is used only with format avro or json-schema (format is json)');
+  if (config.format === 'avro' && config.cloudEvents)
+    out.push('cloudEvents: binary mode says content-type application/json; use it with format json or json-schema');
   if (config.exactlyOnce) {
     if (ctx.config.replayStore.type !== 'kafka')
       out.push('exactlyOnce: needs replayStore.type kafka (the checkpoint is written in the same Kafka transaction)');
@@ -76,10 +87,30 @@ export class KafkaSink implements Sink {
   /** Topic per (org, channel, kind): the template is applied once, not per event. */
   private readonly topics = new Map<string, string>();
 
+  /** `avro` / `json-schema`: values through the schema registry. */
+  private readonly registry: RegistryFormat | null;
+
   constructor(
     private readonly config: KafkaSinkConfig,
     private readonly ctx: SinkContext,
-  ) {}
+  ) {
+    const r = config.schemaRegistry;
+    this.registry =
+      config.format === 'json' || !r
+        ? null
+        : new RegistryFormat(
+            config,
+            new SchemaRegistryClient({
+              url: r.url,
+              username: r.username,
+              password: r.password,
+              ca: r.caCertFile ? trustedCas(r.caCertFile, 'schemaRegistry.caCertFile') : null,
+              timeoutMs: r.timeoutMs,
+            }),
+            ctx.payloadSchema,
+            ctx.log,
+          );
+  }
 
   /** Record bytes (key, value, headers) the broker acknowledged. */
   private bytesWritten = 0;
@@ -137,17 +168,13 @@ export class KafkaSink implements Sink {
   async write(batch: readonly Envelope[], checkpoint?: CheckpointRecord): Promise<EventOutcome[]> {
     const producer = this.producer;
     if (!producer) throw new RetriableError('KAFKA_UNAVAILABLE', 'kafka sink is not connected');
-    const records: Outgoing[] = batch.map((e, index) => {
-      const topic = this.topicOf(e);
-      const message = toRecord(e, topic, this.config.key, this.config.cloudEvents);
-      return { index, topic, message, bytes: recordBytes(message) };
-    });
+    const outcomes: EventOutcome[] = batch.map(() => ({ status: 'delivered' }));
+    const records = this.registry ? await this.encoded(batch, this.registry, outcomes) : this.plain(batch);
     try {
       await this.ensureTopics([...new Set(records.map((r) => r.topic))]);
     } catch (err) {
       throw kafkaError(err);
     }
-    const outcomes: EventOutcome[] = batch.map(() => ({ status: 'delivered' }));
     const limit = (topic: string) => this.limits.get(topic) ?? this.config.maxBatchBytes;
     const fits: Outgoing[] = [];
     for (const r of records) {
@@ -168,6 +195,39 @@ export class KafkaSink implements Sink {
     }
     await this.sendInOrder(producer, pack(fits, limit), outcomes, limit);
     return outcomes;
+  }
+
+  private plain(batch: readonly Envelope[]): Outgoing[] {
+    return batch.map((e, index) => {
+      const topic = this.topicOf(e);
+      const message = toRecord(e, topic, this.config.key, this.config.cloudEvents);
+      return { index, topic, message, bytes: recordBytes(message) };
+    });
+  }
+
+  /**
+   * Registry formats: each value framed with its schema id. An event whose schema the registry
+   * refuses gets that outcome, and everything after it waits (retry), so nothing passes it.
+   */
+  private async encoded(batch: readonly Envelope[], format: RegistryFormat, outcomes: EventOutcome[]): Promise<Outgoing[]> {
+    const out: Outgoing[] = [];
+    let refused = false;
+    for (let index = 0; index < batch.length; index++) {
+      const e = batch[index] as Envelope;
+      const topic = this.topicOf(e);
+      const enc = await format.encode(e, topic, recordKey(this.config.key, e));
+      if ('outcome' in enc) {
+        // Every event that needs a refused version says so at once (a dead-letter route sets them
+        // all aside in one pass); the others after the first refusal wait for the next attempt.
+        outcomes[index] = enc.outcome;
+        refused = true;
+      } else if (refused) outcomes[index] = { status: 'retry', error: 'held back behind an event whose schema was refused' };
+      else {
+        const message = toRecord(e, topic, this.config.key, this.config.cloudEvents, enc);
+        out.push({ index, topic, message, bytes: recordBytes(message) });
+      }
+    }
+    return out;
   }
 
   private topicOf(e: Envelope): string {

@@ -45,10 +45,18 @@ function headerMap(e: Envelope, cloudEvents: boolean): Map<Buffer, Buffer> {
   return h;
 }
 
-export function toRecord(e: Envelope, topic: string, mode: KeyMode, cloudEvents: boolean): OutgoingMessage {
-  const key = recordKey(mode, e);
+/** `encoded`: value (and key) bytes a registry format made; else the JSON envelope and a text key. */
+export function toRecord(
+  e: Envelope,
+  topic: string,
+  mode: KeyMode,
+  cloudEvents: boolean,
+  encoded?: { value: Buffer; key?: Buffer },
+): OutgoingMessage {
+  const text = recordKey(mode, e);
+  const key = encoded?.key ?? (text !== null && text !== undefined ? Buffer.from(text, 'utf8') : undefined);
   // The envelope's JSON bytes as decoded (no copy); the producer only reads them.
-  const value = envelopeBytes(e);
+  const value = encoded?.value ?? envelopeBytes(e);
   const headers = headerMap(e, cloudEvents);
-  return key !== null && key !== undefined ? { topic, key: Buffer.from(key, 'utf8'), value, headers } : { topic, value, headers };
+  return key ? { topic, key, value, headers } : { topic, value, headers };
 }

@@ -14,12 +14,14 @@ import type { Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { OrgServices } from '../../orgs.js';
+import type { PayloadSchema } from '../../payload-schema.js';
 import { defaultRetentionHours } from '../retention.js';
 import { isRefusal, type Refusal, SubscriptionControl } from '../subscription-control.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
 import { kindOfChannel, undecodable } from '../undecodable.js';
 import type { CometdSubscriberConfig } from './config.js';
 import { normaliseCometd } from './normalise.js';
+import { CometdPayloadSchemas } from './payload-schema.js';
 import { type CometdSession, type SessionMember, sessionFor } from './session.js';
 
 export class CometdSubscriber implements Subscriber, SessionMember {
@@ -63,6 +65,11 @@ export class CometdSubscriber implements Subscriber, SessionMember {
     private readonly config: CometdSubscriberConfig,
     private readonly orgs: OrgServices,
   ) {}
+
+  private schemas: CometdPayloadSchemas | null = null;
+  /** Subscriber.payloadSchema: every event of the channel has the type its describe gives. */
+  readonly payloadSchema = (): Promise<PayloadSchema | null> =>
+    (this.schemas ??= new CometdPayloadSchemas(this.config.channel, () => this.orgs.rest(this.config.org))).get();
 
   describe(): string {
     return `cometd ${this.config.channel} (org ${this.config.org}, start ${this.config.start})`;

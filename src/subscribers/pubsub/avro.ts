@@ -2,35 +2,15 @@
  * Avro decoding for the Pub/Sub API. Parsed types are cached by schema id and fetched with
  * GetSchema on a miss — one request per id however many events wait for it.
  * Avro `long` is decoded to a JSON number when it fits in ±2^53 and to a decimal string otherwise,
- * so JSON output never loses precision (commitNumber can exceed 2^53).
+ * so JSON output never loses precision (commitNumber can exceed 2^53): src/avro-long.ts.
  */
 import avro from 'avsc';
 import type avscUtils from 'avsc/lib/utils.js';
+import { ExactLong } from '../../avro-long.js';
 import { compileTranscode, type Transcode } from './json-transcode.js';
 import { compilePayload, type PayloadOf } from './payload.js';
 
-const MAX = BigInt(Number.MAX_SAFE_INTEGER);
-const MIN = -MAX;
-
-const UnpackedLong = avro.types.LongType.__with({
-  fromBuffer: (buf: Buffer) => {
-    const v = buf.readBigInt64LE();
-    return v <= MAX && v >= MIN ? Number(v) : v.toString();
-  },
-  toBuffer: (n: number | string | bigint) => {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt(n));
-    return b;
-  },
-  fromJSON: (x: unknown) => x,
-  toJSON: (x: unknown) => x,
-  isValid: (x: unknown) => typeof x === 'number' || typeof x === 'bigint' || (typeof x === 'string' && /^-?\d+$/.test(x)),
-  compare: (a: number | string, b: number | string) => {
-    const x = BigInt(a);
-    const y = BigInt(b);
-    return x === y ? 0 : x < y ? -1 : 1;
-  },
-});
+const UnpackedLong = ExactLong;
 
 type Tap = InstanceType<typeof avscUtils.Tap>;
 type LongReader = { _read(tap: Tap): unknown };
@@ -53,6 +33,8 @@ const JsonSafeLong = Object.create(UnpackedLong, {
 
 export interface ParsedSchema {
   id: string;
+  /** The schema as GetSchema gave it, parsed. */
+  schema: Record<string, unknown>;
   type: avro.Type;
   /** Top-level field names in order (bitmap bit i = field i). */
   fieldNames: string[];
@@ -85,6 +67,7 @@ export function parseSchema(id: string, json: string): ParsedSchema {
   });
   const parsed: ParsedSchema = {
     id,
+    schema: schema as unknown as Record<string, unknown>,
     type,
     fieldNames: fields.map((f) => f.name),
     nested,

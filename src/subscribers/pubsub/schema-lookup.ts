@@ -83,6 +83,29 @@ export class SchemaResolver {
     return this.byTopic(raw.event.payload, id ? `its schema id ${id} is unknown to Salesforce` : 'it has a blank schema id');
   }
 
+  /**
+   * The schema of an event's payload type for sinks that register schemas: the one its id names,
+   * else (markers, stand-ins, an id Salesforce no longer knows) the route topic's current one when
+   * the route carries one type of event; null for a channel of many types.
+   */
+  async forPayload(schemaId: string | null): Promise<ParsedSchema | null> {
+    if (schemaId) {
+      try {
+        return await this.cache.load(schemaId);
+      } catch (err) {
+        if (!notFound(err)) throw err;
+      }
+    }
+    if (changeEventEntity(this.routeTopic) === null && !this.routeTopic.startsWith('/event/')) return null;
+    try {
+      const id = await this.topicSchemaId(this.routeTopic);
+      return id ? await this.cache.load(id) : null;
+    } catch (err) {
+      if (notFound(err)) return null;
+      throw err;
+    }
+  }
+
   private async byTopic(payload: Buffer, why: string): Promise<ParsedSchema> {
     const single = changeEventEntity(this.routeTopic) !== null || this.routeTopic.startsWith('/event/');
     const entity = single ? changeEventEntity(this.routeTopic) : leadingEntityName(payload);

@@ -11,9 +11,10 @@ import { randomUUID } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { TokenProvider } from '../../auth/types.js';
 import type { DeadLetterInput } from '../../deadletter/types.js';
-import type { Envelope } from '../../envelope.js';
+import { type Envelope, filterKind, MARKER_KINDS } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { OrgServices } from '../../orgs.js';
+import type { PayloadSchema } from '../../payload-schema.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
 import { authMetadata, type PubSubStub, sfErrorCode, unary } from '../../salesforce/pubsub-client.js';
@@ -94,6 +95,14 @@ export class PubSubSubscriber implements Subscriber {
     const mode = this.config.managedSubscription ? `managed subscription ${this.config.managedSubscription}` : `start ${this.config.start}`;
     return `pubsub ${this.config.topic} (org ${this.config.org}, ${mode})`;
   }
+
+  /** Subscriber.payloadSchema: Salesforce's own schema of the event's type (GetSchema, cached). */
+  readonly payloadSchema = async (e: Envelope): Promise<PayloadSchema | null> => {
+    if (!this.schemas) return null;
+    const event = filterKind(e) !== 'undecodable' && !MARKER_KINDS.has(e.kind);
+    const s = await this.schemas.forPayload(event ? e.schemaId : null);
+    return s ? { id: s.id, avro: s.schema } : null;
+  };
 
   stats(): Record<string, number> {
     return {
