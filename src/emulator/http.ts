@@ -290,7 +290,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
       if (!rec || rec.type !== obj.name) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
       const fields = url.searchParams.get('fields')?.split(',') ?? ['Id', ...obj.fields.map((f) => f.name)];
       const row: Record<string, unknown> = { attributes: { type: obj.name, url: `/services/data/v${m[1]}/sobjects/${obj.name}/${id}` } };
-      for (const f of fields) row[f] = org.getField(rec, f);
+      for (const f of fields) row[f] = org.restField(rec, f);
       return sendJson(res, 200, row);
     }
     if (method === 'PATCH') {

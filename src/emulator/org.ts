@@ -254,7 +254,7 @@ export class EmulatedOrg {
       if (key === 'attributes' || key === 'Id') continue;
       const direct = obj.fields.find((f) => f.name.toLowerCase() === key.toLowerCase());
       if (direct && direct.type !== 'address' && direct.type !== 'name') {
-        out[direct.name] = value;
+        out[direct.name] = direct.type === 'date' || direct.type === 'datetime' ? timeInput(direct.name, direct.type, value) : value;
         continue;
       }
       const comp = this.componentOf(obj, key);
@@ -843,4 +843,21 @@ function project(type: string, id: string, fields: string[], get: (f: string) =>
   const row: Record<string, unknown> = { attributes: { type, url: `/services/data/v63.0/sobjects/${type}/${id}` } };
   for (const f of fields) row[f] = get(f) ?? null;
   return row;
+}
+
+/**
+ * A date or dateTime as REST clients send it (`2027-01-31`, `2027-01-31T10:00:00.000+0000`), kept
+ * as epoch milliseconds like every stored time; what does not parse is refused as Salesforce does.
+ */
+function timeInput(field: string, type: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const ms = Date.parse(value.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  if (Number.isNaN(ms))
+    throw new OrgError(
+      400,
+      'JSON_PARSER_ERROR',
+      `Cannot deserialize instance of ${type === 'date' ? 'date' : 'datetime'} from VALUE_STRING value ${value} or request may be missing a required field`,
+      [field],
+    );
+  return ms;
 }

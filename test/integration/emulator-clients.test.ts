@@ -229,6 +229,23 @@ describe('emulator, as the official clients use it', () => {
     }
   });
 
+  it('takes dates and dateTimes as REST clients send them, and refuses one that does not parse', async () => {
+    const token = await t.token();
+    const made = await t.http('POST', '/services/data/v63.0/sobjects/Opportunity', {
+      token,
+      body: { Name: 'Dated', StageName: 'Prospecting', CloseDate: '2027-01-31' },
+    });
+    expect(made.status, made.text).toBe(201);
+    const got = await t.http('GET', `/services/data/v63.0/sobjects/Opportunity/${made.json.id}`, { token });
+    expect(got.json.CloseDate).toBe('2027-01-31');
+    const bad = await t.http('POST', '/services/data/v63.0/sobjects/Opportunity', {
+      token,
+      body: { Name: 'Bad', StageName: 'Prospecting', CloseDate: 'soon' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json[0]).toMatchObject({ errorCode: 'JSON_PARSER_ERROR', fields: ['CloseDate'] });
+  });
+
   it('puts LastModifiedDate among the changed fields of every synthetic UPDATE', async () => {
     const before = (await t.published('/data/LeadChangeEvent')).length;
     await t.admin('events/emit', { spec: 'cdc:Lead', count: 40 });

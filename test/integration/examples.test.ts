@@ -23,6 +23,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const OLD = `whsec_${Buffer.from('example-old-secret-0123456789').toString('base64')}`;
 const NEW = `whsec_${Buffer.from('example-new-secret-0123456789').toString('base64')}`;
 const kafka = service('kafka');
+const registry = service('registry');
 
 /** Start an example; resolves with its first stdout line matching `ready`. */
 function startExample(
@@ -229,6 +230,58 @@ describe('examples', () => {
       expect(await exited(again.child)).toBe(0);
       expect(JSON.parse(again.line)).toMatchObject({ applied: ledger.length, records: records.size });
       expect(JSON.parse(again.line).duplicates).toBeGreaterThanOrEqual(1);
+    });
+  });
+
+  describe.skipIf(!kafka.url || !registry.url)(`schema registry consumer ${kafka.reason ?? registry.reason ?? ''}`, () => {
+    it('decodes Avro envelopes through the registry, a field added mid-stream included', async () => {
+      const dir = tempDir();
+      const topic = `examples-avro-${randomUUID().slice(0, 8)}`;
+      await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 30 });
+      const sink = {
+        type: 'kafka',
+        brokers: (kafka.url as string).split(','),
+        topic,
+        format: 'avro',
+        schemaRegistry: { url: registry.url },
+      };
+      const { bridge } = makeBridge(
+        t,
+        dir,
+        [
+          {
+            name: 'opps',
+            source: { type: 'pubsub', org: 'emu', topic: '/data/OpportunityChangeEvent', initial: 'earliest' },
+            sinks: [sink],
+          },
+        ],
+        {},
+        'warn',
+      );
+      await bridge.start();
+      try {
+        await until(() => (bridge.status().routes[0]?.eventsCommitted ?? 0) >= 30, 30_000, 'the first 30');
+        await t.admin('schema/change', { target: 'Opportunity', field: { name: 'Region__c', type: 'string' } });
+        const token = await t.token();
+        const made = await t.http('POST', '/services/data/v63.0/sobjects/Opportunity', {
+          token,
+          body: { Name: 'Registry deal', StageName: 'Prospecting', CloseDate: '2027-01-31', Region__c: 'EMEA' },
+        });
+        expect(made.status).toBe(201);
+        await until(() => (bridge.status().routes[0]?.eventsCommitted ?? 0) >= 31, 30_000, 'the one with the new field');
+      } finally {
+        await bridge.stop();
+      }
+      const c = await startExample(
+        'examples/schema-registry-consumer/consumer.mjs',
+        { BROKERS: kafka.url as string, TOPIC: topic, REGISTRY: registry.url as string, EXPECT: '31' },
+        /^\{"decoded"/,
+      );
+      expect(await exited(c.child)).toBe(0);
+      expect(JSON.parse(c.line)).toEqual({ decoded: 31, kinds: { cdc: 31 }, schemaIds: [expect.any(Number), expect.any(Number)] });
+      const records = c.lines.filter((l) => l.startsWith('{"kind"')).map((l) => JSON.parse(l));
+      expect(records).toHaveLength(31);
+      expect(records.at(-1)?.payload).toMatchObject({ Name: 'Registry deal', Region__c: 'EMEA' });
     });
   });
 });
