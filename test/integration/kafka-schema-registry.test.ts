@@ -85,6 +85,8 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
     await bridge.start();
     await until(() => readSink(join(dir, 'json')).length >= want, 30_000, 'every event in the JSON sink');
     await until(() => (bridge.status().routes[0]?.eventsCommitted ?? 0) >= want, 30_000, 'every event committed');
+    // Two registrations (value and key), not one per event.
+    expect(bridge.status().routes[0]?.sinks[0]?.stats).toMatchObject({ schemaRegistryCalls: 2 });
     await bridge.stop();
     const json = new Map(readSink(join(dir, 'json')).map((e) => [e.eventId, e]));
     const got = await decodeAll(topic, json.size);
@@ -245,6 +247,48 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
     }
     const got = await decodeAll(topic, retained);
     expect(new Set(got.map((g) => g.decoded.eventId)).size).toBe(retained);
+  });
+
+  it('types CometD change events from the describe, under subjects by record name', async () => {
+    const dir = tempDir();
+    const topic = `cometd-${randomUUID().slice(0, 8)}`;
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 20 });
+    const retained = (await t.ledger('/data/ContactChangeEvent')).length;
+    const kafkaSink = { type: 'kafka', brokers, topic, format: 'avro', schemaRegistry: { url }, subjectNameStrategy: 'topic-record' };
+    const { bridge } = makeBridge(
+      t,
+      dir,
+      [
+        {
+          name: 'c',
+          source: { type: 'cometd', org: 'emu', channel: '/data/ContactChangeEvent', initial: 'earliest' },
+          sinks: [kafkaSink, { type: 'file', dir: join(dir, 'json') }],
+        },
+      ],
+      {},
+      'warn',
+    );
+    await bridge.start();
+    await until(() => (bridge.status().routes[0]?.eventsCommitted ?? 0) >= retained, 30_000, 'committed');
+    await bridge.stop();
+    const json = new Map(readSink(join(dir, 'json')).map((e) => [e.eventId, e]));
+    const got = await decodeAll(topic, retained);
+    expect(got).toHaveLength(retained);
+    expect(await versions(`${topic}-sfbridge.envelope.ContactChangeEvent`)).toEqual([1]);
+    const schema = JSON.parse(((await (await fetch(`${url}/schemas/ids/${got[0]?.id}`)).json()) as { schema: string }).schema);
+    const payload = schema.fields.find((f: { name: string }) => f.name === 'payload').type[1];
+    expect(payload).toMatchObject({ name: 'ContactChangeEvent', namespace: 'sfbridge.cometd' });
+    // CometD's values as sent (dates as ISO strings), compound Name nested as in the JSON envelope.
+    let typed = 0;
+    for (const g of got) {
+      const e = json.get(g.decoded.eventId);
+      if (typeof g.decoded.payload === 'string') expect(JSON.parse(g.decoded.payload)).toEqual(e.payload);
+      else {
+        typed++;
+        expect(g.decoded.payload).toMatchObject(e.payload);
+      }
+    }
+    expect(typed).toBe(retained);
   });
 
   it('writes JSON Schema envelopes: the JSON text behind the wire-format header, the schema typed from Salesforce', async () => {

@@ -116,11 +116,14 @@ export class KafkaSink implements Sink {
   private bytesWritten = 0;
 
   stats(): Record<string, number> {
-    return { bytesWritten: this.bytesWritten };
+    return this.registry
+      ? { bytesWritten: this.bytesWritten, schemaRegistryCalls: this.registry.registryCalls }
+      : { bytesWritten: this.bytesWritten };
   }
 
   describe(): string {
-    return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic}${this.config.exactlyOnce ? ' (exactly-once)' : ''}`;
+    const format = this.config.format === 'json' ? '' : ` (${this.config.format} via schema registry)`;
+    return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic}${format}${this.config.exactlyOnce ? ' (exactly-once)' : ''}`;
   }
 
   /** The transactional id: one per route, stable across restarts (zombie fencing). */

@@ -41,6 +41,11 @@ export class RegistryFormat {
     private readonly log: Logger,
   ) {}
 
+  /** Calls made to the registry (registrations and look-ups), for /status. */
+  get registryCalls(): number {
+    return this.registry.calls;
+  }
+
   /** One event's value (and key) bytes; a refused schema is that event's outcome; outages throw. */
   async encode(e: Envelope, topic: string, key: string | null | undefined): Promise<Encoded> {
     const ps = this.payloadSchema ? await this.payloadSchema(e) : null;
