@@ -1,14 +1,13 @@
 /**
  * `${ENV_VAR}`, `${ENV_VAR:-default}` and `${file:/path}` in any string value of the parsed YAML
- * (after parsing, so a secret can never inject YAML). `$${` is a literal `${`. Interpolated values
- * that land in secret-looking keys, and every file value, are registered with the log scrubber.
+ * (after parsing, so a secret can never inject YAML). `$${` is a literal `${`. Every interpolated
+ * value (environment or file) is registered with the log scrubber: never printed or served.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { registerSecret } from '../log.js';
 import { formatPath } from './errors.js';
 
-const SECRETISH = /(token|secret|password|key|credential)/i;
 const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
 
 export interface Interpolation {
@@ -34,7 +33,6 @@ export function interpolate(value: unknown, ctx: Interpolation, path: PropertyKe
 function interpolateString(s: string, ctx: Interpolation, path: PropertyKey[]): string {
   if (!s.includes('${')) return s;
   const { env, baseDir, problems } = ctx;
-  const key = String(path[path.length - 1] ?? '');
   return s.replace(PATTERN, (whole, expr: string | undefined) => {
     if (whole === '$${') return '${';
     ctx.substituted.add(formatPath(path));
@@ -65,7 +63,8 @@ function interpolateString(s: string, ctx: Interpolation, path: PropertyKey[]): 
       problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
       return '';
     }
-    if (SECRETISH.test(key)) registerSecret(v);
+    // Every substituted value is treated as a secret (a URL may carry credentials, a header a token).
+    registerSecret(v);
     return v;
   });
 }

@@ -52,8 +52,16 @@ routes:
     expect(c.orgs.main?.auth).toMatchObject({ clientId: 'my-client', clientSecret: 'file-secret-value' });
     expect(c.routes[0]?.source).toMatchObject({ path: '/in/${x}' });
     expect(c.routes[0]?.sinks[0]).toMatchObject({ dir: '/out' });
-    // values read through ${file:} are never logged
+    // values read through ${file:} are never logged, nor any ${ENV} value, whatever its key
     expect(scrubString('secret is file-secret-value')).toBe('secret is [redacted]');
+    expect(scrubString('client my-client')).toBe('client [redacted]');
+    const withUrl = parseConfig(
+      'orgs: {}\nroutes:\n  - source: { type: file, path: /in }\n    sinks: [{ type: webhook, url: "${HOOK}", secrets: [whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw] }]\n',
+      join(dir, 'c.yaml'),
+      { HOOK: 'https://hooks.example/T0KEN-in-path' },
+    );
+    expect(withUrl.routes[0]?.sinks[0]).toMatchObject({ url: 'https://hooks.example/T0KEN-in-path' });
+    expect(scrubString('posting to https://hooks.example/T0KEN-in-path failed')).toBe('posting to [redacted] failed');
   });
 
   it('reports every problem with its path, not just the first', () => {
