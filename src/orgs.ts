@@ -22,9 +22,25 @@ export class OrgServices {
   private readonly agents = new Map<string, (url: string | URL) => HttpAgent | undefined>();
 
   constructor(
-    private readonly orgs: BridgeConfig['orgs'],
+    private orgs: BridgeConfig['orgs'],
     private readonly log: Logger,
   ) {}
+
+  /**
+   * A reloaded config: the orgs named in `gone` (removed or changed) lose their token provider,
+   * connections and poller (their routes were stopped first); the next use builds them afresh.
+   */
+  update(orgs: BridgeConfig['orgs'], gone: readonly string[]): void {
+    for (const name of gone) {
+      this.pollers.get(name)?.stop();
+      this.pollers.delete(name);
+      this.clients.get(name)?.close();
+      this.clients.delete(name);
+      this.tokens.delete(name);
+      this.agents.delete(name);
+    }
+    this.orgs = orgs;
+  }
 
   config(name: string): OrgConfig {
     const c = Object.hasOwn(this.orgs, name) ? this.orgs[name] : undefined;

@@ -7,13 +7,17 @@ import { captureConsole, createLogger, type Logger } from '../log.js';
 import { Bridge } from '../pipeline/bridge.js';
 import { startHealthServer } from '../pipeline/health.js';
 import { parse, requireConfigPath } from './args.js';
+import { reloadOnChange } from './config-reload.js';
 import { tuneHeap } from './heap.js';
 
-export const RUN_HELP = `usage: sfbridge run -c FILE [--log-level LEVEL]
+export const RUN_HELP = `usage: sfbridge run -c FILE [--log-level LEVEL] [--watch-config]
 
 Run the bridge until stopped. SIGTERM or SIGINT stops fetching, drains in-flight events to
 the sinks, commits their replay positions and exits 0 (within pipeline.drainTimeoutMs);
 a second signal exits at once (uncommitted events are replayed on the next start).
+SIGHUP, or any change of FILE with --watch-config, reloads FILE: added routes start, removed
+ones drain and stop (positions kept), changed ones restart alone, the others never pause; a file
+that check refuses is logged and ignored (the running config stays).
 Exit codes: 0 stopped or all sources finished, 1 a route failed or startup failed, 2 bad usage/config.`;
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -23,6 +27,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     {
       config: { type: 'string', short: 'c' },
       'log-level': { type: 'string' },
+      'watch-config': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -32,15 +37,18 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${RUN_HELP}\n`);
     return 0;
   }
-  const { config } = loadConfigFile(requireConfigPath('run', values.config));
+  const { config, path } = loadConfigFile(requireConfigPath('run', values.config));
   const log = createLogger({ level: values['log-level'] ?? config.log.level, format: config.log.format });
   captureConsole(log);
-  return runBridge(config, log);
+  return runBridge(config, log, { configPath: path, watchConfig: values['watch-config'] === true });
 }
 
 export interface RunHooks {
   /** Called once the bridge is running. */
   onStarted?: (bridge: Bridge) => void;
+  /** The config file: SIGHUP reloads it (and any change of it with `watchConfig`). */
+  configPath?: string;
+  watchConfig?: boolean;
 }
 
 export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHooks = {}): Promise<number> {
@@ -92,6 +100,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     markStarted();
   }
   hooks.onStarted?.(bridge);
+  const stopReloading = hooks.configPath ? reloadOnChange(hooks.configPath, bridge, log, hooks.watchConfig === true) : () => undefined;
 
   const finished = bridge.whenDone().then(async (states) => {
     await bridge.stop();
@@ -99,6 +108,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     return states.includes('failed') ? 1 : 0;
   });
   const code = await Promise.race([stopped, finished]);
+  stopReloading();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   health?.close();

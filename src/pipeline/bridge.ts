@@ -5,23 +5,21 @@
  */
 
 import { ChangeSignal } from '../change-signal.js';
-import type { BridgeConfig, RouteConfig, ShapingConfig } from '../config/schema.js';
+import type { BridgeConfig, RouteConfig } from '../config/schema.js';
 import { configProblems } from '../config-file.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
 import { asStartupError, BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OrgServices } from '../orgs.js';
-import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
 import { isLeaseStore, type Lease } from '../replay/lease.js';
 import type { ReplayStore } from '../replay/types.js';
-import { inFlightLimit, routeKey, sourceFacts } from '../route-facts.js';
+import { routeKey, sourceFacts } from '../route-facts.js';
 import { applyPushTopics } from '../salesforce/pushtopics.js';
-import { sinkShape } from '../shaping/shape.js';
-import type { Sink } from '../sinks/types.js';
-import { withStages } from '../stages/index.js';
 import { HaCoordinator } from './ha.js';
 import { BridgeMetrics } from './metrics.js';
-import { Route, type RouteState } from './route.js';
+import { configHash, planReload, type ReloadPlan } from './reload.js';
+import type { Route, RouteState } from './route.js';
+import { buildRoute, type Running } from './route-builder.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
 import { createDeadLetterStore, createReplayStore } from './stores.js';
 import { RouteSupervisor } from './supervisor.js';
@@ -30,15 +28,9 @@ export interface BridgeStatus {
   state: 'starting' | 'running' | 'stopping' | 'stopped';
   replayStore: string;
   instance?: string;
+  /** The running config's hash and when it was loaded (at start or by a reload). */
+  config: { hash: string; loadedAt: string };
   routes: RouteStatus[];
-}
-
-interface Running {
-  route: Route;
-  sinks: Sink[];
-  /** HA: the lease the route runs under (a supervised restart keeps it). */
-  lease?: Lease;
-  mayWrite?: () => boolean;
 }
 
 export class Bridge {
@@ -60,10 +52,14 @@ export class Bridge {
   /** Notified when a route ends, fails, restarts, or the daemon must exit: whenDone() looks again. */
   private readonly changed = new ChangeSignal();
 
+  /** The config running now: its hash and when it was loaded (/status). */
+  private loaded: { hash: string; loadedAt: string };
+
   constructor(
-    private readonly config: BridgeConfig,
+    private config: BridgeConfig,
     private readonly log: Logger,
   ) {
+    this.loaded = { hash: configHash(config), loadedAt: new Date().toISOString() };
     this.store = createReplayStore(config, log);
     this.deadLetters = createDeadLetterStore(config, log);
     this.orgs = new OrgServices(config.orgs, log);
@@ -85,35 +81,8 @@ export class Bridge {
   }
 
   private build(key: string, lease?: Lease, mayWrite?: () => boolean): Running {
-    const rc = this.specs.get(key) as RouteConfig;
-    const rlog = this.log.child({ route: key });
-    const source = lookup(subscriberTypes, rc.source.type).create(rc.source, { route: key, log: rlog, orgs: this.orgs });
-    const subscriber = withStages(source, rc, this.orgs, rlog);
-    const outage = { mode: rc.sinkOutage.mode, afterMs: rc.sinkOutage.after };
-    const describeObject = this.orgs.describer(sourceFacts(rc.source).org);
-    const sinks = rc.sinks.map((sc, i) => {
-      const name = `${sc.type}#${i}`;
-      const ctx = { route: key, log: rlog, sinkName: name, orgs: this.orgs, describeObject, payloadSchema: source.payloadSchema };
-      // Every sink schema carries the shaping keys (registry.ts), whatever its type.
-      return { name, sink: lookup(sinkTypes, sc.type).create(sc, ctx), shape: sinkShape(rc, sc as ShapingConfig, i) };
-    });
-    const route = new Route({
-      key,
-      subscriber,
-      sinks,
-      store: this.store,
-      lease,
-      mayWrite,
-      deadLetters: this.deadLetters,
-      outage,
-      maxInFlight: inFlightLimit(rc, this.config.pipeline),
-      maxBatchEvents: this.config.pipeline.maxBatchEvents,
-      commitIntervalMs: this.config.pipeline.commitIntervalMs,
-      commitMaxEvents: this.config.pipeline.commitMaxEvents,
-      log: rlog,
-      observer: this.metrics.observer(key),
-    });
-    return { route, sinks: sinks.map((s) => s.sink), lease, mayWrite };
+    const d = { pipeline: this.config.pipeline, orgs: this.orgs, store: this.store, deadLetters: this.deadLetters, metrics: this.metrics };
+    return buildRoute(key, this.specs.get(key) as RouteConfig, { ...d, log: this.log }, lease, mayWrite);
   }
 
   /** Open the store and sinks, then start the routes. Throws a clear error if anything can't open. */
@@ -265,7 +234,32 @@ export class Bridge {
         ? { ...st, state: 'failed' as const, error: st.error ?? restart.lastFailure, restart }
         : { ...st, restart };
     });
-    return { state: this.state, replayStore: this.store.describe(), instance: this.ha?.instanceId, routes };
+    return { state: this.state, replayStore: this.store.describe(), instance: this.ha?.instanceId, config: this.loaded, routes };
+  }
+
+  /**
+   * Apply a new config (already checked) without a restart: removed routes drain and stop (their
+   * positions stay stored), changed ones restart alone, added ones start; untouched routes go on.
+   * Under HA the route set changes on this instance and leases follow it.
+   */
+  async reload(next: BridgeConfig): Promise<ReloadPlan> {
+    const plan = planReload(this.config, next);
+    const leases = new Map(plan.changed.map((k) => [k, this.running.get(k)]));
+    for (const key of [...plan.removed, ...plan.changed]) await this.stopRoute(key, true);
+    this.orgs.update(next.orgs, [...plan.orgs.removed, ...plan.orgs.changed]);
+    for (const key of plan.removed) this.specs.delete(key);
+    for (const rc of next.routes) this.specs.set(routeKey(rc), rc);
+    this.config = next;
+    this.loaded = { hash: configHash(next), loadedAt: new Date().toISOString() };
+    this.orgs.pollLimits(new Set([...this.specs.values()].flatMap((rc) => sourceFacts(rc.source).org ?? [])));
+    this.ha?.setKeys([...this.specs.keys()]);
+    for (const key of [...plan.changed, ...plan.added]) {
+      const held = leases.get(key);
+      // Under HA a route starts where this instance holds its lease (kept across the change).
+      if (this.ha && !held?.lease) continue;
+      await this.startRoute(key, held?.lease, held?.mayWrite).catch((err) => this.supervisor.failed(key, errorMessage(err)));
+    }
+    return plan;
   }
 
   /** Graceful: stop fetching, drain in-flight events, commit, close. True when fully drained. */

@@ -42,7 +42,7 @@ export class HaCoordinator {
 
   constructor(
     private readonly store: LeaseStore,
-    private readonly keys: string[],
+    private keys: string[],
     private readonly config: HaConfig,
     private readonly log: Logger,
     private readonly control: RouteControl,
@@ -60,6 +60,19 @@ export class HaCoordinator {
       },
       Math.max(50, Math.floor(this.config.leaseTtlMs / 3)),
     );
+  }
+
+  /**
+   * A reloaded route set: routes gone from it are stopped here (drained) and their leases given
+   * back; new ones are taken up by the next tick, a fair share per instance as usual.
+   */
+  setKeys(keys: string[]): void {
+    this.keys = keys;
+    for (const key of [...this.owned.keys()])
+      if (!keys.includes(key)) {
+        this.log.info({ route: key, instance: this.instanceId }, 'route removed by a reload; releasing its lease');
+        void this.drop(key, true, true);
+      }
   }
 
   async stopLoop(): Promise<void> {

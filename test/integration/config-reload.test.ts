@@ -1,0 +1,130 @@
+/**
+ * Config changes without a restart: Bridge.reload starts added routes, drains and stops removed
+ * ones (positions kept), restarts changed ones alone and leaves the rest running; `sfbridge run`
+ * reloads on SIGHUP and, with --watch-config, when the file changes, and ignores a file that
+ * check refuses (the running config stays).
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/registry.js';
+import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
+import { startCli } from '../helpers/cli.js';
+import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { until, untilAsync } from '../helpers/fakes.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+describe('config reload', () => {
+  let t: TestEmulator;
+  beforeAll(async () => {
+    t = await startEmulator();
+  });
+  afterAll(async () => t?.stop());
+
+  const pubsub = (name: string, topic: string, dir: string) => ({
+    name,
+    source: { type: 'pubsub', org: 'emu', topic, initial: 'earliest' },
+    sinks: [{ type: 'file', dir }],
+  });
+
+  it('starts added routes, stops removed ones (positions kept), restarts changed ones; the others never pause', async () => {
+    const dir = tempDir();
+    await t.admin('events/emit', { spec: 'cdc:Account', count: 20 });
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 20 });
+    await t.admin('events/emit', { spec: 'cdc:Lead', count: 20 });
+    const routes = [
+      pubsub('keep', '/data/AccountChangeEvent', join(dir, 'keep')),
+      pubsub('drop', '/data/ContactChangeEvent', join(dir, 'drop')),
+      pubsub('change', '/data/LeadChangeEvent', join(dir, 'lead-a')),
+    ];
+    const { bridge, config } = makeBridge(t, dir, routes, {}, 'warn');
+    await bridge.start();
+    try {
+      await until(() => bridge.status().routes.every((r) => r.eventsCommitted >= 20), 30_000, 'every route committed');
+      const keep = bridge.routes.find((r) => r.key === 'keep');
+      const before = bridge.status().config;
+      const next = configSchema.parse({
+        ...JSON.parse(JSON.stringify(config)),
+        routes: [
+          routes[0],
+          { ...routes[2], sinks: [{ type: 'file', dir: join(dir, 'lead-b') }] },
+          pubsub('add', '/data/CaseChangeEvent', join(dir, 'add')),
+        ],
+      });
+      await t.admin('events/emit', { spec: 'cdc:Case', count: 10 });
+      const plan = await bridge.reload(next);
+      expect(plan).toMatchObject({ added: ['add'], removed: ['drop'], changed: ['change'], needRestart: [] });
+      // The untouched route is the same running Route: never stopped, never paused.
+      expect(bridge.routes.find((r) => r.key === 'keep')).toBe(keep);
+      expect(keep?.status().state).toBe('running');
+      expect(
+        bridge
+          .status()
+          .routes.map((r) => r.key)
+          .sort(),
+      ).toEqual(['add', 'change', 'keep']);
+      expect((await bridge.store.load('drop'))?.replayId).toBeTruthy();
+      expect(bridge.status().config.hash).not.toBe(before.hash);
+      await until(() => readSink(join(dir, 'add')).length >= 10, 30_000, 'the added route delivers');
+      // The changed route resumed from its position into its new sink: only new events there.
+      await t.admin('events/emit', { spec: 'cdc:Lead', count: 5 });
+      await t.admin('events/emit', { spec: 'cdc:Account', count: 5 });
+      await until(() => readSink(join(dir, 'lead-b')).length >= 5, 30_000, 'the changed route delivers to its new sink');
+      expect(readSink(join(dir, 'lead-b'))).toHaveLength(5);
+      await until(() => readSink(join(dir, 'keep')).length >= 25, 30_000, 'the untouched route goes on');
+      expect(readSink(join(dir, 'drop'))).toHaveLength(20);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('sfbridge run reloads on a file change (--watch-config) and on SIGHUP, and ignores a file check refuses', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const file = join(dir, 'sfbridge.yaml');
+    const base = {
+      orgs: { emu: emulatorOrg(t) },
+      replayStore: { type: 'file', path: join(dir, 'replay.json') },
+      health: { host: '127.0.0.1', port },
+      routes: [pubsub('one', '/data/AccountChangeEvent', join(dir, 'one'))],
+    };
+    writeFileSync(file, JSON.stringify(base));
+    const { child, result } = startCli(['run', '-c', file, '--watch-config']);
+    let log = '';
+    child.stderr?.on('data', (c) => {
+      log += c;
+    });
+    const status = async () => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as any;
+    try {
+      await untilAsync(async () => (await status().catch(() => null))?.state === 'running', 30_000, 'running');
+      const first = (await status()).config;
+      writeFileSync(file, JSON.stringify({ ...base, routes: [...base.routes, pubsub('two', '/data/CaseChangeEvent', join(dir, 'two'))] }));
+      await untilAsync(async () => (await status()).routes.some((r: any) => r.key === 'two' && r.state === 'running'), 30_000, 'route two');
+      const second = (await status()).config;
+      expect(second.hash).not.toBe(first.hash);
+      // A file check refuses (a route without sinks): logged, ignored, the running config stays.
+      writeFileSync(file, JSON.stringify({ ...base, routes: [{ name: 'bad', source: base.routes[0]?.source, sinks: [] }] }));
+      child.kill('SIGHUP');
+      await until(() => (log.match(/config reload refused/g) ?? []).length >= 1, 10_000, 'the refusal logged');
+      const after = await status();
+      expect(after.config).toEqual(second);
+      expect(after.routes.map((r: any) => r.key).sort()).toEqual(['one', 'two']);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const r = await result;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/config reloaded.*"added":\["two"\]|"added":\["two"\].*config reloaded/);
+    expect(r.stderr).toMatch(/config reload refused/);
+  });
+});
