@@ -1,14 +1,22 @@
-/** `sfbridge route restart NAME -c FILE`: restart a failed route of a running bridge now. */
+/** `sfbridge route list|show|pause|resume|restart [NAME] -c FILE`: the route API of a running bridge. */
 import { loadConfigFile } from '../config-file.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { parse, requireConfigPath } from './args.js';
 import { healthBaseUrl } from './health-url.js';
 
-export const ROUTE_HELP = `usage: sfbridge route restart NAME -c FILE
+export const ROUTE_HELP = `usage: sfbridge route list -c FILE
+       sfbridge route show|pause|resume|restart NAME -c FILE
 
-Asks the bridge running with FILE to restart its failed route NAME now instead of at its next
-scheduled restart (onRouteFailure: restart). Talks to the bridge's health endpoint
-(health.host / health.port in FILE), which accepts it from this machine only.`;
+Talks to the bridge running with FILE, through its health listener (health.host / health.port):
+  list      every route: state, paused, events committed, position
+  show      one route's status
+  pause     stop requesting events; what was already requested is delivered and committed, and
+            the position stays (a restart of the bridge resumes the route)
+  resume    request events again
+  restart   restart the route now (a failed one at once; a running one drains first)
+Changes are accepted from this machine, or with health.token as a bearer token.`;
+
+const ACTIONS = new Set(['list', 'show', 'pause', 'resume', 'restart']);
 
 export async function routeCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('route', argv, {
@@ -20,25 +28,47 @@ export async function routeCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${ROUTE_HELP}\n`);
     return values.help ? 0 : 2;
   }
-  if (action !== 'restart') throw new UsageError(`route: unknown action "${action}"; use restart`);
-  if (!name) throw new UsageError('route restart: name the route (its `name`, as /status shows it)');
+  if (!ACTIONS.has(action)) throw new UsageError(`route: unknown action "${action}"; use list, show, pause, resume or restart`);
+  if (action !== 'list' && !name) throw new UsageError(`route ${action}: name the route (its \`name\`, as /status shows it)`);
   const { config } = loadConfigFile(requireConfigPath('route', values.config));
-  if (!config.health) throw new UsageError('route restart: the config has no `health` section, so the running bridge cannot be reached');
-  const url = `${healthBaseUrl(config.health)}/routes/${encodeURIComponent(name)}/restart`;
+  if (!config.health)
+    throw new UsageError(`route ${action}: the config has no \`health\` section, so the running bridge cannot be reached`);
+  const base = `${healthBaseUrl(config.health)}/routes`;
+  const url =
+    action === 'list'
+      ? base
+      : action === 'show'
+        ? `${base}/${encodeURIComponent(name as string)}`
+        : `${base}/${encodeURIComponent(name as string)}/${action}`;
+  const headers: Record<string, string> = config.health.token ? { authorization: `Bearer ${config.health.token}` } : {};
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST' });
+    res = await fetch(url, { method: action === 'list' || action === 'show' ? 'GET' : 'POST', headers });
   } catch (err) {
     throw new BridgeError(
       'UNREACHABLE',
-      `route restart: no bridge answers at ${url} (${(err as Error).message}); is it running with this config?`,
+      `route ${action}: no bridge answers at ${url} (${(err as Error).message}); is it running with this config?`,
     );
   }
   const text = (await res.text()).trim();
-  if (res.status === 202) {
-    process.stdout.write(`route ${name}: restarting\n`);
+  if (res.ok && action === 'list') {
+    const rows = JSON.parse(text) as Array<{
+      key: string;
+      state: string;
+      paused: boolean;
+      eventsCommitted: number;
+      committed: { replayId: string } | null;
+    }>;
+    for (const r of rows)
+      process.stdout.write(
+        `${r.key}\t${r.state}${r.paused ? ' (paused)' : ''}\t${r.eventsCommitted} committed\t${r.committed?.replayId ?? '-'}\n`,
+      );
     return 0;
   }
-  process.stderr.write(`sfbridge: route ${name}: ${text || `HTTP ${res.status}`}\n`);
+  if (res.ok) {
+    process.stdout.write(action === 'show' ? `${text}\n` : `route ${name}: ${text}\n`);
+    return 0;
+  }
+  process.stderr.write(`sfbridge: route ${name ?? ''}: ${text || `HTTP ${res.status}`}\n`);
   return 1;
 }

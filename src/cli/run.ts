@@ -81,7 +81,8 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     if (config.health) {
       health = await startHealthServer(config.health.host, config.health.port, {
         status: () => bridge.status(),
-        restart: (key) => bridge.restartNow(key),
+        routes: { pause: (key, on) => bridge.pause(key, on), restart: (key) => bridge.restart(key) },
+        token: config.health.token,
         metrics: bridge.metrics,
       });
       const addr = health.address();

@@ -295,6 +295,11 @@ export function configSchemaWith(c: ComponentSchemas) {
       .strictObject({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535),
+        /**
+         * Route API changes (POST /routes/<name>/pause|resume|restart) from clients other than
+         * loopback need `Authorization: Bearer <token>`; write it as a `${…}` secret.
+         */
+        token: z.string().min(16, 'use at least 16 characters').optional(),
       })
       .optional(),
     orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),

@@ -19,7 +19,7 @@ import { HaCoordinator } from './ha.js';
 import { BridgeMetrics } from './metrics.js';
 import { configHash, planReload, type ReloadPlan } from './reload.js';
 import type { Route, RouteState } from './route.js';
-import { buildRoute, type Running } from './route-builder.js';
+import { buildRoute, closeSinks, openAndStart, type Running } from './route-builder.js';
 import { type RouteStatus, standbyStatus } from './route-types.js';
 import { createDeadLetterStore, createReplayStore } from './stores.js';
 import { RouteSupervisor } from './supervisor.js';
@@ -126,22 +126,11 @@ export class Bridge {
       return;
     }
     for (const [key, r] of this.running) {
-      await this.openAndStart(r);
+      await openAndStart(r);
       this.watch(key, r);
     }
     this.state = 'running';
     this.log.info({ routes: [...this.running.keys()], replayStore: this.store.describe() }, 'bridge running');
-  }
-
-  private async openAndStart(r: Running): Promise<void> {
-    for (const s of r.sinks) {
-      try {
-        await s.open();
-      } catch (err) {
-        throw asStartupError(`sink ${s.describe()}`, err);
-      }
-    }
-    await r.route.start();
   }
 
   /** Hand a route's failure to the supervisor, and wake whenDone() when it ends either way. */
@@ -163,9 +152,21 @@ export class Bridge {
     this.log.info({ route: key }, 'route restarted');
   }
 
-  /** Operator request (HTTP `POST /routes/<key>/restart`): restart a failed route now. */
-  restartNow(key: string): boolean {
-    return this.supervisor.restartNow(key);
+  /** Route API: pause (no new events requested, position kept) or resume a route running here. */
+  pause(key: string, on: boolean): boolean {
+    const r = this.running.get(key);
+    r?.route.pause(on);
+    return r !== undefined;
+  }
+
+  /** Route API: restart a route now (a failed one at once; a running one drains, then starts again). */
+  async restart(key: string): Promise<boolean> {
+    if (this.supervisor.restartNow(key)) return true;
+    const r = this.running.get(key);
+    if (!r || this.state !== 'running') return false;
+    await this.stopRoute(key, true);
+    await this.startRoute(key, r.lease, r.mayWrite).catch((err) => this.supervisor.failed(key, errorMessage(err)));
+    return true;
   }
 
   /**
@@ -178,7 +179,7 @@ export class Bridge {
     const r = this.build(key, lease, mayWrite);
     this.running.set(key, r);
     try {
-      await this.openAndStart(r);
+      await openAndStart(r);
     } catch (err) {
       await this.closeSinks(r);
       throw err;
@@ -284,10 +285,7 @@ export class Bridge {
     return results.every(Boolean);
   }
 
-  private async closeSinks(r: Running): Promise<void> {
-    for (const s of r.sinks) {
-      await s.drain().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink drain failed'));
-      await s.close().catch((err) => this.log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
-    }
+  private closeSinks(r: Running): Promise<void> {
+    return closeSinks(r, this.log);
   }
 }

@@ -2,18 +2,20 @@
  * HTTP endpoints for orchestrators. /healthz is liveness: 200 while the process serves requests,
  * whatever single routes do (a failed route must not get the healthy ones restarted with the
  * process). /readyz is readiness (notReady() below says what it checks). /status (JSON, public:
- * strings scrubbed), /metrics (Prometheus, metrics.ts). `POST /routes/<name>/restart` restarts a
- * failed route now, from loopback clients only.
+ * strings scrubbed), /metrics (Prometheus, metrics.ts), and the route API (route-api.ts).
  */
 import { createServer, type Server } from 'node:http';
 import { scrubString } from '../log.js';
 import type { BridgeStatus } from './bridge.js';
+import { handleRouteApi, type RouteApiTarget } from './route-api.js';
 import type { RouteStatus } from './route-types.js';
 
 export interface HealthHandlers {
   status: () => BridgeStatus;
-  /** Restart a failed route now; false when no such route waits for a restart. */
-  restart?: (route: string) => boolean;
+  /** The route API (route-api.ts): pause, resume, restart. */
+  routes?: Omit<RouteApiTarget, 'routes'>;
+  /** Bearer token that authorises route changes from clients other than loopback. */
+  token?: string;
   metrics: { render(): Promise<string>; contentType: string };
 }
 
@@ -47,7 +49,8 @@ const text = { 'content-type': 'text/plain' };
 export function startHealthServer(host: string, port: number, h: HealthHandlers): Promise<Server> {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0] ?? '/';
-    const restartMatch = /^\/routes\/(.+)\/restart$/.exec(url);
+    const api = h.routes && { ...h.routes, routes: () => h.status().routes };
+    if (api && handleRouteApi(req, res, url, api, h.token)) return;
     if (url === '/healthz') {
       const alive = h.status().state !== 'stopped';
       res.writeHead(alive ? 200 : 503, text).end(alive ? 'ok\n' : 'stopped\n');
@@ -55,11 +58,6 @@ export function startHealthServer(host: string, port: number, h: HealthHandlers)
       // Route names and errors are operator text, scrubbed like /status.
       const why = notReady(h.status()).map(scrubString);
       res.writeHead(why.length === 0 ? 200 : 503, text).end(why.length === 0 ? 'ready\n' : `${why.join('\n')}\n`);
-    } else if (restartMatch && req.method === 'POST') {
-      const local = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
-      if (!local) res.writeHead(403, text).end('route restarts are accepted from loopback clients only\n');
-      else if (h.restart?.(decodeURIComponent(restartMatch[1] as string))) res.writeHead(202, text).end('restarting\n');
-      else res.writeHead(409, text).end('no such route waiting for a restart\n');
     } else if (url === '/status') {
       // /status is public: every string passes the secret scrubber on its way out.
       const body = JSON.stringify(h.status(), (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
@@ -70,7 +68,7 @@ export function startHealthServer(host: string, port: number, h: HealthHandlers)
         (err) => res.writeHead(500, text).end(`metrics failed: ${scrubString(String(err))}\n`),
       );
     } else {
-      res.writeHead(404, text).end('not found: try /healthz, /readyz, /status, /metrics or POST /routes/<name>/restart\n');
+      res.writeHead(404, text).end('not found: try /healthz, /readyz, /status, /metrics, /routes\n');
     }
   });
   return new Promise((resolve, reject) => {

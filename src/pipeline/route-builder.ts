@@ -5,6 +5,7 @@
  */
 import type { BridgeConfig, RouteConfig, ShapingConfig } from '../config/schema.js';
 import type { DeadLetterStore } from '../deadletter/types.js';
+import { asStartupError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OrgServices } from '../orgs.js';
 import { lookup, sinkTypes, subscriberTypes } from '../registry.js';
@@ -63,4 +64,24 @@ export function buildRoute(key: string, rc: RouteConfig, d: BuildDeps, lease?: L
     observer: d.metrics.observer(key),
   });
   return { route, sinks: sinks.map((s) => s.sink), lease, mayWrite };
+}
+
+/** Open a route's sinks, then start it; a sink that cannot open names itself. */
+export async function openAndStart(r: Running): Promise<void> {
+  for (const s of r.sinks) {
+    try {
+      await s.open();
+    } catch (err) {
+      throw asStartupError(`sink ${s.describe()}`, err);
+    }
+  }
+  await r.route.start();
+}
+
+/** Drain and close a route's sinks; a failure is logged, never thrown (the route is going anyway). */
+export async function closeSinks(r: Running, log: Logger): Promise<void> {
+  for (const s of r.sinks) {
+    await s.drain().catch((err) => log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink drain failed'));
+    await s.close().catch((err) => log.warn({ error: errorMessage(err), sink: s.describe() }, 'sink close failed'));
+  }
 }

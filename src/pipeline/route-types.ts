@@ -61,6 +61,8 @@ export interface RouteStatus {
   committed: StoredPosition | null;
   commitFailures: number;
   error: string | null;
+  /** Paused through the route API (no new events requested; the position stays). */
+  paused?: boolean;
   sinks: SinkStatus[];
   /** Timing facts metrics.ts adds for /status: how far behind and how close to the retention cliff. */
   org?: string | null;

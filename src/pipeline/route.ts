@@ -1,12 +1,7 @@
 /**
- * One route: a subscription feeding its sinks. The route
- * - hands every batch to every sink writer (sink-writer.ts);
- * - tracks which position is safe to commit (checkpoint-tracker.ts: the newest event such that it
- *   and everything before it was acknowledged by all sinks, in stream order);
- * - has it written by the commit scheduler (commit-scheduler.ts: group commit, store back-off),
- *   or, for a sink that commits atomically with its writes, hands the sink the checkpoint record;
- * - bounds memory with credits: the subscriber may hold at most `maxInFlight` unacknowledged
- *   events, and gets no new credit while positions cannot be stored.
+ * One route: a subscription feeding its sinks. It hands every batch to every sink writer, has the newest position
+ * all sinks acknowledged in stream order (checkpoint-tracker.ts) committed (commit-scheduler.ts, or by an atomic
+ * sink), and bounds memory with credit: at most `maxInFlight` unacknowledged events, none new while positions cannot be stored.
  */
 
 import { ChangeSignal } from '../change-signal.js';
@@ -31,15 +26,15 @@ export class Route {
   private maxInFlightSeen = 0;
   private creditViolations = 0;
   private withheldCredit = 0;
+  private paused = false;
   private received = 0;
   private acked = 0;
   private committedEvents = 0;
   private committed: StoredPosition | null = null;
   private error: string | null = null;
   private endRequested = false;
-  /** The route's only sink commits positions in its own transactions (see sinks/types.ts). */
+  /** The route's only sink commits positions in its own transactions (sinks/types.ts); what it committed last. */
   private readonly atomic: boolean;
-  /** The position the atomic sink committed last. */
   private atomicCommitted: StoredPosition | null = null;
   private settled!: (state: RouteState) => void;
   /** Resolves when the route ends, fails or is stopped. */
@@ -69,9 +64,7 @@ export class Route {
         ),
       onStoreUp: () => {
         this.opts.log.info({}, 'replay store reachable again; resuming');
-        const credit = this.withheldCredit;
-        this.withheldCredit = 0;
-        this.returnCredit(credit);
+        this.pause(this.paused);
       },
       // Fenced (another instance owns the subscription now) or otherwise permanent: stop.
       onFatal: (err) => this.failRoute(err),
@@ -141,6 +134,7 @@ export class Route {
       committed: this.committed,
       commitFailures: this.commits.failures,
       error: this.error,
+      paused: this.paused,
       sinks: this.writers.map((w) => w.status()),
     };
   }
@@ -227,9 +221,17 @@ export class Route {
     if (this.endRequested && this.tracker.size === 0) void this.finishEnded();
   }
 
+  /** Operator pause (route API): no new credit; granted events still arrive and commit. */
+  pause(on: boolean): void {
+    this.paused = on;
+    const credit = this.withheldCredit;
+    this.withheldCredit = 0;
+    this.returnCredit(credit);
+  }
+
   private returnCredit(n: number): void {
     if (n === 0) return;
-    if (this.commits.storeDown) {
+    if (this.commits.storeDown || this.paused) {
       this.withheldCredit += n;
       return;
     }

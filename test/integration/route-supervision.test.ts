@@ -51,7 +51,7 @@ describe('route supervision', () => {
     try {
       health = await startHealthServer('127.0.0.1', 0, {
         status: () => a.bridge.status(),
-        restart: (k) => a.bridge.restartNow(k),
+        routes: { pause: (k, on) => a.bridge.pause(k, on), restart: (k) => a.bridge.restart(k) },
         metrics: a.bridge.metrics,
       });
       const addr = health.address() as { port: number };
@@ -78,7 +78,7 @@ describe('route supervision', () => {
         await new Promise((r) => setTimeout(r, 20));
       expect(ready.status).toBe(503);
       expect(ready.text).toMatch(/orders: failed/);
-      expect((await get('/routes/accounts/restart', 'POST')).status).toBe(409);
+      expect((await get('/routes/nope/restart', 'POST')).status).toBe(404);
       // The receiver is fixed: the route heals by itself and delivers what it had not.
       gone = false;
       await until(() => receiver.delivered.length >= 3, 20_000, 'the healed route to deliver');
@@ -109,7 +109,7 @@ describe('route supervision', () => {
     await a.bridge.start();
     const health = await startHealthServer('127.0.0.1', 0, {
       status: () => a.bridge.status(),
-      restart: (k) => a.bridge.restartNow(k),
+      routes: { pause: (k, on) => a.bridge.pause(k, on), restart: (k) => a.bridge.restart(k) },
       metrics: a.bridge.metrics,
     });
     try {
@@ -128,7 +128,7 @@ describe('route supervision', () => {
       expect(Date.parse(later()?.restart?.nextRestartAt ?? '') - Date.now()).toBeGreaterThan(60_000);
       const unknown = await runCli(['route', 'restart', 'nope', '-c', cfg]);
       expect(unknown.code).toBe(1);
-      expect(unknown.stderr).toMatch(/route nope: no such route waiting for a restart/);
+      expect(unknown.stderr).toMatch(/route nope: no route named nope/);
       gone = false;
       const r = await runCli(['route', 'restart', 'later', '-c', cfg]);
       expect(r.code, r.stderr).toBe(0);
