@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/registry.js';
 import { emulatorOrg, makeBridge } from '../helpers/bridge.js';
 import { startCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
@@ -185,6 +186,48 @@ routes:
       } finally {
         await Promise.all([a?.bridge.stop(0), b?.bridge.stop(0)]);
         gone.close();
+      }
+    }, 60_000);
+
+    it('a reload on every instance changes the route set; leases follow it', async () => {
+      const ns = `ns-${randomUUID()}`;
+      const store = name === 'redis' ? { type: 'redis', url, namespace: ns } : { type: 'postgres', url, namespace: ns };
+      const route = (key: string, topic: string, dir: string) => ({
+        name: key,
+        source: { type: 'pubsub', org: 'emu', topic, initial: 'earliest' },
+        sinks: [{ type: 'file', dir: join(dir, key) }],
+      });
+      const out = tempDir();
+      const before = [route('acc', '/data/AccountChangeEvent', out), route('con', '/data/ContactChangeEvent', out)];
+      const extra = { replayStore: store, ha: { enabled: true, leaseTtlMs: TTL } };
+      const [a, b] = [tempDir(), tempDir()].map((d) => makeBridge(t, d, before, extra, 'warn'));
+      try {
+        await a?.bridge.start();
+        await b?.bridge.start();
+        const running = (key: string) =>
+          [a, b].filter((x) => x?.bridge.status().routes.find((r) => r.key === key && r.state === 'running')).length;
+        await until(() => running('acc') === 1 && running('con') === 1, 20_000, 'each route on one instance');
+        // The same new file on both: con removed, cas added.
+        const after = [before[0], route('cas', '/data/CaseChangeEvent', out)];
+        for (const x of [a, b]) {
+          const next = configSchema.parse({ ...JSON.parse(JSON.stringify(x?.config)), routes: after });
+          const plan = await x?.bridge.reload(next);
+          expect(plan).toMatchObject({ added: ['cas'], removed: ['con'], changed: [] });
+        }
+        await until(() => running('cas') === 1, 20_000, 'the added route taken by one instance');
+        expect(running('acc')).toBe(1);
+        expect(running('con')).toBe(0);
+        for (const x of [a, b])
+          expect(
+            x?.bridge
+              .status()
+              .routes.map((r) => r.key)
+              .sort(),
+          ).toEqual(['acc', 'cas']);
+        await t.admin('events/emit', { spec: 'cdc:Case', count: 10 });
+        await until(() => lines(join(out, 'cas')).length >= 10, 20_000, 'the added route delivers');
+      } finally {
+        await Promise.all([a?.bridge.stop(0), b?.bridge.stop(0)]);
       }
     }, 60_000);
   });
