@@ -6,6 +6,7 @@
  */
 import { type Agent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { sharedSecureContext } from './tls-ca.js';
 
 export interface HttpResponse {
   status: number;
@@ -37,7 +38,9 @@ export function httpCall(url: string | URL, opts: HttpOptions = {}): Promise<Htt
       ...(opts.headers ?? {}),
       ...(opts.body !== undefined ? { 'content-length': String(Buffer.byteLength(opts.body)) } : {}),
     };
-    const req = fn(u, { method: opts.method ?? 'GET', headers, ca: opts.ca ?? undefined, agent: opts.agent }, (res) => {
+    // A private CA: one shared TLS context for it (tls-ca.ts), not one per connection.
+    const trust = opts.ca ? { ca: opts.ca, secureContext: sharedSecureContext(String(opts.ca)) } : {};
+    const req = fn(u, { method: opts.method ?? 'GET', headers, ...trust, agent: opts.agent }, (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;
       res.on('data', (c: Buffer) => {

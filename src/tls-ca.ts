@@ -4,11 +4,36 @@
  * never used instead of them (an org on real Salesforce and a private receiver can share one file).
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { BridgeError } from './errors.js';
 
-/** The PEM text of `path` plus the system roots; throws a one-line error naming `field`. */
+const read = new Map<string, string>();
+const contexts = new Map<string, SecureContext>();
+
+/**
+ * One TLS context per set of trusted CAs, shared by every connection that trusts it: a context
+ * holding the system roots costs about a megabyte, so a hundred orgs that trust the same file
+ * must not build one each (nor one per connection).
+ */
+export function sharedSecureContext(ca: string): SecureContext {
+  let c = contexts.get(ca);
+  if (!c) {
+    c = createSecureContext({ ca });
+    if (contexts.size < 64) contexts.set(ca, c);
+  }
+  return c;
+}
+
+/** The PEM text of `path` plus the system roots (read once); throws a one-line error naming `field`. */
 export function trustedCas(path: string, field: string): string {
+  const known = read.get(path);
+  if (known) return known;
+  const out = readTrustedCas(path, field);
+  read.set(path, out);
+  return out;
+}
+
+function readTrustedCas(path: string, field: string): string {
   let pem: string;
   try {
     pem = readFileSync(path, 'utf8');

@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { sharedSecureContext } from '../tls-ca.js';
 
 export const PROTO_PATH = fileURLToPath(new URL('../../proto/pubsub_api.proto', import.meta.url));
 
@@ -49,8 +50,17 @@ export interface ClientOptions {
  */
 export const PING_INTERVAL_MS = 310_000;
 
+let systemRoots: grpc.ChannelCredentials | null = null;
+
+/** TLS credentials shared by every channel with the same trust (each holds a context of ~1 MB). */
+function tlsCredentials(ca: string | Buffer | null | undefined): grpc.ChannelCredentials {
+  if (ca) return grpc.credentials.createFromSecureContext(sharedSecureContext(String(ca)));
+  systemRoots ??= grpc.credentials.createSsl();
+  return systemRoots;
+}
+
 export function createPubSubClient(opts: ClientOptions): PubSubStub {
-  const creds = opts.plaintext ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.ca ? Buffer.from(opts.ca) : null);
+  const creds = opts.plaintext ? grpc.credentials.createInsecure() : tlsCredentials(opts.ca);
   const Ctor = pubSubConstructor();
   const options: grpc.ChannelOptions = {
     'grpc.keepalive_time_ms': PING_INTERVAL_MS,

@@ -1,0 +1,125 @@
+// Many orgs in one process: --orgs org entries (all pointing at one emulator), each with --pubsub
+// (9) Pub/Sub routes and --cometd (1) CometD routes, every route into a file sink. Measures, from outside: seconds from
+// spawn until every route is subscribed (/status), RSS and CPU share while idle (over --idle
+// seconds), token requests and Pub/Sub connections the emulator saw per org, and RSS and CPU at a
+// steady --rate events/s spread over the routes.
+//   node bench/orgs.mjs [--orgs 100] [--pubsub 9] [--cometd 1] [--idle 30] [--rate 2000] [--steady 30]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { arg, cpuSeconds, emulatorOrg, freePort, getJson, ROOT, report, rssMb, startEmulatorProcess } from './lib.mjs';
+import { writeFileSync } from 'node:fs';
+
+const ORGS = Number(arg('orgs', 100));
+const IDLE = Number(arg('idle', 30));
+const RATE = Number(arg('rate', 2000));
+const STEADY = Number(arg('steady', 30));
+const PUBSUB_ROUTES = Number(arg('pubsub', 9));
+const COMETD_ROUTES = Number(arg('cometd', 1));
+const PUBSUB = ['Account', 'Contact', 'Lead', 'Case', 'Opportunity'];
+
+const emu = await startEmulatorProcess(RATE > 0 ? [] : []);
+const work = mkdtempSync(join(tmpdir(), 'sfbridge-orgs-'));
+try {
+  const port = await freePort();
+  const orgs = {};
+  const routes = [];
+  for (let o = 0; o < ORGS; o++) {
+    const name = `org${o}`;
+    orgs[name] = { ...emulatorOrg(emu), limits: { poll: 0 } };
+    for (let r = 0; r < PUBSUB_ROUTES; r++) {
+      const obj = PUBSUB[r % PUBSUB.length];
+      const topic = r < 5 ? `/data/${obj}ChangeEvent` : '/event/Order_Event__e';
+      routes.push({ name: `${name}-p${r}`, source: { type: 'pubsub', org: name, topic }, sinks: [{ type: 'file', dir: join(work, 'out', name), fsync: false }] });
+    }
+    for (let r = 0; r < COMETD_ROUTES; r++)
+      routes.push({ name: `${name}-c${r}`, source: { type: 'cometd', org: name, channel: '/data/CaseChangeEvent' }, sinks: [{ type: 'file', dir: join(work, 'out', name), fsync: false }] });
+  }
+  const cfg = join(work, 'bridge.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      log: { level: 'warn', format: 'json' },
+      health: { host: '127.0.0.1', port },
+      orgs,
+      replayStore: { type: 'file', path: join(work, 'replay.json') },
+      deadLetter: { type: 'file', dir: join(work, 'dlq') },
+      routes,
+    }),
+  );
+  const before = await getJson(new URL('/admin/status', emu.info.loginUrl).toString()).catch(() => null);
+  const child = spawn(process.execPath, [join(ROOT, 'bin/sfbridge.js'), 'run', '-c', cfg], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SFBRIDGE_LOG_LEVEL: 'warn' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const t0 = Date.now();
+  let subscribedAfter = null;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (child.exitCode !== null) throw new Error(`bridge exited: ${stderr.slice(-2000)}`);
+    const st = await getJson(`http://127.0.0.1:${port}/status`).catch(() => null);
+    const n = st?.routes?.filter((r) => r.sourceStats?.subscribed === 1).length ?? 0;
+    if (st && n === routes.length) {
+      subscribedAfter = (Date.now() - t0) / 1000;
+      break;
+    }
+    if (Date.now() - t0 > 300_000) throw new Error(`not all subscribed after 300 s (${n} of ${routes.length})`);
+  }
+  console.log(`all ${routes.length} routes subscribed after ${subscribedAfter.toFixed(1)} s`);
+  const cpu0 = cpuSeconds(child.pid);
+  await new Promise((r) => setTimeout(r, IDLE * 1000));
+  const idleCpu = (cpuSeconds(child.pid) - cpu0) / IDLE;
+  const idleRss = rssMb(child.pid);
+  const emuStatus = emu.status ? await emu.status() : null;
+  let steady = null;
+  if (RATE > 0) {
+    // Spread over the channels the routes read: CDC on 5 objects and the platform event.
+    const per = Math.max(1, Math.round(RATE / 6));
+    const gen = await startEmulatorRate(per);
+    const c0 = cpuSeconds(child.pid);
+    let peak = 0;
+    for (let i = 0; i < STEADY; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      peak = Math.max(peak, rssMb(child.pid) ?? 0);
+    }
+    steady = { cpuShare: (cpuSeconds(child.pid) - c0) / STEADY, peakRssMb: Math.round(peak) };
+    gen.stop();
+  }
+  await new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+  const row = {
+    orgs: ORGS,
+    routes: routes.length,
+    subscribedAfterSeconds: Number(subscribedAfter.toFixed(1)),
+    idleRssMb: Math.round(idleRss),
+    idleCpuPercent: Number((idleCpu * 100).toFixed(2)),
+    steadyRate: RATE,
+    steadyCpuPercent: steady ? Number((steady.cpuShare * 100).toFixed(1)) : null,
+    steadyPeakRssMb: steady?.peakRssMb ?? null,
+    emulator: emuStatus ?? before ?? null,
+  };
+  console.log(JSON.stringify({ ...row, emulator: undefined }));
+  report(`orgs-${ORGS}`, [{ ...row, emulator: undefined }]);
+} finally {
+  await emu.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+/** Steady traffic: `per` events/s on each route channel, through the admin API once a second. */
+async function startEmulatorRate(per) {
+  let on = true;
+  const specs = [...PUBSUB.map((o) => `cdc:${o}`), 'platform:Order_Event__e'];
+  const loop = (async () => {
+    while (on) {
+      const t = Date.now();
+      await Promise.all(specs.map((spec) => emu.admin('events/emit', { spec, count: per })));
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t))));
+    }
+  })();
+  return { stop: () => ((on = false), loop) };
+}
