@@ -38,8 +38,9 @@ export function httpCall(url: string | URL, opts: HttpOptions = {}): Promise<Htt
       ...(opts.headers ?? {}),
       ...(opts.body !== undefined ? { 'content-length': String(Buffer.byteLength(opts.body)) } : {}),
     };
-    // A private CA: one shared TLS context for it (tls-ca.ts), not one per connection.
-    const trust = opts.ca ? { ca: opts.ca, secureContext: sharedSecureContext(String(opts.ca)) } : {};
+    // A private CA: one shared TLS context for it (tls-ca.ts), not one per connection. Not given as
+    // `ca` too: an agent names its socket pools after the TLS options, a 200 KB PEM included.
+    const trust = opts.ca ? { secureContext: sharedSecureContext(String(opts.ca)) } : {};
     const req = fn(u, { method: opts.method ?? 'GET', headers, ...trust, agent: opts.agent }, (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;

@@ -156,7 +156,8 @@ class TunnelAgent extends HttpsAgent {
       (raw) => {
         // SNI takes names only: an IP address is verified against the certificate as the host.
         const servername = isIP(host) ? undefined : host;
-        const tls = tlsConnect({ ...(options as object), socket: raw, host, servername, ca: options.ca ?? undefined });
+        // The request's trust rides in its options (`secureContext` from http.ts, or `ca`).
+        const tls = tlsConnect({ ...(options as object), socket: raw, host, servername });
         tls.once('secureConnect', () => done(null, tls));
         tls.once('error', (err) => done(err));
       },

@@ -37,6 +37,8 @@ export interface EmulatorOptions {
    * emulator through something in between: a delaying link, a load balancer. Default: its own.
    */
   instanceUrl?: string;
+  /** Where the TLS CA and certificate live (tenants of one process share them); default `<dataDir>/tls`. */
+  tlsDir?: string;
 }
 
 export interface ReadyInfo {
@@ -154,7 +156,9 @@ export class Emulator {
     });
     const tls = c.plaintext
       ? null
-      : await (await import('./tls.js')).ensureTls(join(dataDir ?? join(homedir(), '.cache', 'sfbridge', 'emulator'), 'tls'));
+      : await (await import('./tls.js')).ensureTls(
+          opts.tlsDir ?? join(dataDir ?? join(homedir(), '.cache', 'sfbridge', 'emulator'), 'tls'),
+        );
     this.http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
     // Long-polls are held up to 110 s: keep sockets open longer than that.
     this.http.keepAliveTimeout = 130_000;

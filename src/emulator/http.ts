@@ -79,6 +79,7 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
   if (path.startsWith('/admin')) return d.admin.handle(method, path, url, await readBody(req), res);
 
   if (path === '/services/oauth2/token' && method === 'POST') {
+    d.org.usage.tokenRequests++;
     const form = new URLSearchParams(await readBody(req));
     for (const [k, v] of url.searchParams) if (!form.has(k)) form.set(k, v);
     const r = await d.oauth.token(form);

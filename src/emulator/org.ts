@@ -97,6 +97,8 @@ export class EmulatedOrg {
   readonly deleted = new Map<string, RecordData>();
   /** API usage as /limits reports it (DailyApiRequests moves with every REST call). */
   readonly usage = {
+    /** OAuth token requests (logins and refreshes). */
+    tokenRequests: 0,
     apiRequests: 0,
     compositeGets: 0,
     describes: 0,

@@ -75,6 +75,7 @@ interface StreamLike {
   end(): void;
   emit(ev: 'error', err: unknown): boolean;
   once(ev: 'drain', fn: () => void): unknown;
+  getPeer?(): string;
 }
 
 /** One open Subscribe or ManagedSubscribe stream. */
@@ -92,6 +93,8 @@ class EventStream {
   private readonly unsubscribe: () => void;
   readonly rpcId = randomUUID();
   delivered = 0;
+  /** The client's address and port: one per HTTP/2 connection. */
+  readonly peer: string;
 
   constructor(
     private readonly server: PubSubServer,
@@ -102,6 +105,7 @@ class EventStream {
     cursor: number,
     readonly managed: ManagedSubscription | null,
   ) {
+    this.peer = call.getPeer?.() ?? '';
     this.cursor = cursor;
     this.lastWrite = Date.now();
     this.noCreditSince = Date.now();
@@ -269,6 +273,8 @@ export class PubSubServer {
       publishRequests: this.publishRequests,
       pingGoaways: this.pingGoaways,
       streams: [...this.streams].map((s) => ({ topic: s.topic, pending: s.credit, delivered: s.delivered })),
+      // HTTP/2 connections the open streams ride on (a client's peer address and port).
+      connections: new Set([...this.streams].map((s) => s.peer)).size,
     };
   }
 

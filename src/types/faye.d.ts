@@ -20,7 +20,15 @@ declare module 'faye' {
     cancel(): void;
   }
   export class Client {
-    constructor(url: string, options?: { timeout?: number; retry?: number; tls?: { ca?: string | Buffer }; ca?: string | Buffer });
+    constructor(
+      url: string,
+      options?: {
+        timeout?: number;
+        retry?: number;
+        tls?: { ca?: string | Buffer; secureContext?: import('node:tls').SecureContext; agent?: import('node:http').Agent };
+        ca?: string | Buffer;
+      },
+    );
     disable(feature: string): void;
     setHeader(name: string, value: string): void;
     addExtension(ext: Extension): void;

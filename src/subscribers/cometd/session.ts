@@ -210,7 +210,7 @@ export class CometdSession {
     // Through a proxy: faye's HTTP transport copies its `tls` options into each request, so our
     // tunnelling agent rides there (faye's own proxy support cannot verify a host given by IP).
     const agent = this.orgs.agentFor(this.org)(endpoint);
-    const tls = { ...(ca ? { ca, secureContext: sharedSecureContext(ca) } : {}), ...(agent ? { agent } : {}) };
+    const tls = { ...(ca ? { secureContext: sharedSecureContext(ca) } : {}), ...(agent ? { agent } : {}) };
     const client = new Faye.Client(endpoint, {
       timeout: this.settings.timeoutSeconds,
       retry: 5,
