@@ -88,6 +88,54 @@ describe('config reload', () => {
     }
   });
 
+  it('20 routes, SIGHUP adds 5, removes 3, changes 1: the untouched ones never stop, their sinks see no gap and no duplicate', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const file = join(dir, 'sfbridge.yaml');
+    const r = (i: number, sub = 'a') => pubsub(`r${i}`, '/data/ContactChangeEvent', join(dir, `r${i}-${sub}`));
+    const base = {
+      orgs: { emu: emulatorOrg(t) },
+      replayStore: { type: 'file', path: join(dir, 'replay.json') },
+      health: { host: '127.0.0.1', port },
+      pipeline: { commitIntervalMs: 50 },
+    };
+    const first = Array.from({ length: 20 }, (_, i) => r(i));
+    writeFileSync(file, JSON.stringify({ ...base, routes: first }));
+    const before = (await t.ledger('/data/ContactChangeEvent')).length;
+    await t.admin('events/emit', { spec: 'cdc:Contact', count: 300 });
+    const { child, result } = startCli(['run', '-c', file]);
+    const status = async () => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as any;
+    const committed = async (n: number) =>
+      ((await status().catch(() => null))?.routes ?? []).filter((x: any) => x.eventsCommitted >= n).length;
+    try {
+      await untilAsync(async () => (await committed(before + 300)) === 20, 60_000, 'every route caught up');
+      // r0-r2 removed, r3 changed (a new sink), r20-r24 added; r4-r19 untouched.
+      const second = [r(3, 'b'), ...first.slice(4), ...[20, 21, 22, 23, 24].map((i) => r(i))];
+      writeFileSync(file, JSON.stringify({ ...base, routes: second }));
+      const emitting = t.admin('events/emit', { spec: 'cdc:Contact', count: 300 });
+      child.kill('SIGHUP');
+      await emitting;
+      await t.admin('events/emit', { spec: 'cdc:Contact', count: 100 });
+      const total = before + 700;
+      await untilAsync(async () => (await committed(total)) >= 21, 60_000, 'the untouched and added routes caught up');
+      const st = await status();
+      expect(st.routes.map((x: any) => x.key).sort()).toEqual(second.map((x) => x.name).sort());
+      // Untouched routes were never restarted: their counters run on from before the reload.
+      for (let i = 4; i < 20; i++) expect(st.routes.find((x: any) => x.key === `r${i}`).eventsReceived).toBe(total);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect((await result).code).toBe(0);
+    const ledger = (await t.ledger('/data/ContactChangeEvent')).map((l: any) => String(l.replayId));
+    for (let i = 4; i < 20; i++) {
+      const ids = readSink(join(dir, `r${i}-a`)).map((e) => e.replayId);
+      expect(ids.length, `r${i}`).toBe(ledger.length);
+      expect(new Set(ids).size, `r${i} duplicates`).toBe(ids.length);
+    }
+    // The removed routes' positions stay stored; the changed one went on in its new sink.
+    expect(readSink(join(dir, 'r3-b')).length).toBeGreaterThan(0);
+  });
+
   it('sfbridge run reloads on a file change (--watch-config) and on SIGHUP, and ignores a file check refuses', async () => {
     const dir = tempDir();
     const port = await freePort();
