@@ -4,10 +4,10 @@
 // seconds), token requests and Pub/Sub connections the emulator saw per org, and RSS and CPU at a
 // steady --rate events/s spread over the routes.
 // Each org entry is its own emulated org (`sfbridge emulator --tenants N`), unless --shared.
-//   node bench/orgs.mjs [--orgs 100] [--pubsub 9] [--cometd 1] [--idle 30] [--rate 2000] [--steady 30] [--shared]
+//   node bench/orgs.mjs [--orgs 100] [--pubsub 9] [--cometd 1] [--reload 0] [--idle 30] [--rate 2000] [--steady 30] [--shared]
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ const ORGS = Number(arg('orgs', 100));
 const IDLE = Number(arg('idle', 30));
 const RATE = Number(arg('rate', 2000));
 const STEADY = Number(arg('steady', 30));
+const RELOAD = Number(arg('reload', 0));
 const PUBSUB_ROUTES = Number(arg('pubsub', 9));
 const COMETD_ROUTES = Number(arg('cometd', 1));
 const PUBSUB = ['Account', 'Contact', 'Lead', 'Case', 'Opportunity'];
@@ -85,6 +86,31 @@ try {
     if (Date.now() - t0 > 300_000) throw new Error(`not all subscribed after 300 s (${n} of ${routes.length})`);
   }
   console.log(`all ${routes.length} routes subscribed after ${subscribedAfter.toFixed(1)} s`);
+  // --reload N: N more routes (Pub/Sub, spread over the orgs) by SIGHUP; seconds until all subscribed.
+  let reloadSeconds = null;
+  if (RELOAD > 0) {
+    const more = [];
+    for (let k = 0; k < RELOAD; k++) {
+      const org = `org${k % ORGS}`;
+      more.push({
+        name: `${org}-more${k}`,
+        source: { type: 'pubsub', org, topic: '/data/AccountChangeEvent' },
+        sinks: [{ type: 'file', dir: join(work, 'out', org), fsync: false }],
+      });
+    }
+    const conf = JSON.parse(readFileSync(cfg, 'utf8'));
+    writeFileSync(cfg, JSON.stringify({ ...conf, routes: [...conf.routes, ...more] }));
+    const r0 = Date.now();
+    child.kill('SIGHUP');
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100));
+      const st = await getJson(`http://127.0.0.1:${port}/status`).catch(() => null);
+      if ((st?.routes?.filter((r) => r.sourceStats?.subscribed === 1).length ?? 0) === routes.length + RELOAD) break;
+      if (Date.now() - r0 > 120_000) throw new Error('the reloaded routes did not all subscribe in 120 s');
+    }
+    reloadSeconds = (Date.now() - r0) / 1000;
+    console.log(`${RELOAD} routes added by SIGHUP, all subscribed after ${reloadSeconds.toFixed(1)} s`);
+  }
   const cpu0 = cpuSeconds(child.pid);
   await new Promise((r) => setTimeout(r, IDLE * 1000));
   const idleCpu = (cpuSeconds(child.pid) - cpu0) / IDLE;
@@ -142,6 +168,8 @@ try {
     steadyRate: RATE,
     steadyCpuPercent: steady ? Number((steady.cpuShare * 100).toFixed(1)) : null,
     steadyPeakRssMb: steady?.peakRssMb ?? null,
+    reloadRoutes: RELOAD,
+    reloadSubscribedSeconds: reloadSeconds === null ? null : Number(reloadSeconds.toFixed(1)),
     tenants: SHARED ? 1 : ORGS,
     tokenRequestsPerOrg: emuStatus.tokenRequestsPerOrg,
     pubsubConnectionsPerOrg: emuStatus.pubsubConnectionsPerOrg,

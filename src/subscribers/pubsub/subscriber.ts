@@ -39,7 +39,9 @@ interface FetchResponse {
 
 const schemaCaches = new WeakMap<PubSubStub, SchemaCache>();
 /** A stream open this long without an error counts as subscribed even before it sends anything. */
-const SUBSCRIBED_AFTER_MS = 5000;
+// Salesforce refuses a bad Subscribe (auth, topic, replay id) within a round trip or two; a stream
+// open this long without a refusal is taken as subscribed (readiness, /status, the route API).
+const SUBSCRIBED_AFTER_MS = 3000;
 
 export class PubSubSubscriber implements Subscriber {
   private ctx!: SubscriberContext;
