@@ -20,7 +20,8 @@ export async function startEmulatorProcess(args = []) {
     let buf = '';
     child.stdout.on('data', (d) => {
       buf += d;
-      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      // Only a whole line: with many tenants the ready line spans several reads.
+      const line = buf.split('\n').slice(0, -1).find((l) => l.startsWith('{'));
       if (line) resolve(JSON.parse(line));
     });
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));

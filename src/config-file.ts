@@ -13,8 +13,11 @@ import { routeKey, sourceFacts } from './route-facts.js';
 import { channelFilterProblem } from './salesforce/channel-filter.js';
 import { expressionProblem } from './shaping/expression.js';
 
-/** A config is a page of YAML; anything larger is a mistake or an attack (parse time and memory). */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * Larger than any config a person writes, large enough for a generated one of 10,000 routes (about
+ * 2 MB): anything beyond is a mistake or an attack (parse time and memory).
+ */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 /** Keys that would reach Object.prototype machinery instead of being settings. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
