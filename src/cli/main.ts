@@ -15,6 +15,7 @@ commands:
   check -c FILE [--online]     validate a config and print what it would do; --online: reach each org's endpoints
   replay list|get|set|reset    inspect or move stored replay positions
   pushtopic list|apply         inspect or apply the PushTopics declared in the config
+  managed list|apply           inspect or apply the managed subscriptions declared in the config
   channels list|apply          inspect or apply the custom channels and filters declared in the config
   route restart NAME           restart a failed route of the running bridge now
   status -c FILE               each route's state, position age, lag, retention headroom, dead letters
@@ -86,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./demo.js')).demoCommand(rest);
       case 'pushtopic':
         return await (await import('./pushtopic.js')).pushtopicCommand(rest);
+      case 'managed':
+        return await (await import('./managed.js')).managedCommand(rest);
       case 'channels':
         return await (await import('./channels.js')).channelsCommand(rest);
       case 'status':
@@ -102,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./emulator.js')).emulatorCommand(rest);
       default:
         throw new UsageError(
-          `unknown command "${command}" (commands: run, check, replay, pushtopic, channels, route, backfill, dlq, tail, demo, emulator, version, help)`,
+          `unknown command "${command}" (commands: run, check, replay, pushtopic, managed, channels, route, backfill, dlq, tail, demo, emulator, version, help)`,
         );
     }
   } catch (err) {

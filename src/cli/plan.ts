@@ -20,6 +20,12 @@ export function describePlan(config: BridgeConfig, path: string): string {
       out.push(
         `    channel /${c.type}/${c.name}: ${c.members.map((m) => `${m.entity}${m.filter ? ` where ${m.filter}` : ''}`).join('; ')} (sfbridge channels apply creates it)`,
       );
+    for (const m of org.managedSubscriptions) {
+      out.push(
+        `    managed subscription ${m.name} on ${m.topic}: ${m.state}, starts at ${m.defaultReplay}, after an expired position resumes at ${m.errorRecoveryReplay} (sfbridge managed apply creates it)`,
+      );
+      if (m.errorRecoveryReplay === 'LATEST') out.push(`    WARNING: ${managedLatestWarning(name, m.name)}`);
+    }
   }
   out.push(`replay store: ${createReplayStore(config, log).describe()}`);
   out.push(`dead-letter store: ${createDeadLetterStore(config, log).describe()}`);
@@ -54,4 +60,12 @@ export function describePlan(config: BridgeConfig, path: string): string {
   }
   if (config.health) out.push(`health endpoints: http://${config.health.host}:${config.health.port}/healthz, /readyz, /status, /metrics`);
   return out.join('\n');
+}
+
+/**
+ * errorRecoveryReplay LATEST (Salesforce's default) can skip events, and nothing says so: a
+ * managed subscription whose committed position expired resumes at the newest event.
+ */
+export function managedLatestWarning(org: string, name: string): string {
+  return `orgs.${org}.managedSubscriptions ${name}: errorRecoveryReplay LATEST skips events: if the bridge is stopped past the retention (72 h), Salesforce resumes this subscription at the newest event and the events in between are never sent, without an error. The bridge cannot tell that from a quiet channel, so no replay-gap marker follows; its own position stays in the replay store (sfbridge replay list). Set errorRecoveryReplay: EARLIEST to receive the retained events instead (the consumer sees some again)`;
 }

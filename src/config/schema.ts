@@ -52,6 +52,23 @@ const staticAuth = z.strictObject({
   instanceUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
 });
 
+/** A ManagedEventSubscription (Pub/Sub API managed subscriptions), reconciled by `sfbridge managed apply`. */
+export const managedSubscriptionSchema = z.strictObject({
+  /** Its developer name (FullName): letters, digits and single underscores, starting with a letter. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*$/, 'letters, digits and single underscores, starting with a letter')
+    .max(80),
+  label: z.string().min(1).max(80).optional(),
+  topic: z.string().regex(/^\/(data|event)\//, 'a change-event or platform-event topic (/data/… or /event/…)'),
+  /** Where a subscription with no committed position starts (Salesforce's default: LATEST). */
+  defaultReplay: z.enum(['LATEST', 'EARLIEST']).default('LATEST'),
+  /** Where it resumes when the committed position is no longer valid (Salesforce's default: LATEST). */
+  errorRecoveryReplay: z.enum(['LATEST', 'EARLIEST']).default('LATEST'),
+  state: z.enum(['RUN', 'STOP']).default('RUN'),
+});
+export type ManagedSubscriptionConfig = z.infer<typeof managedSubscriptionSchema>;
+
 export const pushTopicSchema = z.strictObject({
   name: z.string().min(1).max(25, 'PushTopic names are at most 25 characters'),
   query: z.string().regex(/^\s*SELECT\s/i, 'must be a SOQL SELECT (with Id)'),
@@ -120,6 +137,8 @@ export const orgSchema = z.strictObject({
   auth: z.discriminatedUnion('flow', [jwtAuth, clientCredentialsAuth, refreshTokenAuth, passwordAuth, staticAuth]),
   /** PushTopics created or updated through REST when the bridge starts (and by `sfbridge pushtopic apply`). */
   pushTopics: z.array(pushTopicSchema).default([]),
+  /** Managed subscriptions (ManagedEventSubscription), reconciled by `sfbridge managed apply` through the Tooling API. */
+  managedSubscriptions: z.array(managedSubscriptionSchema).default([]),
   /**
    * Custom channels with filtered members, reconciled by `sfbridge channels apply` through the
    * Tooling API (PlatformEventChannel, PlatformEventChannelMember): Salesforce then delivers only

@@ -9,7 +9,7 @@ import type { CometdServer } from './cometd.js';
 import type { Faults } from './faults.js';
 import type { OAuthServer } from './oauth.js';
 import { COMPOUND_FIELDS } from './objects.js';
-import { type EmulatedOrg, OrgError } from './org.js';
+import { type EmulatedOrg, managedMetadata, OrgError } from './org.js';
 import { changeOriginOf, runCollection } from './record-writes.js';
 import { sendJson } from './respond.js';
 import { soapLogin } from './soap.js';
@@ -219,6 +219,29 @@ async function route(d: HttpDeps, req: IncomingMessage, res: ServerResponse): Pr
     return sendJson(res, 200, results);
   }
 
+  if ((r = /^\/tooling\/sobjects\/ManagedEventSubscription(?:\/(\w+))?$/.exec(rest))) {
+    const id = r[1] ?? null;
+    if (method === 'POST' && !id) {
+      const m = org.writeManaged('create', null, parseJson(await readBody(req)) as never);
+      return sendJson(res, 201, { id: m?.id, success: true, errors: [] });
+    }
+    if (method === 'PATCH' && id) {
+      org.writeManaged('update', id, parseJson(await readBody(req)) as never);
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'DELETE' && id) {
+      org.writeManaged('delete', id, {});
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'GET' && id) {
+      const m = org.findManaged({ id });
+      if (!m) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+      return sendJson(res, 200, { Id: m.id, DeveloperName: m.developerName, Metadata: managedMetadata(m) });
+    }
+    throw new OrgError(405, 'METHOD_NOT_ALLOWED', `${method} is not supported on ManagedEventSubscription here`);
+  }
   if ((r = /^\/tooling\/sobjects\/(PlatformEventChannel|PlatformEventChannelMember)(?:\/(\w+))?$/.exec(rest))) {
     const [kind, id] = [r[1] === 'PlatformEventChannel' ? ('channel' as const) : ('member' as const), r[2]];
     if (method === 'POST' && !id) {

@@ -56,8 +56,23 @@ export interface ManagedSubscription {
   id: string;
   developerName: string;
   topic: string;
+  /** defaultReplay: where a subscription without a committed position starts. */
   start: 'EARLIEST' | 'LATEST';
+  /** errorRecoveryReplay: where it resumes when the committed position is no longer valid. */
+  errorRecovery?: 'EARLIEST' | 'LATEST';
+  /** RUN, or STOP (ManagedSubscribe then fails with managed.subscription.config.stopped). */
+  state?: 'RUN' | 'STOP';
+  label?: string;
   committed: number | null;
+}
+
+/** ManagedEventSubscription's Tooling API `Metadata`, as clients send and read it. */
+export interface ManagedMetadata {
+  label?: string;
+  topicName?: string;
+  defaultReplay?: string;
+  errorRecoveryReplay?: string;
+  state?: string;
 }
 
 export interface ResolvedChannel {
@@ -782,8 +797,60 @@ export class EmulatedOrg {
         attributes: { type: 'ManagedEventSubscription', url: `/services/data/v63.0/tooling/sobjects/ManagedEventSubscription/${m.id}` },
         Id: m.id,
         DeveloperName: m.developerName,
-        Metadata: { label: m.developerName, topicName: m.topic, defaultReplay: m.start, errorRecoveryReplay: m.start, state: 'RUN' },
+        Metadata: managedMetadata(m),
       }));
+  }
+
+  /** Tooling API create (FullName + Metadata), update (Metadata) and delete of ManagedEventSubscription. */
+  writeManaged(
+    op: 'create' | 'update' | 'delete',
+    id: string | null,
+    body: { FullName?: string; Metadata?: ManagedMetadata },
+  ): ManagedSubscription | null {
+    if (op === 'delete') {
+      if (!id || !this.managed.delete(id)) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+      this.saveStateLater();
+      return null;
+    }
+    const md = body.Metadata ?? {};
+    const preset = (v: string | undefined, field: string): 'EARLIEST' | 'LATEST' | undefined => {
+      if (v === undefined) return undefined;
+      if (v === 'EARLIEST' || v === 'LATEST') return v;
+      throw new OrgError(400, 'INVALID_INPUT', `${field}: bad value for restricted picklist field: ${v}`, [field]);
+    };
+    if (md.state !== undefined && md.state !== 'RUN' && md.state !== 'STOP')
+      throw new OrgError(400, 'INVALID_INPUT', `state: bad value for restricted picklist field: ${md.state}`, ['state']);
+    const state = md.state as 'RUN' | 'STOP' | undefined;
+    if (op === 'create') {
+      const name = body.FullName ?? '';
+      if (!/^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*[A-Za-z0-9]?$/.test(name))
+        throw new OrgError(400, 'INVALID_INPUT', 'FullName: use letters, digits and single underscores, starting with a letter', [
+          'FullName',
+        ]);
+      if (this.findManaged({ developerName: name }))
+        throw new OrgError(400, 'DUPLICATE_DEVELOPER_NAME', `${name} already exists`, ['FullName']);
+      if (!md.topicName || !this.resolveChannel(md.topicName))
+        throw new OrgError(400, 'INVALID_INPUT', `topicName: no such topic ${md.topicName ?? '(none)'}`, ['topicName']);
+      const m = this.createManaged(name, md.topicName, preset(md.defaultReplay, 'defaultReplay') ?? 'LATEST');
+      Object.assign(m, {
+        errorRecovery: preset(md.errorRecoveryReplay, 'errorRecoveryReplay') ?? 'LATEST',
+        state: state ?? 'RUN',
+        label: md.label ?? name,
+      });
+      return m;
+    }
+    const m = id ? this.managed.get(id) : undefined;
+    if (!m) throw new OrgError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    if (md.topicName !== undefined && md.topicName !== m.topic)
+      throw new OrgError(400, 'INVALID_INPUT', 'topicName: the topic of a managed subscription cannot change; create another', [
+        'topicName',
+      ]);
+    m.start = preset(md.defaultReplay, 'defaultReplay') ?? m.start;
+    m.errorRecovery = preset(md.errorRecoveryReplay, 'errorRecoveryReplay') ?? m.errorRecovery;
+    m.state = state ?? m.state;
+    m.label = md.label ?? m.label;
+    this.saveStateLater();
+    return m;
   }
 
   commitManaged(m: ManagedSubscription, seq: number): void {
@@ -862,4 +929,14 @@ function timeInput(field: string, type: string, value: unknown): unknown {
       [field],
     );
   return ms;
+}
+
+export function managedMetadata(m: ManagedSubscription): Required<ManagedMetadata> {
+  return {
+    label: m.label ?? m.developerName,
+    topicName: m.topic,
+    defaultReplay: m.start,
+    errorRecoveryReplay: m.errorRecovery ?? 'EARLIEST',
+    state: m.state ?? 'RUN',
+  };
 }

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   managedIdNotFound: 'sfdc.platform.eventbus.grpc.managed.subscription.subscription.id.not.found',
   managedNameNotFound: 'sfdc.platform.eventbus.grpc.managed.subscription.developer.name.not.found',
   managedRequestedInvalid: 'sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.events.invalid',
+  managedStopped: 'sfdc.platform.eventbus.grpc.managed.subscription.config.stopped',
 } as const;
 
 /** The gRPC status an injected Salesforce error code comes with (the table gives codes, not statuses). */
@@ -473,12 +474,22 @@ export class PubSubServer {
               ? sfError(grpc.status.NOT_FOUND, `No managed subscription has the id ${req.subscription_id}`, ERROR_CODES.managedIdNotFound)
               : sfError(grpc.status.NOT_FOUND, `No managed subscription is named ${req.developer_name}`, ERROR_CODES.managedNameNotFound),
           );
+        if (sub.state === 'STOP')
+          return void call.emit(
+            'error',
+            sfError(
+              grpc.status.FAILED_PRECONDITION,
+              `The managed subscription ${sub.developerName} is stopped`,
+              ERROR_CODES.managedStopped,
+            ),
+          );
         const ch = this.org.resolveChannel(sub.topic);
         if (!ch || (ch.cls !== 'cdc' && ch.cls !== 'platform'))
           return void call.emit('error', sfError(grpc.status.NOT_FOUND, `Topic ${sub.topic} does not exist`, ERROR_CODES.topicNotFound));
         let cursor = sub.committed ?? (sub.start === 'EARLIEST' ? this.bus.earliestCursor(sub.topic, ch.cls) : this.bus.latestSeq);
+        // A committed position past retention: errorRecoveryReplay decides, and LATEST skips silently.
         if (sub.committed !== null && this.bus.check(sub.topic, ch.cls, sub.committed) !== 'ok')
-          cursor = this.bus.earliestCursor(sub.topic, ch.cls);
+          cursor = sub.errorRecovery === 'LATEST' ? this.bus.latestSeq : this.bus.earliestCursor(sub.topic, ch.cls);
         stream = new EventStream(this, call, sub.topic, ch.cls, String(call.metadata.get('accesstoken')[0]), cursor, sub);
         this.streams.add(stream);
       }

@@ -39,8 +39,8 @@ export interface ChannelAction {
   detail?: string;
 }
 
-async function tooling<T>(rest: RestClient, soql: string): Promise<T[]> {
-  return (await rest.request<{ records: T[] }>('GET', `/tooling/query?q=${encodeURIComponent(soql)}`)).records;
+function tooling<T>(rest: RestClient, soql: string): Promise<T[]> {
+  return rest.toolingQuery<T>(soql);
 }
 
 /** The channel's full name: the DeveloperName with the __chn suffix. */

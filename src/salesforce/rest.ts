@@ -128,6 +128,11 @@ export class RestClient {
     const r = await this.request<{ records: T[] }>('GET', `/query?q=${encodeURIComponent(soql)}`);
     return r.records;
   }
+
+  /** A query of the Tooling API (setup objects: channels, managed subscriptions). */
+  async toolingQuery<T = Record<string, unknown>>(soql: string): Promise<T[]> {
+    return (await this.request<{ records: T[] }>('GET', `/tooling/query?q=${encodeURIComponent(soql)}`)).records;
+  }
 }
 
 /** A request body sent as it is, with its content type (not JSON). */
