@@ -21,7 +21,10 @@ export async function startEmulatorProcess(args = []) {
     child.stdout.on('data', (d) => {
       buf += d;
       // Only a whole line: with many tenants the ready line spans several reads.
-      const line = buf.split('\n').slice(0, -1).find((l) => l.startsWith('{'));
+      const line = buf
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.startsWith('{'));
       if (line) resolve(JSON.parse(line));
     });
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
