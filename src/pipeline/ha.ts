@@ -106,10 +106,12 @@ export class HaCoordinator {
       }
     }
     if (this.stopped) return;
-    // 2. Take a fair share of the rest.
+    // 2. Take a fair share of the rest. An instance is live while its heartbeat (every tick, ttl/3)
+    // is younger than one TTL: a killed one stops counting about when its leases expire, so the
+    // others' shares grow in time to take its routes (with 2 TTLs its routes waited a TTL more).
     let live = 1;
     try {
-      live = Math.max(1, await this.store.heartbeat(this.instanceId, ttl * 2));
+      live = Math.max(1, await this.store.heartbeat(this.instanceId, ttl));
     } catch (err) {
       this.log.warn({ error: errorMessage(err) }, 'HA heartbeat failed');
       return;
