@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { configProblems, loadConfigFile } from '../config-file.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -39,8 +39,9 @@ export function reloadOnChange(path: string, bridge: Bridge, log: Logger, watchF
   process.on('SIGHUP', onHup);
   let timer: NodeJS.Timeout | null = null;
   const watcher = watchFile
-    ? watch(dirname(path), (_event, name) => {
-        if (name !== null && name !== basename(path)) return;
+    ? watch(dirname(path), () => {
+        // Any change in the directory: a Kubernetes ConfigMap swaps its `..data` symlink rather
+        // than writing the file, so the name seen is not the file's. The content hash decides.
         if (timer) clearTimeout(timer);
         // Editors write in steps: act once the file has been quiet for a moment.
         timer = setTimeout(() => reload('file changed'), 300);

@@ -4,7 +4,7 @@
  * reloads on SIGHUP and, with --watch-config, when the file changes, and ignores a file that
  * check refuses (the running config stays).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,38 @@ describe('config reload', () => {
     }
     // The removed routes' positions stay stored; the changed one went on in its new sink.
     expect(readSink(join(dir, 'r3-b')).length).toBeGreaterThan(0);
+  });
+
+  it('--watch-config follows a Kubernetes ConfigMap update (the ..data symlink swapped, the file never written)', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const mount = join(dir, 'config');
+    mkdirSync(mount);
+    const base = {
+      orgs: { emu: emulatorOrg(t) },
+      replayStore: { type: 'file', path: join(dir, 'replay.json') },
+      health: { host: '127.0.0.1', port },
+      routes: [pubsub('one', '/data/AccountChangeEvent', join(dir, 'one'))],
+    };
+    // The kubelet's layout: bridge.yaml -> ..data/bridge.yaml, ..data -> a timestamped directory.
+    const version = (name: string, config: unknown) => {
+      mkdirSync(join(mount, name));
+      writeFileSync(join(mount, name, 'bridge.yaml'), JSON.stringify(config));
+      symlinkSync(name, join(mount, '..data_tmp'));
+      renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
+    };
+    version('..v1', base);
+    symlinkSync('..data/bridge.yaml', join(mount, 'bridge.yaml'));
+    const { child, result } = startCli(['run', '-c', join(mount, 'bridge.yaml'), '--watch-config']);
+    const status = async () => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as any;
+    try {
+      await untilAsync(async () => (await status().catch(() => null))?.state === 'running', 30_000, 'running');
+      version('..v2', { ...base, routes: [...base.routes, pubsub('two', '/data/CaseChangeEvent', join(dir, 'two'))] });
+      await untilAsync(async () => (await status()).routes.some((r: any) => r.key === 'two'), 20_000, 'route two after the swap');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect((await result).code).toBe(0);
   });
 
   it('sfbridge run reloads on a file change (--watch-config) and on SIGHUP, and ignores a file check refuses', async () => {
