@@ -5,11 +5,11 @@
 // Account routes is missing from their sinks (the union over instances) against each org's ledger.
 //   node bench/ha-share.mjs [--orgs 100] [--instances 4] [--ttl 10000] [--pg postgres://postgres@127.0.0.1:5432/test]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, emulatorOrg, freePort, getJson, ROOT, report, startEmulatorProcess } from './lib.mjs';
+import { arg, emulatorOrg, freePort, getJson, ROOT, readNdjsonDir, report, startEmulatorProcess } from './lib.mjs';
 
 const ORGS = Number(arg('orgs', 100));
 const INSTANCES = Number(arg('instances', 4));
@@ -47,23 +47,6 @@ function admin(info, method, path, body) {
     });
     r.on('error', reject);
     r.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-function lines(dir) {
-  let names = [];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.ndjson'));
-  } catch {
-    return [];
-  }
-  return names.flatMap((f) => {
-    const text = readFileSync(join(dir, f), 'utf8');
-    return text
-      .slice(0, text.lastIndexOf('\n') + 1)
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
   });
 }
 
@@ -167,7 +150,7 @@ try {
     let n = 0;
     for (let o = 0; o < ORGS; o++)
       for (const r of [`org${o}-p0`, `org${o}-p5`]) {
-        const seen = new Set(all.flatMap((i) => lines(join(work, `out${i}`, r)).map((e) => e.replayId)));
+        const seen = new Set(all.flatMap((i) => readNdjsonDir(join(work, `out${i}`, r)).map((e) => e.replayId)));
         n += want[o].filter((l) => !seen.has(l.replayIdBase64)).length;
       }
     return n;

@@ -425,3 +425,21 @@ export function publicClientReceive(client, topic, count) {
     );
   });
 }
+
+/** Every JSON line of the .ndjson files in `dir` (a file sink's output), whole lines only. */
+export function readNdjsonDir(dir) {
+  let names = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.ndjson'));
+  } catch {
+    return [];
+  }
+  return names.flatMap((f) => {
+    const text = readFileSync(join(dir, f), 'utf8');
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  });
+}
