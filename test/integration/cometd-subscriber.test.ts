@@ -172,6 +172,9 @@ describe('CometD subscriber', () => {
       ],
       { pipeline: { commitIntervalMs: 20, maxBatchEvents: 20 } },
     );
+    // Clients of earlier tests linger until their session times out (3 s here; a watchdog rebuild
+    // leaves the stalled one behind): start once they are gone, so every client counted is ours.
+    await until(() => t.emu.cometd.stats().clients === 0, 15_000, "earlier tests' clients timed out");
     await a.bridge.start();
     let maxClients = 0;
     await t.subscribed('/event/Order_Event__e');
