@@ -18,6 +18,11 @@ export function registerSecret(value: string | undefined | null): void {
   if (value && value.length >= 6) knownSecrets.add(value);
 }
 
+/** JSON for public endpoints (/status, /routes): every string passes the scrubber on its way out. */
+export function scrubbedJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
+}
+
 export function scrubString(s: string): string {
   let out = s;
   for (const secret of knownSecrets) {

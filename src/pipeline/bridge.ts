@@ -108,7 +108,7 @@ export class Bridge {
         throw asStartupError(`orgs.${name}.pushTopics`, err);
       }
     }
-    this.orgs.pollLimits(new Set([...this.specs.values()].flatMap((rc) => sourceFacts(rc.source).org ?? [])));
+    this.orgs.pollLimits(this.orgsInUse());
     const ha = this.config.ha;
     if (ha?.enabled) {
       // configProblems refused ha.enabled without a lease store: narrowing the type only.
@@ -252,7 +252,7 @@ export class Bridge {
     for (const rc of next.routes) this.specs.set(routeKey(rc), rc);
     this.config = next;
     this.loaded = { hash: configHash(next), loadedAt: new Date().toISOString() };
-    this.orgs.pollLimits(new Set([...this.specs.values()].flatMap((rc) => sourceFacts(rc.source).org ?? [])));
+    this.orgs.pollLimits(this.orgsInUse());
     this.ha?.setKeys([...this.specs.keys()]);
     for (const key of [...plan.changed, ...plan.added]) {
       const held = leases.get(key);
@@ -283,6 +283,11 @@ export class Bridge {
     this.state = 'stopped';
     this.stopped();
     return results.every(Boolean);
+  }
+
+  /** The orgs the configured routes read from. */
+  private orgsInUse(): Set<string> {
+    return new Set([...this.specs.values()].flatMap((rc) => sourceFacts(rc.source).org ?? []));
   }
 
   private closeSinks(r: Running): Promise<void> {

@@ -5,7 +5,7 @@
  * strings scrubbed), /metrics (Prometheus, metrics.ts), and the route API (route-api.ts).
  */
 import { createServer, type Server } from 'node:http';
-import { scrubString } from '../log.js';
+import { scrubbedJson, scrubString } from '../log.js';
 import type { BridgeStatus } from './bridge.js';
 import { handleRouteApi, type RouteApiTarget } from './route-api.js';
 import type { RouteStatus } from './route-types.js';
@@ -60,7 +60,7 @@ export function startHealthServer(host: string, port: number, h: HealthHandlers)
       res.writeHead(why.length === 0 ? 200 : 503, text).end(why.length === 0 ? 'ready\n' : `${why.join('\n')}\n`);
     } else if (url === '/status') {
       // /status is public: every string passes the secret scrubber on its way out.
-      const body = JSON.stringify(h.status(), (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2);
+      const body = scrubbedJson(h.status());
       res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     } else if (url === '/metrics') {
       h.metrics.render().then(

@@ -4,9 +4,10 @@
  * from a loopback client, or from anywhere with `Authorization: Bearer <health.token>`; the check
  * comes first, and no request body is read. Pause stops requesting events and keeps the position.
  */
-import { timingSafeEqual } from 'node:crypto';
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { scrubString } from '../log.js';
+import { bearerProblem } from '../bearer.js';
+import { scrubbedJson, scrubString } from '../log.js';
 import type { RouteStatus } from './route-types.js';
 
 export interface RouteApiTarget {
@@ -22,9 +23,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const ACTIONS = new Set(['pause', 'resume', 'restart']);
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res
-    .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify(body, (_k, v) => (typeof v === 'string' ? scrubString(v) : v), 2));
+  res.writeHead(status, { 'content-type': 'application/json' }).end(scrubbedJson(body));
 }
 
 function summary(r: RouteStatus) {
@@ -41,11 +40,7 @@ function summary(r: RouteStatus) {
 
 function authorised(req: IncomingMessage, token: string | undefined): boolean {
   if (LOOPBACK.has(req.socket.remoteAddress ?? '')) return true;
-  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  if (!token || !given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return token !== undefined && bearerProblem(req.headers.authorization, token) === null;
 }
 
 /** Handles `/routes…`; false when the path is not the API's. */

@@ -6,8 +6,9 @@
  * Retry-After. Accepted events go down the pipeline; the answer (200) waits until the route
  * committed past them, i.e. every sink accepted them. A position is the count of events taken.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { bearerProblem } from '../../bearer.js';
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
 import type { StoredPosition } from '../../positions.js';
@@ -156,11 +157,8 @@ export class HttpSubscriber implements Subscriber {
   /** null when the caller may write, else why not. */
   private authenticate(req: IncomingMessage): string | null {
     if (this.c.token) {
-      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-      if (!m) return 'missing Authorization: Bearer <token>';
-      const a = Buffer.from(m[1] as string);
-      const b = Buffer.from(this.c.token);
-      if (a.length !== b.length || !timingSafeEqual(a, b)) return 'the bearer token is not valid';
+      const problem = bearerProblem(req.headers.authorization, this.c.token);
+      if (problem) return problem;
     }
     if (this.keys.length > 0) {
       const [id, ts, sig] = [req.headers['webhook-id'], req.headers['webhook-timestamp'], req.headers['webhook-signature']];
