@@ -112,12 +112,18 @@ describe('config reload', () => {
       // r0-r2 removed, r3 changed (a new sink), r20-r24 added; r4-r19 untouched.
       const second = [r(3, 'b'), ...first.slice(4), ...[20, 21, 22, 23, 24].map((i) => r(i))];
       writeFileSync(file, JSON.stringify({ ...base, routes: second }));
+      const loaded = (await status()).config.hash;
       const emitting = t.admin('events/emit', { spec: 'cdc:Contact', count: 300 });
       child.kill('SIGHUP');
       await emitting;
+      // Once the new config runs, 100 more: the changed route takes them into its new sink.
+      await untilAsync(async () => (await status()).config.hash !== loaded, 30_000, 'the reload applied');
       await t.admin('events/emit', { spec: 'cdc:Contact', count: 100 });
       const total = before + 700;
       await untilAsync(async () => (await committed(total)) >= 21, 60_000, 'the untouched and added routes caught up');
+      // The changed route restarted from its position into its new sink: between the two sinks, every event.
+      const r3 = () => new Set([...readSink(join(dir, 'r3-a')), ...readSink(join(dir, 'r3-b'))].map((e) => e.replayId)).size;
+      await until(() => r3() >= total, 60_000, 'the changed route caught up in its new sink');
       const st = await status();
       expect(st.routes.map((x: any) => x.key).sort()).toEqual(second.map((x) => x.name).sort());
       // Untouched routes were never restarted: their counters run on from before the reload.
