@@ -272,7 +272,13 @@ export class PubSubSubscriber implements Subscriber {
         if (typeof res.pending_num_requested === 'number') this.outstanding = res.pending_num_requested;
         this.topUp();
       }
-      this.queue = this.queue.then(() => this.onResponse(call, res)).catch((err) => this.ctx.fail(err));
+      // Decoding waits for the next turn of the event loop: run as a microtask, it would hold the
+      // top-up just written in Node's HTTP/2 send buffer until the batch is decoded (about 1 ms a
+      // round trip, measured by bench/wan.mjs), which over a WAN is 1 ms less of every cycle.
+      this.queue = this.queue
+        .then(nextTurn)
+        .then(() => this.onResponse(call, res))
+        .catch((err) => this.ctx.fail(err));
     });
     call.on('error', (err: grpc.ServiceError) => this.onStreamError(err, call));
     call.on('end', () => this.onStreamEnd(call));
@@ -531,4 +537,9 @@ export class PubSubSubscriber implements Subscriber {
     if (reconnect) this.scheduleReconnect(0);
     else this.connect();
   }
+}
+
+/** Resolves on a later turn of the event loop, after pending socket writes have gone out. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
