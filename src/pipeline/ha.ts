@@ -1,9 +1,12 @@
 /**
  * High availability over a shared Redis or PostgreSQL replay store: each subscription is owned by
- * one instance at a time through a lease with a fencing token. The owner renews every ttl/3; it
- * stops a route itself once it could not renew for 2/3 of the TTL (so it has stopped delivering
- * before a standby can take the expired lease), and the store rejects commits carrying an old
- * fencing token. Instances spread the subscriptions: each aims at ceil(routes / live instances).
+ * one instance at a time through a lease with a fencing token. `leaseTtlMs` is the promise: a
+ * killed owner's routes run elsewhere within it. So the lease as stored lasts 2/3 of it, the rest
+ * being for the others to notice (they look every lease/6) and start the routes (in parallel).
+ * The owner renews every lease/3; it stops a route itself once it could not renew for 2/3 of the
+ * lease (so it has stopped delivering before a standby can take the expired lease), and the store
+ * rejects commits carrying an old fencing token. Instances spread the subscriptions: each aims at
+ * ceil(routes / live instances).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -33,32 +36,44 @@ export interface RouteControl {
   stop(key: string, drain: boolean): Promise<void>;
 }
 
+/** Routes started at once when leases are taken (a takeover of hundreds should not start them one by one). */
+const START_CONCURRENCY = 16;
+
 export class HaCoordinator {
   readonly instanceId: string;
   private readonly owned = new Map<string, Owned>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
+  /** How long a lease (and a heartbeat) lasts in the store: 2/3 of leaseTtlMs (see above). */
+  private readonly leaseMs: number;
+  private ticks = 0;
+  /** Routes being started under leases just taken (one batch after another). */
+  private starting: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<string>();
 
   constructor(
     private readonly store: LeaseStore,
     private keys: string[],
-    private readonly config: HaConfig,
+    config: HaConfig,
     private readonly log: Logger,
     private readonly control: RouteControl,
   ) {
     this.instanceId = config.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.leaseMs = Math.floor((config.leaseTtlMs * 2) / 3);
   }
 
   async start(): Promise<void> {
     await this.tick();
+    await this.starting;
+    // Every lease/6: heartbeat and take up free leases; every second tick (lease/3) also renew.
     this.timer = setInterval(
       () => {
         this.ticking ??= this.tick().finally(() => {
           this.ticking = null;
         });
       },
-      Math.max(50, Math.floor(this.config.leaseTtlMs / 3)),
+      Math.max(25, Math.floor(this.leaseMs / 6)),
     );
   }
 
@@ -79,6 +94,7 @@ export class HaCoordinator {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.ticking;
+    await this.starting;
   }
 
   async releaseAll(): Promise<void> {
@@ -88,10 +104,10 @@ export class HaCoordinator {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    const ttl = this.config.leaseTtlMs;
+    const ttl = this.leaseMs;
     const now = Date.now();
     // 1. Keep (or give up) what we own.
-    for (const [key, o] of [...this.owned]) {
+    for (const [key, o] of this.ticks++ % 2 === 0 ? [...this.owned] : []) {
       const ok = await this.store.renew(o.lease, ttl).catch((err) => {
         this.log.warn({ route: key, error: errorMessage(err) }, 'lease renewal failed');
         return null;
@@ -106,9 +122,9 @@ export class HaCoordinator {
       }
     }
     if (this.stopped) return;
-    // 2. Take a fair share of the rest. An instance is live while its heartbeat (every tick, ttl/3)
-    // is younger than one TTL: a killed one stops counting about when its leases expire, so the
-    // others' shares grow in time to take its routes (with 2 TTLs its routes waited a TTL more).
+    // 2. Take a fair share of the rest. An instance is live while its heartbeat (every tick) is
+    // younger than one lease: a killed one stops counting about when its leases expire, so the
+    // others' shares grow in time to take its routes (with 2 leases its routes waited a lease more).
     let live = 1;
     try {
       live = Math.max(1, await this.store.heartbeat(this.instanceId, ttl));
@@ -117,35 +133,54 @@ export class HaCoordinator {
       return;
     }
     const target = Math.ceil(this.keys.length / live);
+    const taken: Array<{ key: string; lease: Lease }> = [];
     for (const key of this.order()) {
-      if (this.owned.size >= target || this.stopped) break;
+      if (this.owned.size + taken.length >= target || this.stopped) break;
       if (this.owned.has(key)) continue;
       const lease = await this.store.acquire(key, this.instanceId, ttl).catch(() => null);
-      if (!lease) continue;
-      const acquiredAt = Date.now();
-      const mayWrite = () => {
-        const o = this.owned.get(key);
-        const last = o && o.lease.fencing === lease.fencing ? o.lastRenewOk : acquiredAt;
-        return Date.now() - last < (ttl * 2) / 3;
-      };
-      try {
-        await this.control.start(key, lease, mayWrite);
-        this.owned.set(key, { lease, lastRenewOk: acquiredAt });
-        this.log.info(
-          { route: key, instance: this.instanceId, fencing: lease.fencing },
-          'acquired the lease; route started on this instance',
-        );
-      } catch (err) {
-        this.log.error({ route: key, error: errorMessage(err) }, 'could not start the route; releasing its lease');
-        await this.store.release(lease).catch(() => undefined);
-      }
+      if (lease) taken.push({ key, lease });
     }
+    // Owned from now (renewed by the next ticks); started beside the ticks, so a takeover of many
+    // routes never holds up renewals.
+    for (const { key, lease } of taken) this.owned.set(key, { lease, lastRenewOk: Date.now() });
+    this.starting = this.starting.then(async () => {
+      for (let i = 0; i < taken.length; i += START_CONCURRENCY)
+        await Promise.all(taken.slice(i, i + START_CONCURRENCY).map(({ key, lease }) => this.startOwned(key, lease)));
+    });
     // 3. Hand back extras when more instances joined (graceful: drain, commit, release).
     while (this.owned.size > target && !this.stopped) {
-      const [key] = [...this.owned.keys()].slice(-1);
+      // Not one still starting: it is handed back on a later tick, once it runs.
+      const key = [...this.owned.keys()].reverse().find((k) => !this.pending.has(k));
       if (!key) break;
       this.log.info({ route: key, instance: this.instanceId, target }, 'rebalancing: handing the route to another instance');
       await this.drop(key, true, true);
+    }
+  }
+
+  /** Start a route under a lease just taken (unless lost or handed back meanwhile); released if it cannot start. */
+  private async startOwned(key: string, lease: Lease): Promise<void> {
+    if (this.stopped || this.owned.get(key)?.lease !== lease) return;
+    const acquiredAt = Date.now();
+    const mayWrite = () => {
+      const o = this.owned.get(key);
+      const last = o && o.lease.fencing === lease.fencing ? o.lastRenewOk : acquiredAt;
+      return Date.now() - last < (this.leaseMs * 2) / 3;
+    };
+    try {
+      this.pending.add(key);
+      await this.control.start(key, lease, mayWrite);
+      this.log.info(
+        { route: key, instance: this.instanceId, fencing: lease.fencing },
+        'acquired the lease; route started on this instance',
+      );
+      // The lease was lost while the route started (a renewal refused): stop it again.
+      if (this.owned.get(key)?.lease !== lease) await this.control.stop(key, false);
+    } catch (err) {
+      if (this.owned.get(key)?.lease === lease) this.owned.delete(key);
+      this.log.error({ route: key, error: errorMessage(err) }, 'could not start the route; releasing its lease');
+      await this.store.release(lease).catch(() => undefined);
+    } finally {
+      this.pending.delete(key);
     }
   }
 
