@@ -5,7 +5,7 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'y
 import { z } from 'zod';
 import { formatIssues, formatPath, type KnownKeys } from './config/errors.js';
 import { interpolate } from './config/interpolate.js';
-import type { BridgeConfig, OrgConfig, ShapingConfig } from './config/schema.js';
+import type { BridgeConfig, OrgConfig, RouteConfig, ShapingConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { registerUrlSecrets } from './log.js';
 import { configSchema, replayStoreTypes, sinkTypes, subscriberTypes } from './registry.js';
@@ -104,6 +104,32 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
 }
 
 /**
+ * A route sent to the route API (PUT /routes/<name>): the same schema as a route of the file, and
+ * `${ENV}` references (registered as secrets), but no `${file:…}`: a caller of the API must not
+ * read the bridge's files. Throws a ConfigError whose lines start with `route "<name>"`.
+ */
+export function parseRouteDefinition(raw: unknown, name: string, env: NodeJS.ProcessEnv = process.env): RouteConfig {
+  const at = `route "${name}"`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError([`${at}: the body must be a JSON object (a route)`]);
+  const given = (raw as { name?: unknown }).name;
+  if (given !== undefined && given !== name)
+    throw new ConfigError([`${at}: the body names the route "${String(given)}"; leave \`name\` out or use "${name}"`]);
+  const ctx = { env, baseDir: process.cwd(), problems: [] as string[], substituted: new Set<string>(), files: false };
+  const interpolated = interpolate({ routes: [{ ...raw, name }] }, ctx);
+  if (ctx.problems.length > 0) throw new ConfigError(ctx.problems.map((p) => `${at}: ${p.replace(/^routes\[0\]\.?/, '')}`));
+  const hidden = (p: ReadonlyArray<PropertyKey>) => ctx.substituted.has(formatPath(p));
+  const result = configSchema.safeParse(interpolated);
+  if (!result.success) {
+    const lines = formatIssues(result.error.issues, interpolated, knownKeysAt, hidden);
+    throw new ConfigError(lines.map((l) => `${at}: ${l.replace(/^routes\[0\]\.?/, '')}`));
+  }
+  const route = result.data.routes[0] as RouteConfig;
+  registerStringUrlSecrets(route);
+  return route;
+}
+
+/**
  * One pass over the YAML tree: duplicate keys in a mapping (linear, with a Set) and reserved keys
  * (`__proto__` would become the object's prototype and slip past the unknown-key check).
  */
@@ -165,6 +191,8 @@ function sourceClashes(config: BridgeConfig): string[] {
 export function configProblems(config: BridgeConfig, hidden: (p: ReadonlyArray<PropertyKey>) => boolean = () => false): string[] {
   const show = (p: ReadonlyArray<PropertyKey>, v: string) => (hidden(p) ? '(a value from ${…}, not shown)' : `"${v}"`);
   const out: string[] = [];
+  if (config.routes.length === 0 && config.health?.routesApi !== 'writable')
+    out.push('routes: at least one route is needed (or health.routesApi: writable, to add them through the route API)');
   if (config.ha?.enabled && !replayStoreTypes[config.replayStore.type]?.leases) {
     const able = Object.entries(replayStoreTypes)
       .filter(([, r]) => r.leases)

@@ -7,12 +7,21 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
+import type { BridgeConfig } from '../config/schema.js';
 import { configProblems, loadConfigFile } from '../config-file.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Bridge } from '../pipeline/bridge.js';
+import type { ReloadPlan } from '../pipeline/reload.js';
 
-export function reloadOnChange(path: string, bridge: Bridge, log: Logger, watchFile: boolean): () => void {
+/** `apply` puts a new config in place (default: Bridge.reload; with API routes, ApiRoutes.reloadFile keeps them). */
+export function reloadOnChange(
+  path: string,
+  bridge: Bridge,
+  log: Logger,
+  watchFile: boolean,
+  apply: (next: BridgeConfig) => Promise<ReloadPlan> = (next) => bridge.reload(next),
+): () => void {
   let queue: Promise<void> = Promise.resolve();
   let lastText = fileHash(path);
   const reload = (why: string) => {
@@ -23,7 +32,7 @@ export function reloadOnChange(path: string, bridge: Bridge, log: Logger, watchF
       const next = loadChecked(path, log);
       if (!next) return;
       try {
-        const plan = await bridge.reload(next);
+        const plan = await apply(next);
         log.info({ trigger: why, ...plan, hash: bridge.status().config.hash }, 'config reloaded');
         if (plan.needRestart.length > 0)
           log.warn(

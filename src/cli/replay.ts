@@ -1,7 +1,9 @@
 /** `sfbridge replay list|get|set|reset`: inspect and move stored positions (stop the bridge first). */
+
 import { loadConfigFile } from '../config-file.js';
 import { BridgeError, UsageError } from '../errors.js';
 import { silentLogger } from '../log.js';
+import { isApiRouteKey } from '../pipeline/api-routes.js';
 import { createReplayStore } from '../pipeline/stores.js';
 import type { StoredPosition } from '../positions.js';
 import { routeKey } from '../route-facts.js';
@@ -41,7 +43,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
   try {
     switch (action) {
       case 'list': {
-        const all = await store.list();
+        // Routes made through the route API live in the store too; they are not positions.
+        const all = (await store.list()).filter((p) => !isApiRouteKey(p.key));
         if (values.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
         else if (all.length === 0) process.stdout.write(`no stored positions in ${store.describe()}\n`);
         else printTable(all, keys);

@@ -4,6 +4,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config-file.js';
 import { errorMessage } from '../errors.js';
 import { captureConsole, createLogger, type Logger } from '../log.js';
+import { ApiRoutes } from '../pipeline/api-routes.js';
 import { Bridge } from '../pipeline/bridge.js';
 import { startHealthServer } from '../pipeline/health.js';
 import { parse, requireConfigPath } from './args.js';
@@ -76,19 +77,13 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
   });
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Routes made through the route API (health.routesApi: writable) run beside the file's.
+  const apiRoutes = config.health?.routesApi === 'writable' ? new ApiRoutes(config, bridge, log) : null;
   try {
     await bridge.start();
-    if (config.health) {
-      health = await startHealthServer(config.health.host, config.health.port, {
-        status: () => bridge.status(),
-        routes: { pause: (key, on) => bridge.pause(key, on), restart: (key) => bridge.restart(key) },
-        token: config.health.token,
-        metrics: bridge.metrics,
-      });
-      const addr = health.address();
-      const port = addr && typeof addr === 'object' ? addr.port : config.health.port;
-      log.info({ url: `http://${config.health.host}:${port}` }, 'health endpoints listening: /healthz /readyz /status /metrics');
-    }
+    // Under HA another instance may add or remove one: look again every third of a lease.
+    await apiRoutes?.start(config.ha?.enabled ? Math.max(1000, Math.round((config.ha.leaseTtlMs ?? 15_000) / 3)) : undefined);
+    if (config.health) health = await startHealth(config.health, bridge, apiRoutes, log);
   } catch (err) {
     const msg = errorMessage(err);
     log.error({ error: msg }, 'bridge could not start');
@@ -101,7 +96,10 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     markStarted();
   }
   hooks.onStarted?.(bridge);
-  const stopReloading = hooks.configPath ? reloadOnChange(hooks.configPath, bridge, log, hooks.watchConfig === true) : () => undefined;
+  const apply = apiRoutes ? (next: BridgeConfig) => apiRoutes.reloadFile(next) : (next: BridgeConfig) => bridge.reload(next);
+  const stopReloading = hooks.configPath
+    ? reloadOnChange(hooks.configPath, bridge, log, hooks.watchConfig === true, apply)
+    : () => undefined;
 
   const finished = bridge.whenDone().then(async (states) => {
     await bridge.stop();
@@ -110,6 +108,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
   });
   const code = await Promise.race([stopped, finished]);
   stopReloading();
+  apiRoutes?.stop();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   health?.close();
@@ -126,4 +125,28 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     'bridge stopped',
   );
   return code;
+}
+
+/** The health listener: /healthz /readyz /status /metrics and the route API (writable with API routes). */
+async function startHealth(
+  h: NonNullable<BridgeConfig['health']>,
+  bridge: Bridge,
+  apiRoutes: ApiRoutes | null,
+  log: Logger,
+): Promise<Server> {
+  const write = apiRoutes && {
+    put: (name: string, body: unknown) => apiRoutes.put(name, body),
+    remove: (name: string) => apiRoutes.remove(name),
+    names: () => apiRoutes.names(),
+  };
+  const server = await startHealthServer(h.host, h.port, {
+    status: () => bridge.status(),
+    routes: { pause: (key, on) => bridge.pause(key, on), restart: (key) => bridge.restart(key), write: write ?? undefined },
+    token: h.token,
+    metrics: bridge.metrics,
+  });
+  const addr = server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : h.port;
+  log.info({ url: `http://${h.host}:${port}` }, 'health endpoints listening: /healthz /readyz /status /metrics /routes');
+  return server;
 }

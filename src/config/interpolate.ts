@@ -16,6 +16,8 @@ export interface Interpolation {
   problems: string[];
   /** Paths (formatPath form) whose value came, wholly or partly, from `${…}`: never echoed in errors. */
   substituted: Set<string>;
+  /** False: `${file:…}` is refused (routes sent to the route API). */
+  files?: boolean;
 }
 
 /** Returns a copy with every `${…}` replaced; objects are null-prototype (no inherited keys). */
@@ -38,6 +40,12 @@ function interpolateString(s: string, ctx: Interpolation, path: PropertyKey[]): 
     ctx.substituted.add(formatPath(path));
     const e = (expr ?? '').trim();
     if (e.startsWith('file:')) {
+      if (ctx.files === false) {
+        problems.push(
+          `${formatPath(path)}: \${file:…} is not taken from the route API; use \${ENV_VAR}, or put the route in the config file`,
+        );
+        return '';
+      }
       const p = e.slice(5).trim();
       const full = isAbsolute(p) ? p : resolve(baseDir, p);
       try {

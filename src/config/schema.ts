@@ -319,6 +319,11 @@ export function configSchemaWith(c: ComponentSchemas) {
          * loopback need `Authorization: Bearer <token>`; write it as a `${…}` secret.
          */
         token: z.string().min(16, 'use at least 16 characters').optional(),
+        /**
+         * `writable`: PUT and DELETE /routes/<name> add, replace and remove routes; they are kept
+         * in the replay store (src/pipeline/api-routes.ts), so a restart keeps them.
+         */
+        routesApi: z.enum(['read-only', 'writable']).default('read-only'),
       })
       .optional(),
     orgs: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'org names may contain only letters, digits, _ and -'), orgSchema).default({}),
@@ -345,7 +350,8 @@ export function configSchemaWith(c: ComponentSchemas) {
     routeRestart: z
       .strictObject({ initial: duration.default(30_000), max: duration.default(3_600_000) })
       .default({ initial: 30_000, max: 3_600_000 }),
-    routes: z.array(routeSchemaWith(c)).min(1, 'at least one route is needed'),
+    // At least one, unless the route API may add them (configProblems).
+    routes: z.array(routeSchemaWith(c)).default([]),
   });
 }
 

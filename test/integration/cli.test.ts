@@ -47,7 +47,7 @@ const BROKEN: Array<[string, string, RegExp]> = [
     'rotues: []\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
     /rotues: unknown key \(did you mean "routes"\?\)/,
   ],
-  ['no routes', 'log: { level: info }\n', /routes: is required/],
+  ['no routes', 'log: { level: info }\n', /routes: at least one route is needed \(or health.routesApi: writable, to add them through the route API\)/],
   [
     'route without sinks',
     'routes:\n  - source: { type: file, path: /x }\n    sinks: []\n',
