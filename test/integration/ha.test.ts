@@ -9,6 +9,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { ApiRoutes } from '../../src/pipeline/api-routes.js';
 import { configSchema } from '../../src/registry.js';
 import { emulatorOrg, makeBridge } from '../helpers/bridge.js';
 import { startCli } from '../helpers/cli.js';
@@ -227,6 +229,43 @@ routes:
         await t.admin('events/emit', { spec: 'cdc:Case', count: 10 });
         await until(() => lines(join(out, 'cas')).length >= 10, 20_000, 'the added route delivers');
       } finally {
+        await Promise.all([a?.bridge.stop(0), b?.bridge.stop(0)]);
+      }
+    }, 60_000);
+
+    it('a route added through the route API on one instance runs on one of them; deleted, it stops on both', async () => {
+      const ns = `ns-${randomUUID()}`;
+      const store = name === 'redis' ? { type: 'redis', url, namespace: ns } : { type: 'postgres', url, namespace: ns };
+      const out = tempDir();
+      const fileRoute = {
+        name: 'acc',
+        source: { type: 'pubsub', org: 'emu', topic: '/data/AccountChangeEvent', initial: 'earliest' },
+        sinks: [{ type: 'file', dir: join(out, 'acc') }],
+      };
+      const extra = { replayStore: store, ha: { enabled: true, leaseTtlMs: TTL }, health: { port: 0, routesApi: 'writable' } };
+      const [a, b] = [tempDir(), tempDir()].map((d) => makeBridge(t, d, [fileRoute], extra, 'warn'));
+      const api = [a, b].map((x) => x && new ApiRoutes(x.config, x.bridge, silentLogger()));
+      try {
+        for (const [i, x] of [a, b].entries()) {
+          await x?.bridge.start();
+          await api[i]?.start(TTL / 3);
+        }
+        const running = (key: string) =>
+          [a, b].filter((x) => x?.bridge.status().routes.find((r) => r.key === key && r.state === 'running')).length;
+        const known = (key: string) => [a, b].filter((x) => x?.bridge.status().routes.some((r) => r.key === key)).length;
+        const cases = { source: { type: 'pubsub', org: 'emu', topic: '/data/CaseChangeEvent', initial: 'earliest' } };
+        const put = await api[0]?.put('cas', { ...cases, sinks: [{ type: 'file', dir: join(out, 'cas') }] });
+        expect(put).toEqual({ status: 201, message: 'route "cas" created' });
+        // The other instance reads it from the store at its next look (every TTL/3 here).
+        await until(() => known('cas') === 2 && running('cas') === 1, 20_000, 'the API route on both, running on one');
+        expect(running('acc')).toBe(1);
+        await t.admin('events/emit', { spec: 'cdc:Case', count: 10 });
+        await until(() => lines(join(out, 'cas')).length >= 10, 20_000, 'the API route delivers');
+        expect(await api[1]?.remove('cas')).toEqual({ status: 200, message: 'route "cas" deleted; its position stays stored' });
+        await until(() => known('cas') === 0, 20_000, 'the deleted route gone from both');
+        expect(running('acc')).toBe(1);
+      } finally {
+        for (const x of api) x?.stop();
         await Promise.all([a?.bridge.stop(0), b?.bridge.stop(0)]);
       }
     }, 60_000);
