@@ -38,6 +38,8 @@ export interface RouteControl {
 
 /** Routes started at once when leases are taken (a takeover of hundreds should not start them one by one). */
 const START_CONCURRENCY = 16;
+/** Lease renewals in flight at once (the stores' connection pools queue the rest). */
+const RENEW_CONCURRENCY = 32;
 
 export class HaCoordinator {
   readonly instanceId: string;
@@ -51,6 +53,8 @@ export class HaCoordinator {
   /** Routes being started under leases just taken (one batch after another). */
   private starting: Promise<void> = Promise.resolve();
   private readonly pending = new Set<string>();
+  /** Routes being handed back to other instances (still owned until drained). */
+  private readonly leaving = new Set<string>();
 
   constructor(
     private readonly store: LeaseStore,
@@ -106,21 +110,11 @@ export class HaCoordinator {
     if (this.stopped) return;
     const ttl = this.leaseMs;
     const now = Date.now();
-    // 1. Keep (or give up) what we own.
-    for (const [key, o] of this.ticks++ % 2 === 0 ? [...this.owned] : []) {
-      const ok = await this.store.renew(o.lease, ttl).catch((err) => {
-        this.log.warn({ route: key, error: errorMessage(err) }, 'lease renewal failed');
-        return null;
-      });
-      if (ok) o.lastRenewOk = Date.now();
-      else if (ok === false || now - o.lastRenewOk >= (ttl * 2) / 3) {
-        this.log.error(
-          { route: key, instance: this.instanceId, fencing: o.lease.fencing },
-          'lost the lease: stopping the route now (another instance may take over)',
-        );
-        await this.drop(key, false, false);
-      }
-    }
+    // 1. Keep (or give up) what we own: many renewals at once (one after another, a thousand
+    // leases took longer than a lease on a busy machine, and expired while waiting their turn).
+    const renewing = this.ticks++ % 2 === 0 ? [...this.owned] : [];
+    for (let i = 0; i < renewing.length; i += RENEW_CONCURRENCY)
+      await Promise.all(renewing.slice(i, i + RENEW_CONCURRENCY).map(([key, o]) => this.renew(key, o, now)));
     if (this.stopped) return;
     // 2. Take a fair share of the rest. An instance is live while its heartbeat (every tick) is
     // younger than one lease: a killed one stops counting about when its leases expire, so the
@@ -135,7 +129,7 @@ export class HaCoordinator {
     const target = Math.ceil(this.keys.length / live);
     const taken: Array<{ key: string; lease: Lease }> = [];
     for (const key of this.order()) {
-      if (this.owned.size + taken.length >= target || this.stopped) break;
+      if (this.owned.size - this.leaving.size + taken.length >= target || this.stopped) break;
       if (this.owned.has(key)) continue;
       const lease = await this.store.acquire(key, this.instanceId, ttl).catch(() => null);
       if (lease) taken.push({ key, lease });
@@ -147,13 +141,38 @@ export class HaCoordinator {
       for (let i = 0; i < taken.length; i += START_CONCURRENCY)
         await Promise.all(taken.slice(i, i + START_CONCURRENCY).map(({ key, lease }) => this.startOwned(key, lease)));
     });
-    // 3. Hand back extras when more instances joined (graceful: drain, commit, release).
-    while (this.owned.size > target && !this.stopped) {
-      // Not one still starting: it is handed back on a later tick, once it runs.
-      const key = [...this.owned.keys()].reverse().find((k) => !this.pending.has(k));
-      if (!key) break;
-      this.log.info({ route: key, instance: this.instanceId, target }, 'rebalancing: handing the route to another instance');
-      await this.drop(key, true, true);
+    // 3. Hand back extras when more instances joined (graceful: drain, commit, release), beside
+    // the ticks too: draining hundreds one by one inside a tick let the other leases expire.
+    // Routes still starting are handed back on a later tick, once they run.
+    const extra = this.owned.size - this.leaving.size - target;
+    if (extra <= 0 || this.stopped) return;
+    const give = [...this.owned.keys()]
+      .reverse()
+      .filter((k) => !this.pending.has(k) && !this.leaving.has(k))
+      .slice(0, extra);
+    for (const key of give) this.leaving.add(key);
+    this.log.info({ routes: give.length, instance: this.instanceId, target }, 'rebalancing: handing routes to other instances');
+    this.starting = this.starting.then(async () => {
+      for (let i = 0; i < give.length; i += START_CONCURRENCY)
+        await Promise.all(give.slice(i, i + START_CONCURRENCY).map((key) => this.drop(key, true, true)));
+    });
+  }
+
+  private async renew(key: string, o: Owned, now: number): Promise<void> {
+    const ok = await this.store.renew(o.lease, this.leaseMs).catch((err) => {
+      this.log.warn({ route: key, error: errorMessage(err) }, 'lease renewal failed');
+      return null;
+    });
+    if (ok) o.lastRenewOk = Date.now();
+    else if (ok === false || now - o.lastRenewOk >= (this.leaseMs * 2) / 3) {
+      this.log.error(
+        { route: key, instance: this.instanceId, fencing: o.lease.fencing },
+        'lost the lease: stopping the route now (another instance may take over)',
+      );
+      if (this.owned.get(key) !== o) return;
+      // One being handed back is stopping already: only stop counting it as ours.
+      if (this.leaving.has(key)) this.owned.delete(key);
+      else await this.drop(key, false, false);
     }
   }
 
@@ -186,9 +205,13 @@ export class HaCoordinator {
 
   private async drop(key: string, drain: boolean, release: boolean): Promise<void> {
     const o = this.owned.get(key);
-    this.owned.delete(key);
+    if (!o) return;
+    // A route handed back stays owned (renewed) while it drains, so no one else starts it meanwhile.
+    if (!release) this.owned.delete(key);
     await this.control.stop(key, drain);
-    if (o && release) await this.store.release(o.lease).catch(() => undefined);
+    if (this.owned.get(key) === o) this.owned.delete(key);
+    this.leaving.delete(key);
+    if (release) await this.store.release(o.lease).catch(() => undefined);
   }
 
   /** A per-instance order of keys, so instances reach for different routes first. */
