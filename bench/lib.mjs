@@ -199,7 +199,14 @@ export function threadCpu(pid) {
  * Run `sfbridge run` on a config (its health endpoint on `healthPort`) until `done(status)` is true;
  * returns seconds from spawn, peak RSS (MB) and the last status. The bridge is then stopped (SIGTERM).
  */
-export async function runBridge(configPath, healthPort, done, { sampleMs = 100, timeoutMs = 600_000, root = ROOT, startWhen = null } = {}) {
+export async function runBridge(
+  configPath,
+  healthPort,
+  done,
+  { sampleMs = 100, timeoutMs = 600_000, root = ROOT, startWhen = null, runSampleMs = sampleMs, endAt = null } = {},
+) {
+  // runSampleMs: how often to look once `startWhen` held (each look costs the bridge a /status);
+  // endAt(): the precise end of the work (epoch ms, e.g. the sink's last file write), read at the end.
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge there (open it in Chrome DevTools).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_BRIDGE_NODE_FLAGS="--max-semi-space-size=4": V8/Node flags for the bridge process only.
@@ -215,8 +222,9 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
   let status = null;
   let startedAt = null;
   const rssSeries = [];
+  let startedEpoch = null;
   for (;;) {
-    await new Promise((r) => setTimeout(r, sampleMs));
+    await new Promise((r) => setTimeout(r, startedAt === null ? sampleMs : runSampleMs));
     if (child.exitCode !== null) throw new Error(`bridge exited (${child.exitCode}): ${stderr.slice(-2000)}`);
     const rss = rssMb(child.pid);
     if (rss) {
@@ -225,13 +233,17 @@ export async function runBridge(configPath, healthPort, done, { sampleMs = 100, 
     }
     status = await getJson(`http://127.0.0.1:${healthPort}/status`).catch(() => null);
     // `startWhen`: the moment the measured work starts (e.g. the route subscribed), not the process.
-    if (status && startWhen && startedAt === null && startWhen(status)) startedAt = process.hrtime.bigint();
+    if (status && startWhen && startedAt === null && startWhen(status)) {
+      startedAt = process.hrtime.bigint();
+      startedEpoch = performance.timeOrigin + performance.now();
+    }
     if (status && done(status)) break;
     if (Number(process.hrtime.bigint() - t0) / 1e6 > timeoutMs)
       throw new Error(`bridge run timed out; last status ${JSON.stringify(status)}`);
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const secsFromStart = startedAt === null ? null : Number(process.hrtime.bigint() - startedAt) / 1e9;
+  const end = endAt?.();
+  const secsFromStart = startedAt === null ? null : end ? (end - startedEpoch) / 1000 : Number(process.hrtime.bigint() - startedAt) / 1e9;
   const cpu = cpuSeconds(child.pid);
   if (process.env.BENCH_THREADS) process.stderr.write(`bridge CPU by thread: ${JSON.stringify(threadCpu(child.pid))}\n`);
   const exitCode = await new Promise((resolve) => {

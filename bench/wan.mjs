@@ -7,8 +7,10 @@
 // Salesforce allows at most 100 events pending per Subscribe, so Pub/Sub catch-up cannot beat
 // 100 events per round trip: each row says what fraction of that ceiling it reached.
 //
-//   node bench/wan.mjs [--events 20000] [--rtt 25,50,150] [--runs 1] [--cometd true]
-import { mkdtempSync, rmSync } from 'node:fs';
+//   node bench/wan.mjs [--events 20000] [--rtt 25,50,150] [--runs 1] [--cometd true] [--public true] [--fields 40]
+// --fields N (N > 40): change events of a custom object Wide__c with N fields (~4 KB at 600), so a
+// batch of 100 no longer fits HTTP/2's default 64 KB flow-control window.
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -22,6 +24,7 @@ import {
   report,
   runBridge,
   startEmulatorProcess,
+  wideObjectEmulatorArgs,
   writeBridgeConfig,
 } from './lib.mjs';
 
@@ -29,7 +32,10 @@ const EVENTS = Number(arg('events', 20_000));
 const RTTS = arg('rtt', '25,50,150').split(',').map(Number);
 const RUNS = Number(arg('runs', 1));
 const COMETD = arg('cometd', 'true') !== 'false';
-const TOPIC = '/data/AccountChangeEvent';
+const PUBLIC = arg('public', 'true') !== 'false';
+const FIELDS = Number(arg('fields', 40));
+const WIDE = FIELDS > 40;
+const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
 
 async function bridgeRun(emu, links, source) {
   const dir = mkdtempSync(join(tmpdir(), 'sfbridge-bench-wan-'));
@@ -46,13 +52,18 @@ async function bridgeRun(emu, links, source) {
   c.orgs.emu.loginUrl = `https://127.0.0.1:${links.http.port}`;
   c.orgs.emu.pubsubEndpoint = `localhost:${links.grpc.port}`;
   writeFileSync(cfg, JSON.stringify(c));
-  // The clock starts when the route has subscribed (the public client's starts after its connect
-  // too) and stops when the file sink has fsync'd the last event, sampled every 20 ms: process
-  // start and login are not catch-up, and the replay commit that follows is on its own timer
-  // (pipeline.commitIntervalMs).
+  // The clock starts when the route has subscribed (seen within 20 ms; the public client's starts
+  // after its connect too) and stops at the last write of the file sink (its files' newest mtime;
+  // the sink fsyncs a batch before acking it): process start and login are not catch-up, and the
+  // replay commit that follows is on its own timer (pipeline.commitIntervalMs). Once the route is
+  // subscribed, /status is read every 250 ms only: reading it every 20 ms cost the bridge CPU
+  // the server and the link then lacked.
+  const out = join(dir, 'out');
   const r = await runBridge(cfg, port, (s) => (s.routes[0]?.eventsAcked ?? 0) >= EVENTS, {
     sampleMs: 20,
+    runSampleMs: 250,
     startWhen: (s) => s.routes[0]?.sourceStats?.subscribed === 1,
+    endAt: () => Math.max(...readdirSync(out).map((f) => statSync(join(out, f)).mtimeMs)),
   });
   rmSync(dir, { recursive: true, force: true });
   return { rate: EVENTS / (r.secsFromStart ?? r.secs), cpu: r.cpu, rss: r.peakRss };
@@ -73,11 +84,16 @@ async function publicClientRun(emu, links) {
 const rows = [];
 for (const rtt of RTTS) {
   const links = { http: await delayLink(rtt / 2), grpc: await delayLink(rtt / 2) };
-  const emu = await startEmulatorProcess(['--instance-url', `https://127.0.0.1:${links.http.port}`]);
+  const work = mkdtempSync(join(tmpdir(), 'sfbridge-bench-wan-emu-'));
+  const emu = await startEmulatorProcess([
+    '--instance-url',
+    `https://127.0.0.1:${links.http.port}`,
+    ...(WIDE ? wideObjectEmulatorArgs(work, FIELDS) : []),
+  ]);
   links.http.setTarget(Number(new URL(emu.info.loginUrl).port));
   links.grpc.setTarget(Number(emu.info.pubsubEndpoint.split(':')[1]));
   try {
-    await preload(emu, 'cdc:Account', EVENTS);
+    await preload(emu, WIDE ? 'cdc:Wide__c' : 'cdc:Account', EVENTS);
     const ceiling = (100 * 1000) / rtt;
     const measure = async (name, fn) => {
       const rates = [];
@@ -105,16 +121,19 @@ for (const rtt of RTTS) {
     const ours = await measure("sfbridge Pub/Sub -> fsync'd files", () =>
       bridgeRun(emu, links, { type: 'pubsub', org: 'emu', topic: TOPIC, start: 'earliest' }),
     );
-    const theirs = await measure('public client (receive + decode)', () => publicClientRun(emu, links));
-    rows.at(-2).vsPublicClient = Math.round((ours / theirs) * 100) / 100;
+    if (PUBLIC) {
+      const theirs = await measure('public client (receive + decode)', () => publicClientRun(emu, links));
+      rows.at(-2).vsPublicClient = Math.round((ours / theirs) * 100) / 100;
+    }
     if (COMETD)
       await measure("sfbridge CometD -> fsync'd files", () =>
         bridgeRun(emu, links, { type: 'cometd', org: 'emu', channel: TOPIC, initial: 'earliest' }),
       );
   } finally {
     await emu.stop();
+    rmSync(work, { recursive: true, force: true });
     await links.http.close();
     await links.grpc.close();
   }
 }
-report('wan', rows, { events: EVENTS, runs: RUNS });
+report(WIDE ? `wan-${FIELDS}-fields` : 'wan', rows, { events: EVENTS, runs: RUNS, fields: FIELDS });

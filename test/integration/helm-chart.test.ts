@@ -92,13 +92,14 @@ describe.skipIf(!helm)(`Helm chart ${why}`, () => {
     expect(config.replayStore.type).toBe('postgres');
     expect(config.ha).toMatchObject({ enabled: true, instanceId: 'sfb-0' });
     expect(config.health?.port).toBe(c.ports[0].containerPort);
+    expect(config.health?.routesApi).toBe('read-only');
     expect(docs.some((d) => d.kind === 'Secret')).toBe(false);
   });
 
   it('takes a values file (one replica on the file store, no budget, no monitor)', () => {
     const dir = tempDir();
     const values = join(dir, 'values.yaml');
-    writeFileSync(values, 'replicaCount: 1\nreplayStore: { type: file }\npodDisruptionBudget: { enabled: false }\n');
+    writeFileSync(values, 'replicaCount: 1\nreplayStore: { type: file }\npodDisruptionBudget: { enabled: false }\nroutesApi: writable\n');
     const docs = render(['-f', values]);
     expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Service', 'ServiceAccount', 'StatefulSet']);
     const cm = docs.find((d) => d.kind === 'ConfigMap');
@@ -109,6 +110,7 @@ describe.skipIf(!helm)(`Helm chart ${why}`, () => {
     });
     expect(config.replayStore.type).toBe('file');
     expect(config.ha).toBeUndefined();
+    expect(config.health?.routesApi).toBe('writable');
   });
 
   it('refuses unknown keys and settings the chart owns, naming them', () => {

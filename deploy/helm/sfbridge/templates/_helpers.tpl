@@ -19,6 +19,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $c "replayStore" (dict "type" "file" "path" "/data/replay.json") -}}
 {{- end -}}
 {{- $_ := set $c "deadLetter" (dict "type" "file" "dir" "/data/dead-letters") -}}
-{{- $_ := set $c "health" (dict "host" "0.0.0.0" "port" .Values.healthPort) -}}
+{{- $_ := set $c "health" (dict "host" "0.0.0.0" "port" .Values.healthPort "routesApi" (.Values.routesApi | default "read-only")) -}}
 {{- toYaml $c -}}
 {{- end -}}
