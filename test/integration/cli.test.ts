@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { until } from '../helpers/fakes.js';
+import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function inputFile(dir: string, n: number, start = 0): string {
@@ -47,7 +47,11 @@ const BROKEN: Array<[string, string, RegExp]> = [
     'rotues: []\nroutes:\n  - source: { type: file, path: /x }\n    sinks: [{ type: file, dir: /o }]\n',
     /rotues: unknown key \(did you mean "routes"\?\)/,
   ],
-  ['no routes', 'log: { level: info }\n', /routes: at least one route is needed \(or health.routesApi: writable, to add them through the route API\)/],
+  [
+    'no routes',
+    'log: { level: info }\n',
+    /routes: at least one route is needed \(or health.routesApi: writable, to add them through the route API\)/,
+  ],
   [
     'route without sinks',
     'routes:\n  - source: { type: file, path: /x }\n    sinks: []\n',
@@ -294,14 +298,3 @@ describe('sfbridge CLI', () => {
     expect(j.routes[0].positionAgeSeconds).toBeGreaterThanOrEqual(0);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}

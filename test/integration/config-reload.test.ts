@@ -5,7 +5,6 @@
  * check refuses (the running config stays).
  */
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/registry.js';
@@ -13,16 +12,8 @@ import { emulatorOrg, makeBridge, readSink } from '../helpers/bridge.js';
 import { startCli } from '../helpers/cli.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until, untilAsync } from '../helpers/fakes.js';
+import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 describe('config reload', () => {
   let t: TestEmulator;

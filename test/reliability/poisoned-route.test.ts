@@ -6,28 +6,17 @@
  */
 
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emulatorOrg } from '../helpers/bridge.js';
 import type { TestEmulator } from '../helpers/emulator.js';
 import { emulatorAndReceiver } from '../helpers/emulator-receiver.js';
 import { until } from '../helpers/fakes.js';
+import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
 import { BridgeProcess, readFiles, recordTally, tally, waitFor } from './harness.js';
 
 const SECRET = `whsec_${Buffer.from('poisoned-route-secret-012345').toString('base64')}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('reliability: one poisoned route among three', () => {
   let t: TestEmulator;
