@@ -90,6 +90,8 @@ describe('route API: PUT and DELETE', () => {
       const fileRef = await put('x', JSON.stringify({ ...route, sinks: [{ type: 'file', dir: '${file:/etc/hostname}' }] }));
       expect(fileRef.status).toBe(400);
       expect(fileRef.text).toContain('${file:…} is not taken from the route API');
+      const huge = await put('x', JSON.stringify({ ...route, description: 'x'.repeat(1024 * 1024) }));
+      expect(huge).toEqual({ status: 413, text: 'a route is at most 1048576 bytes\n' });
       expect(JSON.stringify((await list()).map((r) => r.key))).toBe(before);
 
       // Replaced through the CLI, from a YAML file: the route moves to its new sink.

@@ -72,9 +72,11 @@ describe('route supervision', () => {
       await t.admin('events/emit', { spec: 'cdc:Contact', count: 200 });
       await until(() => readSink(outA).length >= 200 && readSink(outB).length >= 200, 20_000, 'the healthy routes');
       expect((await get('/healthz')).status).toBe(200);
-      // The route restarts every 0.3–2 s and fails again at once: readiness is 503 whenever it is down.
+      // The route restarts every 0.3–2 s and fails again at once: readiness is 503 whenever it is
+      // down, naming it as failed (between a restart and its stream opening it is "not subscribed").
       let ready = await get('/readyz');
-      for (const start = Date.now(); ready.status !== 503 && Date.now() - start < 10_000; ready = await get('/readyz'))
+      const named = () => ready.status === 503 && /orders: failed/.test(ready.text);
+      for (const start = Date.now(); !named() && Date.now() - start < 10_000; ready = await get('/readyz'))
         await new Promise((r) => setTimeout(r, 20));
       expect(ready.status).toBe(503);
       expect(ready.text).toMatch(/orders: failed/);

@@ -25,7 +25,7 @@ const CONFIG_CASES: Array<[string, string, RegExp]> = [
   ['duplicate YAML key', 'routes: []\nroutes: []\n', /Map keys must be unique/],
   ['unknown top-level key', `rotues: []\n${ROUTE}`, /rotues: unknown key \(did you mean "routes"\?\)/],
   ['unknown key in a sink', sink('{ type: file, dir: /o, fsynk: true }'), /sinks\[0\]\.fsynk: unknown key/],
-  ['no routes', 'log: { level: info }\n', /routes: is required/],
+  ['no routes', 'log: { level: info }\n', /routes: at least one route is needed/],
   ['route without sinks', 'routes:\n  - source: { type: file, path: /x }\n    sinks: []\n', /a route needs at least one sink/],
   ['unknown sink type', sink('{ type: s3 }'), /unknown type "s3"; must be one of: file, kafka, webhook, stdout/],
   ['unknown source type', src('{ type: pushtopic }'), /source\.type: unknown type "pushtopic"/],
