@@ -101,7 +101,8 @@ export async function runBridge(config: BridgeConfig, log: Logger, hooks: RunHoo
     ? reloadOnChange(hooks.configPath, bridge, log, hooks.watchConfig === true, apply)
     : () => undefined;
 
-  const finished = bridge.whenDone().then(async (states) => {
+  // With API routes the daemon serves until stopped, even with no route left to run.
+  const finished = bridge.whenDone(apiRoutes !== null).then(async (states) => {
     await bridge.stop();
     if (bridge.exitReason) process.stderr.write(`sfbridge: ${bridge.exitReason} (onRouteFailure: exit)\n`);
     return states.includes('failed') ? 1 : 0;

@@ -202,9 +202,10 @@ export class Bridge {
   /**
    * Resolves when every route has ended (finite sources) or failed for good (onRouteFailure stop),
    * at the first failure with onRouteFailure exit, or when stop() was called. A route waiting for a
-   * supervised restart is not done.
+   * supervised restart is not done. `stayUp` (routes may be added through the route API): only
+   * stop() or an exit reason ends it.
    */
-  async whenDone(): Promise<RouteState[]> {
+  async whenDone(stayUp = false): Promise<RouteState[]> {
     if (this.ha) {
       await this.stoppedPromise;
       return this.routes.map((r) => r.status().state);
@@ -215,7 +216,7 @@ export class Bridge {
       const wake = this.changed.wait(60_000);
       const states = this.status().routes.map((r) => r.state);
       if (this.supervisor.exitReason !== null || this.state === 'stopping' || this.state === 'stopped') return states;
-      if (states.every(settled)) return states;
+      if (!stayUp && states.every(settled)) return states;
       await Promise.race([wake, this.stoppedPromise]);
     }
   }

@@ -139,6 +139,24 @@ describe('route API: PUT and DELETE', () => {
       await b.result;
     }
 
+    // A file without routes: the daemon serves the API (it does not exit with nothing to run).
+    writeFileSync(cfg, JSON.stringify({ ...config('writable'), routes: [] }));
+    b = await start();
+    try {
+      expect(await list()).toEqual([]);
+      const leads = join(dir, 'leads');
+      const lead = { source: { type: 'pubsub', org: 'emu', topic: '/data/LeadChangeEvent', initial: 'earliest' } };
+      expect((await put('leads', JSON.stringify({ ...lead, sinks: [{ type: 'file', dir: leads }] }))).status).toBe(201);
+      await t.admin('events/emit', { spec: 'cdc:Lead', count: 3 });
+      await until(() => readSink(leads).length >= 3, 30_000, 'the only route, made through the API');
+      expect((await fetch(`${base}/leads`, { method: 'DELETE' })).status).toBe(200);
+      expect(await list()).toEqual([]);
+      expect(b.child.exitCode).toBeNull();
+    } finally {
+      b.child.kill('SIGTERM');
+      await b.result;
+    }
+
     // Gone after a restart too; and read-only (the default) refuses writes.
     writeFileSync(cfg, JSON.stringify(config('read-only')));
     b = await start();
