@@ -4,9 +4,11 @@
  * replay and dead-letter stores (what a stopped bridge left: position age and headroom only).
  */
 
-import type { BridgeConfig } from '../config/schema.js';
-import { loadConfigFile } from '../config-file.js';
+import type { BridgeConfig, RouteConfig } from '../config/schema.js';
+import { loadConfigFile, parseRouteDefinition } from '../config-file.js';
+import { errorMessage } from '../errors.js';
 import { silentLogger } from '../log.js';
+import { apiRouteDefinitions } from '../pipeline/api-routes.js';
 import type { BridgeStatus } from '../pipeline/bridge.js';
 import type { RouteStatus } from '../pipeline/route-types.js';
 import { createDeadLetterStore, createReplayStore } from '../pipeline/stores.js';
@@ -82,9 +84,30 @@ async function fromStores(config: BridgeConfig): Promise<Row[]> {
   await store.open();
   await dead.open();
   try {
-    const positions = new Map((await store.list()).map((p) => [p.key, p]));
+    const stored = await store.list();
+    const positions = new Map(stored.map((p) => [p.key, p]));
     const letters = await dead.list();
-    return config.routes.map((rc) => {
+    // Routes made through the route API are kept in the store: shown too (one that no longer
+    // parses, with why).
+    const fromApi: RouteConfig[] = [];
+    const broken: Row[] = [];
+    for (const [name, text] of apiRouteDefinitions(stored)) {
+      try {
+        fromApi.push(parseRouteDefinition(JSON.parse(text), name));
+      } catch (err) {
+        const why = `made through the route API; does not run: ${errorMessage(err).split('\n')[0]}`;
+        broken.push({
+          route: name,
+          state: 'not running',
+          positionAgeSeconds: null,
+          lagSeconds: null,
+          headroomSeconds: null,
+          deadLetters: null,
+          error: why,
+        });
+      }
+    }
+    const rows = [...config.routes, ...fromApi].map((rc) => {
       const key = routeKey(rc);
       const p = positions.get(key);
       const at = p ? Date.parse(p.eventTime ?? p.committedAt) : Number.NaN;
@@ -100,6 +123,7 @@ async function fromStores(config: BridgeConfig): Promise<Row[]> {
         error: p ? null : 'no stored position',
       };
     });
+    return [...rows, ...broken];
   } finally {
     await store.close();
     await dead.close();

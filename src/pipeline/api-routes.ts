@@ -11,7 +11,7 @@ import type { BridgeConfig, RouteConfig } from '../config/schema.js';
 import { configProblems, parseRouteDefinition } from '../config-file.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ReplayStore } from '../replay/types.js';
+import type { ReplayStore, StoredPosition } from '../replay/types.js';
 import { routeKey } from '../route-facts.js';
 import type { ReloadPlan } from './reload.js';
 
@@ -20,6 +20,13 @@ export const API_ROUTE_PREFIX = 'sfbridge.route-api/';
 
 export function isApiRouteKey(key: string): boolean {
   return key.startsWith(API_ROUTE_PREFIX);
+}
+
+/** The routes the API stored (name -> the route as received, JSON text), from a store's list(). */
+export function apiRouteDefinitions(stored: StoredPosition[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of stored) if (isApiRouteKey(p.key)) out.set(p.key.slice(API_ROUTE_PREFIX.length), p.replayId);
+  return out;
 }
 
 /** Route names the API takes: they appear in URLs, logs and store keys. */
@@ -122,8 +129,7 @@ export class ApiRoutes {
 
   /** Re-read the store; apply when what is stored differs from what runs. */
   private async sync(): Promise<void> {
-    const now = new Map<string, string>();
-    for (const p of await this.bridge.store.list()) if (isApiRouteKey(p.key)) now.set(p.key.slice(API_ROUTE_PREFIX.length), p.replayId);
+    const now = apiRouteDefinitions(await this.bridge.store.list());
     const same = now.size === this.stored.size && [...now].every(([k, v]) => this.stored.get(k) === v);
     if (same) return;
     this.stored = now;

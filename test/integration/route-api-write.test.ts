@@ -111,6 +111,11 @@ describe('route API: PUT and DELETE', () => {
       await b.result;
     }
 
+    // With no bridge running, `sfbridge status` reads the store: the API route is listed.
+    const offline = await runCli(['status', '-c', cfg]);
+    expect(offline.stdout).toMatch(/^accounts\s+not running/m);
+    expect(offline.stdout).toMatch(/^from-file\s+not running/m);
+
     // A restart keeps the API route: it resumes from its position (no event twice).
     const beforeRestart = readSink(accounts).length + readSink(join(dir, 'accounts-2')).length;
     expect(beforeRestart).toBe(25);
