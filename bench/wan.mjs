@@ -8,7 +8,7 @@
 // 100 events per round trip: each row says what fraction of that ceiling it reached.
 //
 //   node bench/wan.mjs [--events 20000] [--rtt 25,50,150] [--runs 1] [--cometd true] [--public true] [--fields 40]
-// --fields N (N > 40): change events of a custom object Wide__c with N fields (~4 KB at 600), so a
+// --fields N (N > 40): change events of a custom object Wide__c with N fields (~1.4 KB of Avro at 600), so a
 // batch of 100 no longer fits HTTP/2's default 64 KB flow-control window.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

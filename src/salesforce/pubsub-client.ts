@@ -53,7 +53,7 @@ export const PING_INTERVAL_MS = 310_000;
 /**
  * HTTP/2 flow-control window (stream and connection) we grant the server. Node's default, 64 KB,
  * caps a stream at 64 KB per round trip whatever gRPC asks for: over a 50 ms link that is ~1.3 MB/s,
- * a quarter of the 100-events-per-round-trip ceiling with 4 KB events (bench/wan.mjs --fields 600).
+ * a quarter of the 100-events-per-round-trip ceiling with 1.4 KB events (bench/wan.mjs --fields 600).
  * What the server may send is bounded by our num_requested anyway; the window only must not be
  * the tighter bound.
  */
