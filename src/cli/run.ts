@@ -135,14 +135,9 @@ async function startHealth(
   apiRoutes: ApiRoutes | null,
   log: Logger,
 ): Promise<Server> {
-  const write = apiRoutes && {
-    put: (name: string, body: unknown) => apiRoutes.put(name, body),
-    remove: (name: string) => apiRoutes.remove(name),
-    names: () => apiRoutes.names(),
-  };
   const server = await startHealthServer(h.host, h.port, {
     status: () => bridge.status(),
-    routes: { pause: (key, on) => bridge.pause(key, on), restart: (key) => bridge.restart(key), write: write ?? undefined },
+    routes: { pause: (key, on) => bridge.pause(key, on), restart: (key) => bridge.restart(key), write: apiRoutes ?? undefined },
     token: h.token,
     metrics: bridge.metrics,
   });

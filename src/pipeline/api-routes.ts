@@ -100,13 +100,13 @@ export class ApiRoutes {
         return { status: 400, message: err instanceof ConfigError ? err.message : errorMessage(err) };
       }
       const others = this.accepted().filter((r) => routeKey(r) !== name);
-      const problems = this.problemsOf(route, others);
+      const problems = this.check([...others, route]).refused.get(others.length) ?? [];
       if (problems.length > 0) return { status: 400, message: problems.join('\n') };
       const existed = this.stored.has(name);
       const text = JSON.stringify(body);
       await this.bridge.store.commit(API_ROUTE_PREFIX + name, { replayId: text, eventTime: null });
       this.stored.set(name, text);
-      await this.apply();
+      await this.apply(false, [...others, route]);
       this.log.info({ route: name, action: existed ? 'replaced' : 'created' }, 'route API: route stored and applied');
       return existed ? { status: 200, message: `route "${name}" replaced` } : { status: 201, message: `route "${name}" created` };
     });
@@ -136,44 +136,57 @@ export class ApiRoutes {
     await this.apply(true);
   }
 
-  /** The stored routes that pass the checks, each against the file's routes and those before it. */
+  /** The stored routes that parse and pass the checks against the file's routes and each other. */
   private accepted(report = false): RouteConfig[] {
-    const out: RouteConfig[] = [];
+    const parsed: RouteConfig[] = [];
+    const refuse = (name: string, problems: string[]) => {
+      if (report)
+        this.log.error({ route: name, problems }, `route API: the stored route "${name}" does not run (fix it with PUT /routes/${name})`);
+    };
     for (const [name, text] of this.stored) {
-      const refuse = (problems: string[]) => {
-        if (report)
-          this.log.error({ route: name, problems }, `route API: the stored route "${name}" does not run (fix it with PUT /routes/${name})`);
-      };
       if (this.file.routes.some((r) => routeKey(r) === name)) {
-        refuse([`the config file now has a route "${name}"; the file's route runs`]);
+        refuse(name, [`the config file now has a route "${name}"; the file's route runs`]);
         continue;
       }
-      let route: RouteConfig;
       try {
-        route = parseRouteDefinition(JSON.parse(text), name, this.env);
+        parsed.push(parseRouteDefinition(JSON.parse(text), name, this.env));
       } catch (err) {
-        refuse(err instanceof ConfigError ? err.message.split('\n') : [errorMessage(err)]);
-        continue;
+        refuse(name, err instanceof ConfigError ? err.message.split('\n') : [errorMessage(err)]);
       }
-      const problems = this.problemsOf(route, out);
-      if (problems.length > 0) refuse(problems);
-      else out.push(route);
     }
-    return out;
+    const { refused } = this.check(parsed);
+    for (const [i, problems] of refused) refuse(routeKey(parsed[i] as RouteConfig), problems);
+    return parsed.filter((_, i) => !refused.has(i));
   }
 
-  /** What configProblems says about `route` added to the file's routes and `others`, in its own words. */
-  private problemsOf(route: RouteConfig, others: RouteConfig[]): string[] {
-    const routes = [...this.file.routes, ...others, route];
-    const at = routes.length - 1;
-    const name = routeKey(route);
-    return configProblems({ ...this.file, routes })
-      .filter((p) => p.includes(`routes[${at}]`))
-      .map((p) => p.replaceAll(`routes[${at}]`, `route "${name}"`));
+  /**
+   * configProblems over the file's routes and `candidates` at once (not once per route: a thousand
+   * API routes would cost a million route checks): each candidate's problems, in its own name. A
+   * clash is reported at the later route; once a refused one is left out, the rest is checked again.
+   */
+  private check(candidates: RouteConfig[]): { refused: Map<number, string[]> } {
+    const refused = new Map<number, string[]>();
+    const base = this.file.routes.length;
+    for (;;) {
+      const kept = candidates.map((r, i) => ({ r, i })).filter(({ i }) => !refused.has(i));
+      const routes = [...this.file.routes, ...kept.map(({ r }) => r)];
+      const named = (p: string) =>
+        p.replace(/routes\[(\d+)\]/g, (whole, n: string) => {
+          const k = kept[Number(n) - base];
+          return k ? `route "${routeKey(k.r)}"` : whole;
+        });
+      const found = new Map<number, string[]>();
+      for (const p of configProblems({ ...this.file, routes })) {
+        const at = /^routes\[(\d+)\]/.exec(p);
+        const k = at ? kept[Number(at[1]) - base] : undefined;
+        if (k) found.set(k.i, [...(found.get(k.i) ?? []), named(p)]);
+      }
+      if (found.size === 0) return { refused };
+      for (const [i, problems] of found) refused.set(i, problems);
+    }
   }
 
-  private async apply(report = false): Promise<ReloadPlan> {
-    const api = this.accepted(report);
+  private async apply(report = false, api = this.accepted(report)): Promise<ReloadPlan> {
     this.running = new Set(api.map(routeKey));
     return this.bridge.reload({ ...this.file, routes: [...this.file.routes, ...api] });
   }
