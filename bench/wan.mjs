@@ -3,13 +3,18 @@
 // address as its instance URL. For each round trip, in one run on one retained backlog:
 //   1. sfbridge Pub/Sub -> fsync'd files, until the last event is fsync'd;
 //   2. the public salesforce-pubsub-api-client (receive and decode only);
-//   3. sfbridge CometD -> fsync'd files.
+//   3. the floor: a bare gRPC subscriber that only asks again as each response lands
+//      (bench/wan-floor.mjs), i.e. what the link, the emulator and the protocol allow;
+//   4. sfbridge CometD -> fsync'd files.
 // Salesforce allows at most 100 events pending per Subscribe, so Pub/Sub catch-up cannot beat
-// 100 events per round trip: each row says what fraction of that ceiling it reached.
+// 100 events per round trip: each row says what fraction of that ceiling it reached. Every client
+// is timed the same way: from the moment its first batch had arrived, over the events after it
+// (connect, login and the first round trip are not catch-up).
 //
-//   node bench/wan.mjs [--events 20000] [--rtt 25,50,150] [--runs 1] [--cometd true] [--public true] [--fields 40]
+//   node bench/wan.mjs [--events 20000] [--rtt 25,50,150] [--runs 1] [--cometd true] [--public true] [--floor true] [--fields 40]
 // --fields N (N > 40): change events of a custom object Wide__c with N fields (~1.4 KB of Avro at 600), so a
 // batch of 100 no longer fits HTTP/2's default 64 KB flow-control window.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +26,7 @@ import {
   preload,
   publicClient,
   publicClientReceive,
+  ROOT,
   report,
   runBridge,
   startEmulatorProcess,
@@ -33,6 +39,7 @@ const RTTS = arg('rtt', '25,50,150').split(',').map(Number);
 const RUNS = Number(arg('runs', 1));
 const COMETD = arg('cometd', 'true') !== 'false';
 const PUBLIC = arg('public', 'true') !== 'false';
+const FLOOR = arg('floor', 'true') !== 'false';
 const FIELDS = Number(arg('fields', 40));
 const WIDE = FIELDS > 40;
 const TOPIC = WIDE ? '/data/Wide__ChangeEvent' : '/data/AccountChangeEvent';
@@ -52,10 +59,10 @@ async function bridgeRun(emu, links, source) {
   c.orgs.emu.loginUrl = `https://127.0.0.1:${links.http.port}`;
   c.orgs.emu.pubsubEndpoint = `localhost:${links.grpc.port}`;
   writeFileSync(cfg, JSON.stringify(c));
-  // The clock starts when the route has subscribed (seen within 20 ms; the public client's starts
-  // after its connect too) and stops at the last write of the file sink (its files' newest mtime;
-  // the sink fsyncs a batch before acking it): process start and login are not catch-up, and the
-  // replay commit that follows is on its own timer (pipeline.commitIntervalMs). Once the route is
+  // The clock starts when /status first says the route has heard from its stream (looked for
+  // every 20 ms), and counts the events received after that status; it stops at the last write of
+  // the file sink (its files' newest mtime; the sink fsyncs a batch before acking it). The replay
+  // commit that follows is on its own timer (pipeline.commitIntervalMs). Once the route is
   // subscribed, /status is read every 250 ms only: reading it every 20 ms cost the bridge CPU
   // the server and the link then lacked.
   const out = join(dir, 'out');
@@ -66,7 +73,8 @@ async function bridgeRun(emu, links, source) {
     endAt: () => Math.max(...readdirSync(out).map((f) => statSync(join(out, f)).mtimeMs)),
   });
   rmSync(dir, { recursive: true, force: true });
-  return { rate: EVENTS / (r.secsFromStart ?? r.secs), cpu: r.cpu, rss: r.peakRss };
+  const before = r.startStatus.routes[0].sourceStats.received;
+  return { rate: (EVENTS - before) / r.secsFromStart, cpu: r.cpu, rss: r.peakRss };
 }
 
 async function publicClientRun(emu, links) {
@@ -74,11 +82,32 @@ async function publicClientRun(emu, links) {
     instanceUrl: `https://127.0.0.1:${links.http.port}`,
     pubSubEndpoint: `localhost:${links.grpc.port}`,
   });
-  const t0 = process.hrtime.bigint();
-  await publicClientReceive(client, TOPIC, EVENTS);
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const { events, secs } = await publicClientReceive(client, TOPIC, EVENTS);
   client.close();
-  return { rate: EVENTS / secs };
+  return { rate: events / secs };
+}
+
+async function floorRun(emu, links) {
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bench/wan-floor.mjs'),
+      `localhost:${links.grpc.port}`,
+      `https://127.0.0.1:${links.http.port}`,
+      emu.info.orgId,
+      emu.info.caCertPath,
+      TOPIC,
+      String(EVENTS),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  child.stdin.end(await emu.token());
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`the floor subscriber exited with ${code}`);
+  const { events, secs } = JSON.parse(out);
+  return { rate: events / secs };
 }
 
 const rows = [];
@@ -121,9 +150,14 @@ for (const rtt of RTTS) {
     const ours = await measure("sfbridge Pub/Sub -> fsync'd files", () =>
       bridgeRun(emu, links, { type: 'pubsub', org: 'emu', topic: TOPIC, start: 'earliest' }),
     );
+    const oursRow = rows.at(-1);
     if (PUBLIC) {
       const theirs = await measure('public client (receive + decode)', () => publicClientRun(emu, links));
-      rows.at(-2).vsPublicClient = Math.round((ours / theirs) * 100) / 100;
+      oursRow.vsPublicClient = Math.round((ours / theirs) * 100) / 100;
+    }
+    if (FLOOR) {
+      const floor = await measure('floor: bare gRPC, asks again on arrival', () => floorRun(emu, links));
+      oursRow.ofFloor = Math.round((ours / floor) * 100) / 100;
     }
     if (COMETD)
       await measure("sfbridge CometD -> fsync'd files", () =>
