@@ -13,7 +13,9 @@ export async function startEmulatorProcess(args = []) {
   // args: extra `sfbridge emulator` flags, e.g. ['--generate', 'cdc:Account:1000/s']
   // BENCH_EMULATOR_ROOT=DIR: the emulator of another checkout (compare builds on one emulator).
   const emuRoot = process.env.BENCH_EMULATOR_ROOT ?? ROOT;
-  const child = spawn(process.execPath, [join(emuRoot, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], {
+  // BENCH_EMULATOR_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": V8/Node flags for the emulator process only.
+  const flags = (process.env.BENCH_EMULATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, join(emuRoot, 'bin/sfbridge.js'), 'emulator', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const info = await new Promise((resolve, reject) => {
