@@ -97,9 +97,15 @@ function authHeader(p: ProxySetting): Record<string, string> {
 
 /** What to change when a proxy refuses a CONNECT. */
 function refusal(p: ProxySetting, hostPort: string, status: number, text: string): BridgeError {
+  // From the environment (HTTPS_PROXY…), credentials go in the URL; from the config, in its fields.
+  const where = /^https?_proxy$/i.test(p.from)
+    ? `user:password in ${p.from}`
+    : p.from.startsWith('orgs.')
+      ? `${p.from}.username and .password`
+      : `username and password in ${p.from}`;
   const fix =
     status === 407
-      ? `the proxy wants credentials: set ${p.from.startsWith('orgs.') ? `${p.from}.username and .password` : `user:password in ${p.from}`}`
+      ? `the proxy wants credentials: set ${where}`
       : `the proxy does not allow ${hostPort}: ask for it to be allowed (Salesforce's Pub/Sub API is on port 7443), or set NO_PROXY / ${p.from}`;
   return new BridgeError('PROXY', `proxy ${describeProxy(p)} refused CONNECT ${hostPort} with ${status} ${text}: ${fix}`, {
     retriable: status >= 500,

@@ -18,10 +18,16 @@ export interface Netns {
   remove(): void;
 }
 
+/** Why tinyproxy cannot be started here, or null when it can. */
+export function tinyproxyUnavailable(): string | null {
+  return existsSync('/usr/bin/tinyproxy') || existsSync('/usr/sbin/tinyproxy') ? null : 'needs tinyproxy (apt-get install tinyproxy)';
+}
+
 /** Why this machine cannot run the proxy tests, or null when it can (root, ip netns, tinyproxy). */
 export function proxyTestsUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (ip netns)';
-  if (!existsSync('/usr/bin/tinyproxy') && !existsSync('/usr/sbin/tinyproxy')) return 'needs tinyproxy (apt-get install tinyproxy)';
+  const noProxy = tinyproxyUnavailable();
+  if (noProxy) return noProxy;
   try {
     execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
   } catch {

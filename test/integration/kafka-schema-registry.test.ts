@@ -18,6 +18,7 @@ import { makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { consumeAll } from '../helpers/kafka.js';
+import { startTinyproxy, tinyproxyUnavailable } from '../helpers/netns.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -248,6 +249,61 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
     const got = await decodeAll(topic, retained);
     expect(new Set(got.map((g) => g.decoded.eventId)).size).toBe(retained);
   });
+
+  const noTinyproxy = tinyproxyUnavailable();
+  it.skipIf(noTinyproxy !== null && process.env.CI !== 'true')(
+    `reaches the registry through its own proxy (a refusal names the setting; credentials never shown) ${noTinyproxy ?? ''}`,
+    async () => {
+      if (noTinyproxy) throw new Error(`CI=true and tinyproxy cannot run: ${noTinyproxy}`);
+      const dir = tempDir();
+      const topic = `proxied-${randomUUID().slice(0, 8)}`;
+      const target = new URL(url);
+      const pass = 'registry-proxy-pass-77';
+      const proxy = await startTinyproxy('127.0.0.1', await closedPort(), '127.0.0.1', { user: 'bridge', pass });
+      await t.admin('events/emit', { spec: 'cdc:Lead', count: 25 });
+      const retained = (await t.ledger('/data/LeadChangeEvent')).length;
+      // A short drain: the refused run is stopped while its sink still waits for the registry.
+      const run = (registryProxy: Record<string, unknown>) =>
+        makeBridge(
+          t,
+          dir,
+          [
+            {
+              name: 'r',
+              source: { type: 'pubsub', org: 'emu', topic: '/data/LeadChangeEvent', initial: 'earliest' },
+              sinks: [{ type: 'kafka', brokers, topic, format: 'avro', schemaRegistry: { url, proxy: registryProxy } }],
+            },
+          ],
+          { pipeline: { commitIntervalMs: 50, drainTimeoutMs: 500 } },
+          'info',
+        );
+      const refused = run({ url: proxy.url }).bridge;
+      try {
+        await refused.start();
+        await until(() => /refused CONNECT/.test(String(refused.status().routes[0]?.sinks[0]?.lastError)), 30_000, 'the refusal');
+        expect(refused.status().routes[0]?.sinks[0]?.lastError).toMatch(
+          /proxy http:\/\/127\.0\.0\.1:\d+ \(route r kafka#0 schemaRegistry\.proxy\) refused CONNECT 127\.0\.0\.1:\d+ with 407 .*set username and password in route r kafka#0 schemaRegistry\.proxy/,
+        );
+        expect(refused.status().routes[0]?.committed ?? null).toBeNull();
+      } finally {
+        await refused.stop();
+      }
+      const { bridge, capture } = run({ url: proxy.url, username: 'bridge', password: pass });
+      try {
+        await bridge.start();
+        await until(() => (bridge.status().routes[0]?.eventsCommitted ?? 0) >= retained, 60_000, 'written through the proxy');
+      } finally {
+        await bridge.stop();
+        await proxy.stop();
+      }
+      expect(capture.text()).toMatch(/schema registry through proxy http:\/\/127\.0\.0\.1:\d+ \(route r kafka#0 schemaRegistry\.proxy\)/);
+      expect(capture.text()).not.toContain(pass);
+      // The registry was reached through the tunnel, and the records decode with the id it gave.
+      expect(proxy.log()).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${target.port} `));
+      const got = await decodeAll(topic, retained);
+      expect(new Set(got.map((g) => g.decoded.eventId)).size).toBe(retained);
+    },
+  );
 
   it('types CometD change events from the describe, under subjects by record name', async () => {
     const dir = tempDir();

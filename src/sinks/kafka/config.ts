@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { proxySchema } from '../../config/schema.js';
 
 export const kafkaSinkConfigSchema = z.strictObject({
   type: z.literal('kafka'),
@@ -41,6 +42,8 @@ export const kafkaSinkConfigSchema = z.strictObject({
       /** A private CA for an https registry (PEM file). */
       caCertFile: z.string().optional(),
       timeoutMs: z.number().int().positive().default(10_000),
+      /** An HTTP proxy for the registry; without it, HTTPS_PROXY / HTTP_PROXY and NO_PROXY apply. */
+      proxy: proxySchema.optional(),
     })
     .optional(),
   /** Subject per schema: `<topic>-value` (topic), the record's full name (record), or `<topic>-<record>`. */

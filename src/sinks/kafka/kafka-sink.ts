@@ -10,7 +10,9 @@
 import type { CheckContext } from '../../config/schema.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
+import { redactUrl } from '../../log.js';
 import type { CheckpointRecord } from '../../positions.js';
+import { describeProxy, proxyFor, tunnelAgent } from '../../proxy.js';
 import { trustedCas } from '../../tls-ca.js';
 import { recordKey } from '../record-key.js';
 import type { EventOutcome, Sink, SinkContext } from '../types.js';
@@ -20,6 +22,17 @@ import type { KafkaSinkConfig } from './config.js';
 import { toRecord } from './record.js';
 import { RegistryFormat } from './registry-format.js';
 import { SchemaRegistryClient } from './schema-registry.js';
+
+/** The registry's client: its CA, and its own proxy or the environment's (through a CONNECT tunnel). */
+function registryClient(r: NonNullable<KafkaSinkConfig['schemaRegistry']>, ctx: SinkContext): SchemaRegistryClient {
+  const ca = r.caCertFile ? trustedCas(r.caCertFile, 'schemaRegistry.caCertFile') : null;
+  const url = new URL(r.url);
+  const proxy = proxyFor(url, { at: `route ${ctx.route} ${ctx.sinkName ?? 'kafka'} schemaRegistry.proxy`, proxy: r.proxy });
+  if (proxy)
+    ctx.log.info({ registry: redactUrl(r.url), proxy: describeProxy(proxy) }, `schema registry through proxy ${describeProxy(proxy)}`);
+  const agent = proxy ? tunnelAgent(proxy, url.protocol === 'https:', ca) : undefined;
+  return new SchemaRegistryClient({ url: r.url, username: r.username, password: r.password, ca, agent, timeoutMs: r.timeoutMs });
+}
 
 export function topicSafe(s: string): string {
   return s
@@ -95,21 +108,7 @@ export class KafkaSink implements Sink {
     private readonly ctx: SinkContext,
   ) {
     const r = config.schemaRegistry;
-    this.registry =
-      config.format === 'json' || !r
-        ? null
-        : new RegistryFormat(
-            config,
-            new SchemaRegistryClient({
-              url: r.url,
-              username: r.username,
-              password: r.password,
-              ca: r.caCertFile ? trustedCas(r.caCertFile, 'schemaRegistry.caCertFile') : null,
-              timeoutMs: r.timeoutMs,
-            }),
-            ctx.payloadSchema,
-            ctx.log,
-          );
+    this.registry = config.format === 'json' || !r ? null : new RegistryFormat(config, registryClient(r, ctx), ctx.payloadSchema, ctx.log);
   }
 
   /** Record bytes (key, value, headers) the broker acknowledged. */

@@ -5,6 +5,7 @@
  * A refusal (409 incompatible, 422 invalid) is remembered for a while, so a stream of events
  * that all need the refused version does not call the registry once each.
  */
+import type { Agent } from 'node:http';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
 import { httpCall } from '../../http.js';
 import { redactUrl } from '../../log.js';
@@ -15,6 +16,8 @@ export interface RegistryOptions {
   password?: string;
   /** Trusted CAs (PEM) when not the system's. */
   ca?: string | null;
+  /** The agent to connect with (a proxy's tunnel, src/proxy.ts); else Node's default. */
+  agent?: Agent;
   timeoutMs: number;
   /** How long a refusal is remembered before the registry is asked again. */
   refusalTtlMs?: number;
@@ -109,6 +112,7 @@ export class SchemaRegistryClient {
         headers: this.headers,
         body,
         ca: this.o.ca,
+        agent: this.o.agent,
         timeoutMs: this.o.timeoutMs,
         maxBodyBytes: 1 << 20,
       });

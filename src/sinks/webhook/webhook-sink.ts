@@ -55,7 +55,7 @@ export class WebhookSink implements Sink {
     this.safeUrl = redactUrl(config.url);
     this.keys = config.secrets.map(secretKey);
     const ca = config.caCertFile ? trustedCas(config.caCertFile, `${ctx.sinkName ?? 'webhook'} caCertFile`) : undefined;
-    const proxy = proxyFor(new URL(config.url), { at: `${ctx.sinkName ?? 'webhook'} proxy`, proxy: config.proxy });
+    const proxy = proxyFor(new URL(config.url), { at: `route ${ctx.route} ${ctx.sinkName ?? 'webhook'} proxy`, proxy: config.proxy });
     this.poster = new HttpPoster(config.url, config.concurrency, ca, proxy);
     this.retry = { delaysMs: config.retrySchedule, jitter: config.jitter, maxRetryAfterMs: config.maxRetryAfter };
   }
