@@ -6,6 +6,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorOrg } from '../helpers/bridge.js';
@@ -177,6 +179,60 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
       out,
     ).toBeTruthy();
     expect(code).toBe(1);
+  });
+
+  it('a webhook sink takes its own proxy (with credentials) while the org goes through HTTPS_PROXY', async () => {
+    // The receiver listens on this side's loopback: from the namespace, only a proxy reaches it.
+    const got = new Set<string>();
+    const receiver = createServer((req, res) => {
+      const id = req.headers['webhook-id'];
+      req.resume().on('end', () => {
+        if (typeof id === 'string') got.add(id);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as AddressInfo).port;
+    const dir = tempDir();
+    const path = join(dir, 'bridge.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        log: { level: 'info', format: 'json' },
+        orgs: { emu: emulatorOrg(t) },
+        replayStore: { type: 'file', path: join(dir, 'replay.json') },
+        deadLetter: { type: 'file', dir: join(dir, 'dlq') },
+        routes: [
+          {
+            name: 'opps',
+            source: { type: 'pubsub', org: 'emu', topic: '/data/OpportunityChangeEvent', start: 'earliest' },
+            sinks: [
+              {
+                type: 'webhook',
+                url: `http://127.0.0.1:${port}/hook`,
+                secrets: ['whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAx'],
+                proxy: { url: authProxy.url, username: 'bridge', password: '${HOOK_PROXY_PASSWORD}' },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const emitted = await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 15 });
+    const want = emitted.lastReplayId - emitted.firstReplayId + 1;
+    const bridge = runInNetns(ns, path, { HTTPS_PROXY: proxy.url, HOOK_PROXY_PASSWORD: 'proxy-pass-0123' });
+    try {
+      await until(() => got.size >= want, 60_000, `webhooks through the proxy; bridge log: ${bridge.stderr().slice(-2000)}`);
+    } finally {
+      await bridge.stop();
+      await new Promise((r) => receiver.close(r));
+    }
+    expect(authProxy.log()).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${port} `));
+    expect(proxy.log()).not.toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${port} `));
+    expect(bridge.stderr()).toMatch(
+      /webhook http:\/\/127\.0\.0\.1:\d+\/hook through proxy http:\/\/10\.231\.\d+\.1:\d+ \(route opps webhook#0 proxy\)/,
+    );
+    expect(bridge.stderr()).not.toContain('proxy-pass-0123');
   });
 
   it('names the setting when the proxy wants credentials, and works with them (never printing them)', async () => {

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { type Envelope, envelopeJson } from '../../envelope.js';
 import { redactUrl, registerSecret, registerUrlSecrets } from '../../log.js';
-import { proxyFor } from '../../proxy.js';
+import { describeProxy, proxyFor } from '../../proxy.js';
 import { secretKey, signatureHeader } from '../../standard-webhooks.js';
 import { trustedCas } from '../../tls-ca.js';
 import { VERSION } from '../../version.js';
@@ -56,6 +56,8 @@ export class WebhookSink implements Sink {
     this.keys = config.secrets.map(secretKey);
     const ca = config.caCertFile ? trustedCas(config.caCertFile, `${ctx.sinkName ?? 'webhook'} caCertFile`) : undefined;
     const proxy = proxyFor(new URL(config.url), { at: `route ${ctx.route} ${ctx.sinkName ?? 'webhook'} proxy`, proxy: config.proxy });
+    if (proxy)
+      ctx.log.info({ url: this.safeUrl, proxy: describeProxy(proxy) }, `webhook ${this.safeUrl} through proxy ${describeProxy(proxy)}`);
     this.poster = new HttpPoster(config.url, config.concurrency, ca, proxy);
     this.retry = { delaysMs: config.retrySchedule, jitter: config.jitter, maxRetryAfterMs: config.maxRetryAfter };
   }
