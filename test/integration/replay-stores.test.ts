@@ -45,10 +45,11 @@ const stores: Array<[string, Factory | null, string | null, (() => ReplayStore) 
             topic: 'sfbridge-test-replay',
             namespace: ns,
             clientId: 'sfbridge-test',
+            ssl: false,
           })
       : null,
     kafka.reason,
-    () => new KafkaReplayStore({ type: 'kafka', brokers: ['127.0.0.1:1'], topic: 't', namespace: 'x', clientId: 'x' }),
+    () => new KafkaReplayStore({ type: 'kafka', brokers: ['127.0.0.1:1'], topic: 't', namespace: 'x', clientId: 'x', ssl: false }),
   ],
 ];
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Producer } from '@platformatic/kafka';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
+import { kafkaClientOptions, kafkaConnectionFields } from '../../kafka-connection.js';
 import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 // Loaded when the store opens: the library's import compiles its option schemas (~0.5 CPU-s).
@@ -16,13 +17,13 @@ const kafkaLib = () => import('@platformatic/kafka');
 
 export const kafkaStoreConfigSchema = z.strictObject({
   type: z.literal('kafka'),
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).min(1),
+  /** brokers, clientId, ssl, sasl: as the Kafka sink's (a secured cluster's settings are the same). */
+  ...kafkaConnectionFields,
   topic: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only')
     .default('sfbridge.replay'),
   namespace: z.string().min(1).default('default'),
-  clientId: z.string().default('sfbridge'),
 });
 export type KafkaStoreConfig = z.infer<typeof kafkaStoreConfigSchema>;
 
@@ -39,7 +40,7 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   private get connection() {
-    return { clientId: this.config.clientId, bootstrapBrokers: this.config.brokers, retries: 3, timeout: 30_000 };
+    return { ...kafkaClientOptions(this.config), retries: 3, timeout: 30_000 };
   }
 
   /** The record key of a subscription. */

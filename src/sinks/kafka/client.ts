@@ -6,6 +6,7 @@
  */
 import type { Producer } from '@platformatic/kafka';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
+import { kafkaClientOptions } from '../../kafka-connection.js';
 import type { KafkaSinkConfig } from './config.js';
 
 // Loaded on first use: the library compiles its option schemas when imported (~0.5 CPU-s), which
@@ -16,25 +17,7 @@ const kafkaLib = () => import('@platformatic/kafka');
 export type BytesProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
 function connection(config: KafkaSinkConfig) {
-  return {
-    clientId: config.clientId,
-    bootstrapBrokers: config.brokers,
-    timeout: config.requestTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    retries: 5,
-    ...(config.ssl ? { tls: {} } : {}),
-    ...(config.sasl
-      ? {
-          sasl: {
-            mechanism: { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' }[
-              config.sasl.mechanism
-            ] as 'PLAIN',
-            username: config.sasl.username,
-            password: config.sasl.password,
-          },
-        }
-      : {}),
-  };
+  return { ...kafkaClientOptions(config), timeout: config.requestTimeoutMs, requestTimeout: config.requestTimeoutMs };
 }
 
 /** An idempotent acks=all producer; with `transactionalId`, a transactional one. */

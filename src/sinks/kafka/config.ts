@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { proxySchema } from '../../config/schema.js';
+import { kafkaConnectionFields } from '../../kafka-connection.js';
 
 export const kafkaSinkConfigSchema = z.strictObject({
   type: z.literal('kafka'),
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).min(1),
-  clientId: z.string().default('sfbridge'),
+  ...kafkaConnectionFields,
   /** Topic template: {org}, {channel} (made topic-safe: data.AccountChangeEvent), {route}, {kind}. */
   topic: z
     .string()
@@ -52,14 +52,6 @@ export const kafkaSinkConfigSchema = z.strictObject({
   keyFormat: z.enum(['string', 'avro']).default('string'),
   /** Add CloudEvents 1.0 binary-mode headers (ce_specversion, ce_id, ce_source, ce_type, ce_time, content-type). */
   cloudEvents: z.boolean().default(false),
-  ssl: z.boolean().default(false),
-  sasl: z
-    .strictObject({
-      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-      username: z.string().min(1),
-      password: z.string().min(1),
-    })
-    .optional(),
   requestTimeoutMs: z.number().int().positive().default(30_000),
   /**
    * Record batches are kept under each topic's max.message.bytes, read from the broker; when it

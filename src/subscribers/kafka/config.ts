@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kafkaConnectionFields } from '../../kafka-connection.js';
 import type { SourceFacts } from '../types.js';
 
 /**
@@ -8,10 +9,9 @@ import type { SourceFacts } from '../types.js';
  */
 export const kafkaSubscriberConfigSchema = z.strictObject({
   type: z.literal('kafka'),
-  brokers: z.array(z.string().regex(/^[^\s:/]+:\d+$/, 'host:port, such as 127.0.0.1:9092')).min(1),
+  ...kafkaConnectionFields,
   topics: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name')).min(1),
   groupId: z.string().min(1),
-  clientId: z.string().min(1).default('sfbridge'),
   /** Read only committed transactional records (isolation.level=read_committed). */
   read_committed: z.boolean().default(false),
   /** Where a group without committed offsets starts. */
@@ -25,14 +25,6 @@ export const kafkaSubscriberConfigSchema = z.strictObject({
    * make one instance run a route at a time. Default `sfbridge-<groupId>`; null turns it off.
    */
   groupInstanceId: z.string().min(1).nullable().optional(),
-  ssl: z.boolean().default(false),
-  sasl: z
-    .strictObject({
-      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-      username: z.string().min(1),
-      password: z.string().min(1),
-    })
-    .optional(),
 });
 export type KafkaSubscriberConfig = z.infer<typeof kafkaSubscriberConfigSchema>;
 

@@ -9,6 +9,7 @@
 import type { Consumer, Message, MessagesStream } from '@platformatic/kafka';
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
+import { kafkaClientOptions } from '../../kafka-connection.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, sleep } from '../../retry.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
@@ -48,25 +49,11 @@ export class KafkaSubscriber implements Subscriber {
     if (ctx.from) parseOffsets(ctx.from.replayId); // a position of another source type is refused here, loudly
     const { Consumer, MessagesStreamModes } = await import('@platformatic/kafka');
     this.consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
-      clientId: this.c.clientId,
-      bootstrapBrokers: this.c.brokers,
+      ...kafkaClientOptions(this.c),
       groupId: this.c.groupId,
       sessionTimeout: this.c.sessionTimeoutMs,
       ...(this.c.groupInstanceId === null ? {} : { groupInstanceId: this.c.groupInstanceId ?? `sfbridge-${this.c.groupId}` }),
       autocommit: false,
-      retries: 5,
-      ...(this.c.ssl ? { tls: {} } : {}),
-      ...(this.c.sasl
-        ? {
-            sasl: {
-              mechanism: ({ plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const)[
-                this.c.sasl.mechanism
-              ],
-              username: this.c.sasl.username,
-              password: this.c.sasl.password,
-            },
-          }
-        : {}),
     });
     this.consumer.on('consumer:group:rebalance', () => ctx.log.info({ group: this.c.groupId }, 'Kafka source: the group is rebalancing'));
     void this.join(MessagesStreamModes.COMMITTED);
