@@ -1,6 +1,7 @@
 /**
- * How the bridge connects to Kafka, for the Kafka sink and the Kafka source alike: the brokers,
- * TLS and SASL settings of their configs, and the @platformatic/kafka client options they become.
+ * How the bridge connects to Kafka, for the Kafka sink, the Kafka source and the Kafka replay
+ * store alike: the brokers, client id, TLS and SASL settings of their configs, and the
+ * @platformatic/kafka client options they become (each adds its own timeouts and retries).
  */
 import { z } from 'zod';
 
