@@ -16,6 +16,7 @@ import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { createNetns, type Netns, proxyTestsUnavailable, startTinyproxy, type Tinyproxy } from '../helpers/netns.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeConfig } from '../reliability/harness.js';
 
 const why = proxyTestsUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`CI=true and the proxy tests cannot run: ${why}`);
@@ -193,31 +194,14 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const port = (receiver.address() as AddressInfo).port;
-    const dir = tempDir();
-    const path = join(dir, 'bridge.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        log: { level: 'info', format: 'json' },
-        orgs: { emu: emulatorOrg(t) },
-        replayStore: { type: 'file', path: join(dir, 'replay.json') },
-        deadLetter: { type: 'file', dir: join(dir, 'dlq') },
-        routes: [
-          {
-            name: 'opps',
-            source: { type: 'pubsub', org: 'emu', topic: '/data/OpportunityChangeEvent', start: 'earliest' },
-            sinks: [
-              {
-                type: 'webhook',
-                url: `http://127.0.0.1:${port}/hook`,
-                secrets: ['whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAx'],
-                proxy: { url: authProxy.url, username: 'bridge', password: '${HOOK_PROXY_PASSWORD}' },
-              },
-            ],
-          },
-        ],
-      }),
-    );
+    const path = writeConfig(tempDir(), t, { type: 'pubsub', org: 'emu', topic: '/data/OpportunityChangeEvent' }, [
+      {
+        type: 'webhook',
+        url: `http://127.0.0.1:${port}/hook`,
+        secrets: ['whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAx'],
+        proxy: { url: authProxy.url, username: 'bridge', password: '${HOOK_PROXY_PASSWORD}' },
+      },
+    ]);
     const emitted = await t.admin('events/emit', { spec: 'cdc:Opportunity', count: 15 });
     const want = emitted.lastReplayId - emitted.firstReplayId + 1;
     const bridge = runInNetns(ns, path, { HTTPS_PROXY: proxy.url, HOOK_PROXY_PASSWORD: 'proxy-pass-0123' });
@@ -230,7 +214,7 @@ describe.skipIf(why !== null)(`through an HTTP proxy ${why ?? ''}`, () => {
     expect(authProxy.log()).toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${port} `));
     expect(proxy.log()).not.toMatch(new RegExp(`CONNECT 127\\.0\\.0\\.1:${port} `));
     expect(bridge.stderr()).toMatch(
-      /webhook http:\/\/127\.0\.0\.1:\d+\/hook through proxy http:\/\/10\.231\.\d+\.1:\d+ \(route opps webhook#0 proxy\)/,
+      /webhook http:\/\/127\.0\.0\.1:\d+\/hook through proxy http:\/\/10\.231\.\d+\.1:\d+ \(route r webhook#0 proxy\)/,
     );
     expect(bridge.stderr()).not.toContain('proxy-pass-0123');
   });
