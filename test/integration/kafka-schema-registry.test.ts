@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { FileDeadLetterStore } from '../../src/deadletter/file-store.js';
 import { envelopeAvroSchema, payloadRecordOf } from '../../src/sinks/kafka/avro-envelope.js';
 import { BlackholeProxy } from '../helpers/blackhole.js';
@@ -260,6 +260,7 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
       const target = new URL(url);
       const pass = 'registry-proxy-pass-77';
       const proxy = await startTinyproxy('127.0.0.1', await closedPort(), '127.0.0.1', { user: 'bridge', pass });
+      onTestFinished(() => proxy.stop());
       await t.admin('events/emit', { spec: 'cdc:Lead', count: 25 });
       const retained = (await t.ledger('/data/LeadChangeEvent')).length;
       // A short drain: the refused run is stopped while its sink still waits for the registry.
@@ -294,7 +295,6 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
         await until(() => (bridge.status().routes[0]?.eventsCommitted ?? 0) >= retained, 60_000, 'written through the proxy');
       } finally {
         await bridge.stop();
-        await proxy.stop();
       }
       expect(capture.text()).toMatch(/schema registry through proxy http:\/\/127\.0\.0\.1:\d+ \(route r kafka#0 schemaRegistry\.proxy\)/);
       expect(capture.text()).not.toContain(pass);
