@@ -5,7 +5,10 @@
 //   node scripts/kafka-broker.mjs start [--port 19092]   prints KAFKA_BROKERS=127.0.0.1:PORT when ready
 //   node scripts/kafka-broker.mjs stop  [--port 19092]
 //   node scripts/kafka-broker.mjs status [--port 19092]
-// Also importable: startBroker({ port }) -> { brokers, stop() }.
+// Also importable: startBroker({ port }) -> { brokers, tls: { brokers, caFile }, stop() }.
+// Besides PLAINTEXT on PORT, the broker has an SSL listener (a free port) whose certificate, for
+// 127.0.0.1 and localhost, is self-signed: caFile is its PEM, what a client must trust (a private
+// CA, as Strimzi's or a company's). brokerTls({ port }) reads it back for a running broker.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -31,6 +34,8 @@ const LOG4J = join(here, 'kafka', 'log4j2.properties');
 const KAFKA_VERSION = /<kafka\.version>([^<]+)</.exec(readFileSync(POM, 'utf8'))[1];
 const CACHE = process.env.SFBRIDGE_CACHE_DIR ?? join(homedir(), '.cache', 'sfbridge');
 const READY_TIMEOUT_MS = Number(process.env.KAFKA_READY_TIMEOUT_MS ?? 120_000);
+// A test broker's keystore: generated per start, in the broker's temporary directory.
+const KEYSTORE_PASS = 'sfbridge-test';
 
 const say = (m) => process.stderr.write(`kafka-broker: ${m}\n`);
 
@@ -118,26 +123,73 @@ function clusterId() {
   return id;
 }
 
+/** The SSL listener of the broker started on `port`: its address and the PEM to trust, or null. */
+export function brokerTls({ port = 19092 } = {}) {
+  const st = readState(port);
+  return st?.tlsPort ? { brokers: `127.0.0.1:${st.tlsPort}`, caFile: st.caFile } : null;
+}
+
+/** A self-signed certificate for 127.0.0.1 / localhost in a PKCS12 keystore, and its PEM (Java's keytool). */
+function brokerKeystore(dir) {
+  const tlsDir = join(dir, 'tls');
+  mkdirSync(tlsDir, { recursive: true });
+  const keystore = join(tlsDir, 'broker.p12');
+  const caFile = join(tlsDir, 'ca.pem');
+  const store = ['-keystore', keystore, '-storetype', 'PKCS12', '-storepass', KEYSTORE_PASS];
+  execFileSync(
+    'keytool',
+    [
+      '-genkeypair',
+      '-alias',
+      'broker',
+      '-keyalg',
+      'EC',
+      '-groupname',
+      'secp256r1',
+      '-dname',
+      'CN=localhost',
+      '-ext',
+      'SAN=ip:127.0.0.1,dns:localhost',
+      '-validity',
+      '3650',
+      '-keypass',
+      KEYSTORE_PASS,
+      ...store,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  execFileSync('keytool', ['-exportcert', '-rfc', '-alias', 'broker', '-file', caFile, ...store], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { keystore, caFile };
+}
+
 export async function startBroker({ port = 19092 } = {}) {
   const existing = readState(port);
   if (existing && alive(existing.pid) && (await canConnect(port))) {
     say(`reusing the broker already running on 127.0.0.1:${port} (pid ${existing.pid})`);
-    return { brokers: `127.0.0.1:${port}`, stop: () => stopBroker({ port }), reused: true };
+    return { brokers: `127.0.0.1:${port}`, tls: brokerTls({ port }), stop: () => stopBroker({ port }), reused: true };
   }
   if (await canConnect(port)) throw new Error(`port ${port} is already in use by something else; pick another with --port`);
   const lib = ensureJars();
   const cp = `${lib}/*`;
   const dir = mkdtempSync(join(tmpdir(), 'sfbridge-kafka-'));
   const controllerPort = await freePort();
+  const tlsPort = await freePort();
+  const { keystore, caFile } = brokerKeystore(dir);
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort}`,
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL',
+    `ssl.keystore.location=${keystore}`,
+    'ssl.keystore.type=PKCS12',
+    `ssl.keystore.password=${KEYSTORE_PASS}`,
+    `ssl.key.password=${KEYSTORE_PASS}`,
     `log.dirs=${join(dir, 'data')}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -168,17 +220,17 @@ export async function startBroker({ port = 19092 } = {}) {
   execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  return launch({ port, dir, propsFile, jvm, cp });
+  return launch({ port, dir, propsFile, jvm, cp, tlsPort, caFile });
 }
 
 /** Start the JVM on an already formatted data dir and wait until the client port answers. */
-async function launch({ port, dir, propsFile, jvm, cp }) {
+async function launch({ port, dir, propsFile, jvm, cp, tlsPort, caFile }) {
   const logFile = join(dir, 'broker.log');
   const out = openSync(logFile, 'a');
   const child = spawn('java', [...jvm, '-cp', cp, 'kafka.Kafka', propsFile], { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
-  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile, propsFile, jvm, cp }));
+  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile, propsFile, jvm, cp, tlsPort, caFile }));
   const started = Date.now();
   let exited = null;
   child.once('exit', (code) => {
@@ -198,7 +250,7 @@ async function launch({ port, dir, propsFile, jvm, cp }) {
   say(
     `Kafka ${KAFKA_VERSION} ready on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${child.pid}, log ${logFile})`,
   );
-  return { brokers: `127.0.0.1:${port}`, stop: () => stopBroker({ port }), reused: false };
+  return { brokers: `127.0.0.1:${port}`, tls: brokerTls({ port }), stop: () => stopBroker({ port }), reused: false };
 }
 
 /**
@@ -210,7 +262,7 @@ export async function restartBroker({ port = 19092, downMs = 30_000 } = {}) {
   if (!st?.propsFile) throw new Error(`no broker started by this script on port ${port}`);
   await killAndWait(st.pid);
   await new Promise((r) => setTimeout(r, downMs));
-  return launch({ port, dir: st.dir, propsFile: st.propsFile, jvm: st.jvm, cp: st.cp });
+  return launch({ port, dir: st.dir, propsFile: st.propsFile, jvm: st.jvm, cp: st.cp, tlsPort: st.tlsPort, caFile: st.caFile });
 }
 
 async function killAndWait(pid) {

@@ -4,11 +4,17 @@
  * @platformatic/kafka client options they become (each adds its own timeouts and retries).
  */
 import { z } from 'zod';
+import { sharedSecureContext, trustedCas } from './tls-ca.js';
 
 export const kafkaConnectionFields = {
   brokers: z.array(z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port, such as 127.0.0.1:9092')).min(1),
   clientId: z.string().min(1).default('sfbridge'),
   ssl: z.boolean().default(false),
+  /**
+   * A private CA (PEM file) that signed the brokers' certificates, trusted besides the system's
+   * roots (Strimzi's cluster CA, a company CA). Turns TLS on.
+   */
+  caCertFile: z.string().optional(),
   sasl: z
     .strictObject({
       mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -23,13 +29,36 @@ type KafkaConnection = z.infer<typeof connectionSchema>;
 
 const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
-/** The client options for a config's connection fields (retries: the library's own, 5). */
-export function kafkaClientOptions(c: KafkaConnection) {
+/**
+ * The client options for a config's connection fields (retries: the library's own, 5). `at` names
+ * the setting in the one-line error for an unreadable `caCertFile` (`route x kafka#0`).
+ */
+export function kafkaClientOptions(c: KafkaConnection, at = 'kafka') {
+  const tls = c.caCertFile ? { secureContext: sharedSecureContext(trustedCas(c.caCertFile, `${at} caCertFile`)) } : c.ssl ? {} : null;
   return {
     clientId: c.clientId,
     bootstrapBrokers: c.brokers,
     retries: 5,
-    ...(c.ssl ? { tls: {} } : {}),
+    ...(tls ? { tls } : {}),
     ...(c.sasl ? { sasl: { mechanism: MECHANISMS[c.sasl.mechanism], username: c.sasl.username, password: c.sasl.password } } : {}),
   };
+}
+
+const UNTRUSTED =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED)$/;
+
+/**
+ * When a connection failed because the brokers' certificate is signed by a CA this machine does
+ * not trust (found anywhere in the error's causes): what to set. Else null.
+ */
+export function kafkaTlsHint(err: unknown, depth = 0): string | null {
+  if (!err || typeof err !== 'object' || depth > 6) return null;
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown[] };
+  if (typeof e.code === 'string' && UNTRUSTED.test(e.code))
+    return `the brokers' TLS certificate is not trusted (${e.code}): set caCertFile to the PEM of the CA that signed it`;
+  for (const next of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const hint = kafkaTlsHint(next, depth + 1);
+    if (hint) return hint;
+  }
+  return null;
 }

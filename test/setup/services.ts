@@ -17,6 +17,8 @@ export interface ServiceInfo {
 }
 export interface Services {
   kafka: ServiceInfo;
+  /** The same broker's SSL listener, with a self-signed certificate (`ca`: its PEM file): scripts/kafka-broker.mjs only. */
+  kafkaTls: ServiceInfo & { ca?: string };
   redis: ServiceInfo;
   postgres: ServiceInfo;
   /** An SQS endpoint: SQS_ENDPOINT, else ElasticMQ started by scripts/elasticmq.mjs. */
@@ -76,7 +78,7 @@ function dockerReachable(): boolean {
   return existsSync('/var/run/docker.sock') || Boolean(process.env.DOCKER_HOST);
 }
 
-async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<ServiceInfo> {
+async function provideKafkaPlain(stops: Array<() => Promise<unknown>>): Promise<ServiceInfo> {
   const env = process.env.KAFKA_BROKERS;
   if (env) {
     const [h, p] = hostPort(env.split(',')[0] as string, 9092);
@@ -123,6 +125,22 @@ async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<Servi
   }
 }
 
+/** Kafka, and its SSL listener when the broker is the local launcher's (its state file says where). */
+async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<[ServiceInfo, Services['kafkaTls']]> {
+  const kafka = await provideKafkaPlain(stops);
+  const noTls = (reason: string): [ServiceInfo, Services['kafkaTls']] => [kafka, { url: null, reason }];
+  if (!kafka.url) return noTls('no Kafka');
+  const [h, p] = hostPort(kafka.url.split(',')[0] as string, 9092);
+  if (h !== '127.0.0.1')
+    return noTls(`the TLS listener exists only on a broker started by scripts/kafka-broker.mjs (KAFKA_BROKERS=${kafka.url})`);
+  // @ts-expect-error plain JS launcher shared with .ci/run
+  const { brokerTls } = await import('../../scripts/kafka-broker.mjs');
+  const tls = brokerTls({ port: p }) as { brokers: string; caFile: string } | null;
+  if (!tls || !(await tcpOpen('127.0.0.1', Number(tls.brokers.split(':')[1]))))
+    return noTls(`the broker on ${kafka.url} was not started by scripts/kafka-broker.mjs with a TLS listener`);
+  return [kafka, { url: tls.brokers, reason: null, ca: tls.caFile }];
+}
+
 async function provideSqs(stops: Array<() => Promise<unknown>>): Promise<ServiceInfo> {
   if (process.env.SQS_ENDPOINT) return { url: process.env.SQS_ENDPOINT, reason: null };
   try {
@@ -162,14 +180,14 @@ async function provideRegistry(stops: Array<() => Promise<unknown>>): Promise<Se
 
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<unknown>> = [];
-  const [redis, postgres, kafka, sqs, registry] = await Promise.all([
+  const [redis, postgres, [kafka, kafkaTls], sqs, registry] = await Promise.all([
     probeRedis(),
     probePostgres(),
     provideKafka(stops),
     provideSqs(stops),
     provideRegistry(stops),
   ]);
-  const services: Services = { kafka, redis, postgres, sqs, registry };
+  const services: Services = { kafka, kafkaTls, redis, postgres, sqs, registry };
   const missing = Object.entries(services).filter(([, s]) => !s.url);
   if (missing.length > 0) {
     const lines = missing.map(([name, s]) => `  ${name}: ${s.reason}`).join('\n');

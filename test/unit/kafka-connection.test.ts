@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { kafkaClientOptions } from '../../src/kafka-connection.js';
+import { ensureTls } from '../../src/emulator/tls.js';
+import { kafkaClientOptions, kafkaTlsHint } from '../../src/kafka-connection.js';
 import { kafkaStoreConfigSchema } from '../../src/replay/kafka/kafka-store.js';
 import { kafkaSinkConfigSchema } from '../../src/sinks/kafka/config.js';
 import { kafkaSubscriberConfigSchema } from '../../src/subscribers/kafka/config.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('Kafka connection settings, shared by the sink, the source and the replay store', () => {
   const secured = { brokers: ['b1:9093', 'b2:9093'], ssl: true, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } };
@@ -24,6 +26,23 @@ describe('Kafka connection settings, shared by the sink, the source and the repl
   it('leave TLS and SASL out unless asked for', () => {
     const store = kafkaStoreConfigSchema.parse({ type: 'kafka', brokers: ['127.0.0.1:9092'], clientId: 'me' });
     expect(kafkaClientOptions(store)).toEqual({ clientId: 'me', bootstrapBrokers: ['127.0.0.1:9092'], retries: 5 });
+  });
+
+  it('trust a private CA from caCertFile (TLS on); an unreadable file is one line naming the setting', async () => {
+    const ca = (await ensureTls(tempDir())).caCertPath;
+    const store = kafkaStoreConfigSchema.parse({ type: 'kafka', brokers: ['b:9093'], caCertFile: ca });
+    expect(kafkaClientOptions(store, 'replayStore').tls?.secureContext).toBeDefined();
+    const missing = kafkaStoreConfigSchema.parse({ type: 'kafka', brokers: ['b:9093'], caCertFile: '/nonexistent/ca.pem' });
+    expect(() => kafkaClientOptions(missing, 'replayStore')).toThrow(
+      /^replayStore caCertFile: cannot read \/nonexistent\/ca\.pem \(ENOENT\)$/,
+    );
+  });
+
+  it('name an untrusted certificate anywhere in an error’s causes, and nothing else', () => {
+    const tlsErr = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    const wrapped = { message: 'Connection failed', errors: [{ message: 'x', cause: tlsErr }] };
+    expect(kafkaTlsHint(wrapped)).toMatch(/not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): set caCertFile/);
+    expect(kafkaTlsHint(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBeNull();
   });
 
   it('refuse a broker without a port, in the same words everywhere', () => {

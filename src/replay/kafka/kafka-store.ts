@@ -40,7 +40,7 @@ export class KafkaReplayStore implements ReplayStore {
   }
 
   private get connection() {
-    return { ...kafkaClientOptions(this.config), retries: 3, timeout: 30_000 };
+    return { ...kafkaClientOptions(this.config, 'replayStore'), retries: 3, timeout: 30_000 };
   }
 
   /** The record key of a subscription. */

@@ -6,7 +6,7 @@
  */
 import type { Producer } from '@platformatic/kafka';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions } from '../../kafka-connection.js';
+import { kafkaClientOptions, kafkaTlsHint } from '../../kafka-connection.js';
 import type { KafkaSinkConfig } from './config.js';
 
 // Loaded on first use: the library compiles its option schemas when imported (~0.5 CPU-s), which
@@ -17,7 +17,7 @@ const kafkaLib = () => import('@platformatic/kafka');
 export type BytesProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
 function connection(config: KafkaSinkConfig) {
-  return { ...kafkaClientOptions(config), timeout: config.requestTimeoutMs, requestTimeout: config.requestTimeoutMs };
+  return { ...kafkaClientOptions(config, 'kafka sink'), timeout: config.requestTimeoutMs, requestTimeout: config.requestTimeoutMs };
 }
 
 /** An idempotent acks=all producer; with `transactionalId`, a transactional one. */
@@ -113,8 +113,9 @@ export function kafkaError(err: unknown): BridgeError {
   return new RetriableError('KAFKA_UNAVAILABLE', `kafka sink: ${describe(err)}`, err);
 }
 
-/** One line: the message and the Kafka codes inside. */
+/** One line: the message and the Kafka codes inside (and what to set when TLS trust is the cause). */
 export function describe(err: unknown): string {
   const ids = [...new Set(apiIds(err))];
-  return `${errorMessage(err)}${ids.length ? ` (${ids.join(', ')})` : ''}`;
+  const hint = kafkaTlsHint(err);
+  return `${errorMessage(err)}${ids.length ? ` (${ids.join(', ')})` : ''}${hint ? `: ${hint}` : ''}`;
 }

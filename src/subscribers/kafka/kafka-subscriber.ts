@@ -49,7 +49,7 @@ export class KafkaSubscriber implements Subscriber {
     if (ctx.from) parseOffsets(ctx.from.replayId); // a position of another source type is refused here, loudly
     const { Consumer, MessagesStreamModes } = await import('@platformatic/kafka');
     this.consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
-      ...kafkaClientOptions(this.c),
+      ...kafkaClientOptions(this.c, 'kafka source'),
       groupId: this.c.groupId,
       sessionTimeout: this.c.sessionTimeoutMs,
       ...(this.c.groupInstanceId === null ? {} : { groupInstanceId: this.c.groupInstanceId ?? `sfbridge-${this.c.groupId}` }),
