@@ -62,3 +62,9 @@ export function kafkaTlsHint(err: unknown, depth = 0): string | null {
   }
   return null;
 }
+
+/** `message`, followed by what to set when the error's cause is an untrusted broker certificate. */
+export function withTlsHint(message: string, err: unknown): string {
+  const hint = kafkaTlsHint(err);
+  return hint ? `${message}: ${hint}` : message;
+}

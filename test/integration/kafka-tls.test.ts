@@ -5,6 +5,7 @@
  * not trusted and names the setting, and nothing is committed.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBridge } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
@@ -68,6 +69,24 @@ describe.skipIf(!tls.url)(`Kafka over TLS with a private CA ${tls.reason ?? ''}`
     try {
       await expect(bridge.start()).rejects.toThrow(
         /kafka sink: cannot connect to 127\.0\.0\.1:\d+: .*the brokers' TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): set caCertFile/,
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('a Kafka replay store without the CA: the bridge refuses to start, naming caCertFile', async () => {
+    const dir = tempDir();
+    const { bridge } = makeBridge(
+      t,
+      dir,
+      [route({ type: 'file', dir: join(dir, 'out') })],
+      { replayStore: { type: 'kafka', brokers: [tls.url as string], ssl: true, topic: `tls-${randomUUID().slice(0, 8)}.replay` } },
+      'error',
+    );
+    try {
+      await expect(bridge.start()).rejects.toThrow(
+        /replay store kafka 127\.0\.0\.1:\d+ .* is unreachable: .*the brokers' TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): set caCertFile/,
       );
     } finally {
       await bridge.stop();

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Producer } from '@platformatic/kafka';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions, kafkaConnectionFields } from '../../kafka-connection.js';
+import { kafkaClientOptions, kafkaConnectionFields, withTlsHint } from '../../kafka-connection.js';
 import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 // Loaded when the store opens: the library's import compiles its option schemas (~0.5 CPU-s).
@@ -66,7 +66,10 @@ export class KafkaReplayStore implements ReplayStore {
       await this.producer.initIdempotentProducer({});
     } catch (err) {
       if (err instanceof BridgeError) throw err;
-      throw new BridgeError('REPLAY_STORE_UNAVAILABLE', `replay store ${this.describe()} is unreachable: ${errorMessage(err)}`);
+      throw new BridgeError(
+        'REPLAY_STORE_UNAVAILABLE',
+        `replay store ${this.describe()} is unreachable: ${withTlsHint(errorMessage(err), err)}`,
+      );
     } finally {
       await admin.close().catch(() => undefined);
     }
