@@ -47,20 +47,26 @@ export function kafkaClientOptions(c: KafkaConnection, at = 'kafka') {
 const UNTRUSTED =
   /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED)$/;
 
+/** An error and every error nested in it (its `errors`, then its `cause`), depth-first, at most 6 deep. */
+export function nestedErrors(err: unknown, depth = 0): object[] {
+  if (!err || typeof err !== 'object' || depth > 5) return [];
+  const e = err as { errors?: unknown[]; cause?: unknown };
+  return [
+    err,
+    ...(Array.isArray(e.errors) ? e.errors.flatMap((x) => nestedErrors(x, depth + 1)) : []),
+    ...nestedErrors(e.cause, depth + 1),
+  ];
+}
+
 /**
  * When a connection failed because the brokers' certificate is signed by a CA this machine does
  * not trust (found anywhere in the error's causes): what to set. Else null.
  */
-export function kafkaTlsHint(err: unknown, depth = 0): string | null {
-  if (!err || typeof err !== 'object' || depth > 6) return null;
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown[] };
-  if (typeof e.code === 'string' && UNTRUSTED.test(e.code))
-    return `the brokers' TLS certificate is not trusted (${e.code}): set caCertFile to the PEM of the CA that signed it`;
-  for (const next of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
-    const hint = kafkaTlsHint(next, depth + 1);
-    if (hint) return hint;
-  }
-  return null;
+export function kafkaTlsHint(err: unknown): string | null {
+  const code = nestedErrors(err)
+    .map((e) => (e as { code?: unknown }).code)
+    .find((c): c is string => typeof c === 'string' && UNTRUSTED.test(c));
+  return code ? `the brokers' TLS certificate is not trusted (${code}): set caCertFile to the PEM of the CA that signed it` : null;
 }
 
 /** `message`, followed by what to set when the error's cause is an untrusted broker certificate. */

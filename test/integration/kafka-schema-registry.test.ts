@@ -7,7 +7,6 @@
  * that is down for a while.
  */
 import { randomUUID } from 'node:crypto';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -18,18 +17,10 @@ import { makeBridge, readSink } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { consumeAll } from '../helpers/kafka.js';
+import { freePort } from '../helpers/net.js';
 import { startTinyproxy, tinyproxyUnavailable } from '../helpers/netns.js';
 import { service } from '../helpers/services.js';
 import { tempDir } from '../helpers/tmp.js';
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const kafka = service('kafka');
 const registry = service('registry');
@@ -220,7 +211,7 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
     const topic = `down-${randomUUID().slice(0, 8)}`;
     const target = new URL(url);
     // In front of the registry: first pointing at a port where nothing listens (the registry is down).
-    const proxy = new BlackholeProxy(await closedPort());
+    const proxy = new BlackholeProxy(await freePort());
     await proxy.start();
     const viaProxy = `http://127.0.0.1:${proxy.port}${target.pathname}`;
     await t.admin('events/emit', { spec: 'cdc:Case', count: 30 });
@@ -259,7 +250,7 @@ describe.skipIf(!kafka.url || !registry.url)(`Kafka sink through a schema regist
       const topic = `proxied-${randomUUID().slice(0, 8)}`;
       const target = new URL(url);
       const pass = 'registry-proxy-pass-77';
-      const proxy = await startTinyproxy('127.0.0.1', await closedPort(), '127.0.0.1', { user: 'bridge', pass });
+      const proxy = await startTinyproxy('127.0.0.1', await freePort(), '127.0.0.1', { user: 'bridge', pass });
       onTestFinished(() => proxy.stop());
       await t.admin('events/emit', { spec: 'cdc:Lead', count: 25 });
       const retained = (await t.ledger('/data/LeadChangeEvent')).length;

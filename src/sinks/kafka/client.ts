@@ -6,7 +6,7 @@
  */
 import type { Producer } from '@platformatic/kafka';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions, withTlsHint } from '../../kafka-connection.js';
+import { kafkaClientOptions, nestedErrors, withTlsHint } from '../../kafka-connection.js';
 import type { KafkaSinkConfig } from './config.js';
 
 // Loaded on first use: the library compiles its option schemas when imported (~0.5 CPU-s), which
@@ -75,14 +75,11 @@ export async function prepareTopics(config: KafkaSinkConfig, topics: string[]): 
 }
 
 /** Every Kafka error code (`MESSAGE_TOO_LARGE`…) inside an error and its nested errors. */
-export function apiIds(err: unknown, depth = 0): string[] {
-  if (!err || typeof err !== 'object' || depth > 5) return [];
-  const e = err as { apiId?: string; errors?: unknown[]; cause?: unknown };
-  return [
-    ...(typeof e.apiId === 'string' ? [e.apiId] : []),
-    ...(Array.isArray(e.errors) ? e.errors.flatMap((x) => apiIds(x, depth + 1)) : []),
-    ...apiIds(e.cause, depth + 1),
-  ];
+export function apiIds(err: unknown): string[] {
+  return nestedErrors(err).flatMap((e) => {
+    const id = (e as { apiId?: unknown }).apiId;
+    return typeof id === 'string' ? [id] : [];
+  });
 }
 
 /** The broker refused a record batch for its size. */
