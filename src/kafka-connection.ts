@@ -30,6 +30,14 @@ type KafkaConnection = z.infer<typeof connectionSchema>;
 const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
 /**
+ * Read `caCertFile` now (a component's constructor), so an unreadable file stops the bridge at
+ * start in its own words, not later as a failed connection; the text is cached for the client.
+ */
+export function readKafkaTrust(c: KafkaConnection, at: string): void {
+  if (c.caCertFile) trustedCas(c.caCertFile, `${at} caCertFile`);
+}
+
+/**
  * The client options for a config's connection fields (retries: the library's own, 5). `at` names
  * the setting in the one-line error for an unreadable `caCertFile` (`route x kafka#0`).
  */

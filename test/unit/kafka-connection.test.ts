@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ensureTls } from '../../src/emulator/tls.js';
 import { kafkaClientOptions, kafkaTlsHint } from '../../src/kafka-connection.js';
-import { kafkaStoreConfigSchema } from '../../src/replay/kafka/kafka-store.js';
+import { KafkaReplayStore, kafkaStoreConfigSchema } from '../../src/replay/kafka/kafka-store.js';
 import { kafkaSinkConfigSchema } from '../../src/sinks/kafka/config.js';
 import { kafkaSubscriberConfigSchema } from '../../src/subscribers/kafka/config.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -36,6 +36,11 @@ describe('Kafka connection settings, shared by the sink, the source and the repl
     expect(() => kafkaClientOptions(missing, 'replayStore')).toThrow(
       /^replayStore caCertFile: cannot read \/nonexistent\/ca\.pem \(ENOENT\)$/,
     );
+  });
+
+  it('an unreadable caCertFile stops the component at construction, in one line naming the setting', () => {
+    const config = kafkaStoreConfigSchema.parse({ type: 'kafka', brokers: ['b:9093'], caCertFile: '/nonexistent/store-ca.pem' });
+    expect(() => new KafkaReplayStore(config)).toThrow(/^replayStore caCertFile: cannot read \/nonexistent\/store-ca\.pem \(ENOENT\)$/);
   });
 
   it('name an untrusted certificate anywhere in an error’s causes, and nothing else', () => {

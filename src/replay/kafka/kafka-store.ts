@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Producer } from '@platformatic/kafka';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions, kafkaConnectionFields, withTlsHint } from '../../kafka-connection.js';
+import { kafkaClientOptions, kafkaConnectionFields, readKafkaTrust, withTlsHint } from '../../kafka-connection.js';
 import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 // Loaded when the store opens: the library's import compiles its option schemas (~0.5 CPU-s).
@@ -33,7 +33,9 @@ export class KafkaReplayStore implements ReplayStore {
   private sending: Promise<void> = Promise.resolve();
   private readonly positions = new Map<string, StoredPosition>();
 
-  constructor(private readonly config: KafkaStoreConfig) {}
+  constructor(private readonly config: KafkaStoreConfig) {
+    readKafkaTrust(config, 'replayStore');
+  }
 
   describe(): string {
     return `kafka ${this.config.brokers.join(',')} topic ${this.config.topic} (namespace ${this.config.namespace})`;

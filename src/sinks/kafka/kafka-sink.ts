@@ -10,6 +10,7 @@
 import type { CheckContext } from '../../config/schema.js';
 import type { Envelope } from '../../envelope.js';
 import { BridgeError, RetriableError } from '../../errors.js';
+import { readKafkaTrust } from '../../kafka-connection.js';
 import { redactUrl } from '../../log.js';
 import type { CheckpointRecord } from '../../positions.js';
 import { describeProxy, proxyFor, tunnelAgent } from '../../proxy.js';
@@ -107,6 +108,7 @@ export class KafkaSink implements Sink {
     private readonly config: KafkaSinkConfig,
     private readonly ctx: SinkContext,
   ) {
+    readKafkaTrust(config, 'kafka sink');
     const r = config.schemaRegistry;
     this.registry = config.format === 'json' || !r ? null : new RegistryFormat(config, registryClient(r, ctx), ctx.payloadSchema, ctx.log);
   }

@@ -9,7 +9,7 @@
 import type { Consumer, Message, MessagesStream } from '@platformatic/kafka';
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
-import { kafkaClientOptions, withTlsHint } from '../../kafka-connection.js';
+import { kafkaClientOptions, readKafkaTrust, withTlsHint } from '../../kafka-connection.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, sleep } from '../../retry.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
@@ -34,7 +34,9 @@ export class KafkaSubscriber implements Subscriber {
   private readonly groupCommitted = new Map<string, bigint>();
   private readonly counts = { received: 0, groupCommits: 0, groupCommitErrors: 0, notJson: 0 };
 
-  constructor(private readonly c: KafkaSubscriberConfig) {}
+  constructor(private readonly c: KafkaSubscriberConfig) {
+    readKafkaTrust(c, 'kafka source');
+  }
 
   describe(): string {
     return `Kafka ${this.c.topics.join(', ')} on ${this.c.brokers.join(',')} (group ${this.c.groupId}${this.c.read_committed ? ', read_committed' : ''})`;
