@@ -180,13 +180,10 @@ async function provideRegistry(stops: Array<() => Promise<unknown>>): Promise<Se
 
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<unknown>> = [];
-  const [redis, postgres, [kafka, kafkaTls], sqs, registry] = await Promise.all([
-    probeRedis(),
-    probePostgres(),
-    provideKafka(stops),
-    provideSqs(stops),
-    provideRegistry(stops),
-  ]);
+  // The probes go first: the launchers below block this event loop while keytool and Kafka's
+  // storage formatter run, long enough for a probe's connect timeout to fire on a server that answered.
+  const [redis, postgres] = await Promise.all([probeRedis(), probePostgres()]);
+  const [[kafka, kafkaTls], sqs, registry] = await Promise.all([provideKafka(stops), provideSqs(stops), provideRegistry(stops)]);
   const services: Services = { kafka, kafkaTls, redis, postgres, sqs, registry };
   const missing = Object.entries(services).filter(([, s]) => !s.url);
   if (missing.length > 0) {
