@@ -9,6 +9,10 @@
 // Besides PLAINTEXT on PORT, the broker has an SSL listener (a free port) whose certificate, for
 // 127.0.0.1 and localhost, is self-signed: caFile is its PEM, what a client must trust (a private
 // CA, as Strimzi's or a company's). brokerTls({ port }) reads it back for a running broker.
+// A SASL_PLAINTEXT listener (another free port) takes one user, SASL_USER, by PLAIN, SCRAM-SHA-256
+// and SCRAM-SHA-512, with a different password for each, so a client that used another mechanism
+// than it was told fails (the SCRAM credentials are written when the storage is formatted,
+// KIP-900); brokerSasl({ port }) says where it is and who may log in.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -36,6 +40,9 @@ const CACHE = process.env.SFBRIDGE_CACHE_DIR ?? join(homedir(), '.cache', 'sfbri
 const READY_TIMEOUT_MS = Number(process.env.KAFKA_READY_TIMEOUT_MS ?? 120_000);
 // A test broker's keystore: generated per start, in the broker's temporary directory.
 const KEYSTORE_PASS = 'sfbridge-test';
+// The one user of the SASL listener (a test broker's, known to the tests).
+const SASL_USER = 'sfbridge';
+const SASL_PASSWORDS = { plain: 'sasl-plain-test', 'scram-sha-256': 'sasl-scram-256-test', 'scram-sha-512': 'sasl-scram-512-test' };
 
 const say = (m) => process.stderr.write(`kafka-broker: ${m}\n`);
 
@@ -129,6 +136,12 @@ export function brokerTls({ port = 19092 } = {}) {
   return st?.tlsPort ? { brokers: `127.0.0.1:${st.tlsPort}`, caFile: st.caFile } : null;
 }
 
+/** The SASL_PLAINTEXT listener of the broker started on `port`: its address and its user, or null. */
+export function brokerSasl({ port = 19092 } = {}) {
+  const st = readState(port);
+  return st?.saslPort ? { brokers: `127.0.0.1:${st.saslPort}`, username: SASL_USER, passwords: SASL_PASSWORDS } : null;
+}
+
 /** A self-signed certificate for 127.0.0.1 / localhost in a PKCS12 keystore, and its PEM (Java's keytool). */
 function brokerKeystore(dir) {
   const tlsDir = join(dir, 'tls');
@@ -176,16 +189,21 @@ export async function startBroker({ port = 19092 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sfbridge-kafka-'));
   const controllerPort = await freePort();
   const tlsPort = await freePort();
+  const saslPort = await freePort();
   const { keystore, caFile } = brokerKeystore(dir);
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},SASL_PLAINTEXT://127.0.0.1:${saslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${SASL_PASSWORDS.plain}";`,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     `ssl.keystore.location=${keystore}`,
     'ssl.keystore.type=PKCS12',
     `ssl.keystore.password=${KEYSTORE_PASS}`,
@@ -217,20 +235,24 @@ export async function startBroker({ port = 19092 } = {}) {
     `-Dlog4j2.configurationFile=${LOG4J}`,
     `-Dkafka.logs.dir=${join(dir, 'logs')}`,
   ];
-  execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile], {
+  const scram = ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+    '--add-scram',
+    `${m}=[name=${SASL_USER},password=${SASL_PASSWORDS[m.toLowerCase()]}]`,
+  ]);
+  execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile, ...scram], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  return launch({ port, dir, propsFile, jvm, cp, tlsPort, caFile });
+  return launch({ port, dir, propsFile, jvm, cp, listeners: { tlsPort, caFile, saslPort } });
 }
 
 /** Start the JVM on an already formatted data dir and wait until the client port answers. */
-async function launch({ port, dir, propsFile, jvm, cp, tlsPort, caFile }) {
+async function launch({ port, dir, propsFile, jvm, cp, listeners }) {
   const logFile = join(dir, 'broker.log');
   const out = openSync(logFile, 'a');
   const child = spawn('java', [...jvm, '-cp', cp, 'kafka.Kafka', propsFile], { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
-  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile, propsFile, jvm, cp, tlsPort, caFile }));
+  writeFileSync(stateFile(port), JSON.stringify({ pid: child.pid, port, dir, logFile, propsFile, jvm, cp, ...listeners }));
   const started = Date.now();
   let exited = null;
   child.once('exit', (code) => {
@@ -262,7 +284,8 @@ export async function restartBroker({ port = 19092, downMs = 30_000 } = {}) {
   if (!st?.propsFile) throw new Error(`no broker started by this script on port ${port}`);
   await killAndWait(st.pid);
   await new Promise((r) => setTimeout(r, downMs));
-  return launch({ port, dir: st.dir, propsFile: st.propsFile, jvm: st.jvm, cp: st.cp, tlsPort: st.tlsPort, caFile: st.caFile });
+  const listeners = { tlsPort: st.tlsPort, caFile: st.caFile, saslPort: st.saslPort };
+  return launch({ port, dir: st.dir, propsFile: st.propsFile, jvm: st.jvm, cp: st.cp, listeners });
 }
 
 async function killAndWait(pid) {

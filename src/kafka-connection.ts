@@ -55,9 +55,12 @@ export function kafkaClientOptions(c: KafkaConnection, at = 'kafka') {
 const UNTRUSTED =
   /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED)$/;
 
-/** An error and every error nested in it (its `errors`, then its `cause`), depth-first, at most 6 deep. */
+/**
+ * An error and every error nested in it (its `errors`, then its `cause`), depth-first, at most 10
+ * deep (@platformatic/kafka puts a refused SASL login 7 deep under a failed admin call).
+ */
 export function nestedErrors(err: unknown, depth = 0): object[] {
-  if (!err || typeof err !== 'object' || depth > 5) return [];
+  if (!err || typeof err !== 'object' || depth > 9) return [];
   const e = err as { errors?: unknown[]; cause?: unknown };
   return [
     err,
@@ -66,19 +69,26 @@ export function nestedErrors(err: unknown, depth = 0): object[] {
   ];
 }
 
+/** Kafka error codes (`apiId`) of a refused SASL login, and what to check for each. */
+const SASL_REFUSALS: Record<string, string> = {
+  SASL_AUTHENTICATION_FAILED: 'the brokers refused the SASL login: check sasl.username, sasl.password and sasl.mechanism',
+  UNSUPPORTED_SASL_MECHANISM: 'the brokers do not offer this sasl.mechanism: set one they enable',
+};
+
 /**
- * When a connection failed because the brokers' certificate is signed by a CA this machine does
- * not trust (found anywhere in the error's causes): what to set. Else null.
+ * What to set when a connection failed for its TLS trust (the brokers' certificate is signed by a
+ * CA this machine does not trust) or its SASL login, found anywhere in the error's causes. Else null.
  */
-export function kafkaTlsHint(err: unknown): string | null {
-  const code = nestedErrors(err)
-    .map((e) => (e as { code?: unknown }).code)
-    .find((c): c is string => typeof c === 'string' && UNTRUSTED.test(c));
-  return code ? `the brokers' TLS certificate is not trusted (${code}): set caCertFile to the PEM of the CA that signed it` : null;
+export function kafkaConnectionHint(err: unknown): string | null {
+  const nested = nestedErrors(err) as Array<{ code?: unknown; apiId?: unknown }>;
+  const code = nested.map((e) => e.code).find((c): c is string => typeof c === 'string' && UNTRUSTED.test(c));
+  if (code) return `the brokers' TLS certificate is not trusted (${code}): set caCertFile to the PEM of the CA that signed it`;
+  const refusal = nested.map((e) => e.apiId).find((id): id is string => typeof id === 'string' && id in SASL_REFUSALS);
+  return refusal ? (SASL_REFUSALS[refusal] as string) : null;
 }
 
-/** `message`, followed by what to set when the error's cause is an untrusted broker certificate. */
-export function withTlsHint(message: string, err: unknown): string {
-  const hint = kafkaTlsHint(err);
+/** `message`, followed by what to set when the error's cause is the TLS trust or the SASL login. */
+export function withConnectionHint(message: string, err: unknown): string {
+  const hint = kafkaConnectionHint(err);
   return hint ? `${message}: ${hint}` : message;
 }

@@ -40,7 +40,7 @@ describe('mqtt sink', () => {
     );
     closeSync(outFd);
     let subscribed = '';
-    sub.stderr.on('data', (d) => {
+    sub.stderr?.on('data', (d) => {
       subscribed += String(d);
     });
     const got: Array<{ topic: string; body: any }> = [];

@@ -19,6 +19,11 @@ export interface Services {
   kafka: ServiceInfo;
   /** The same broker's SSL listener, with a self-signed certificate (`ca`: its PEM file): scripts/kafka-broker.mjs only. */
   kafkaTls: ServiceInfo & { ca?: string };
+  /**
+   * The same broker's SASL_PLAINTEXT listener and its one user, by PLAIN, SCRAM-SHA-256 and
+   * SCRAM-SHA-512, with a password per mechanism (`passwords`): scripts/kafka-broker.mjs only.
+   */
+  kafkaSasl: ServiceInfo & { username?: string; passwords?: Record<string, string> };
   redis: ServiceInfo;
   postgres: ServiceInfo;
   /** An SQS endpoint: SQS_ENDPOINT, else ElasticMQ started by scripts/elasticmq.mjs. */
@@ -125,20 +130,29 @@ async function provideKafkaPlain(stops: Array<() => Promise<unknown>>): Promise<
   }
 }
 
-/** Kafka, and its SSL listener when the broker is the local launcher's (its state file says where). */
-async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<[ServiceInfo, Services['kafkaTls']]> {
+type KafkaListeners = [ServiceInfo, Services['kafkaTls'], Services['kafkaSasl']];
+
+/** Kafka, and its SSL and SASL listeners when the broker is the local launcher's (its state file says where). */
+async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<KafkaListeners> {
   const kafka = await provideKafkaPlain(stops);
-  const noTls = (reason: string): [ServiceInfo, Services['kafkaTls']] => [kafka, { url: null, reason }];
-  if (!kafka.url) return noTls('no Kafka');
+  const without = (reason: string): KafkaListeners => [kafka, { url: null, reason }, { url: null, reason }];
+  if (!kafka.url) return without('no Kafka');
   const [h, p] = hostPort(kafka.url.split(',')[0] as string, 9092);
   if (h !== '127.0.0.1')
-    return noTls(`the TLS listener exists only on a broker started by scripts/kafka-broker.mjs (KAFKA_BROKERS=${kafka.url})`);
+    return without(`the TLS and SASL listeners exist only on a broker started by scripts/kafka-broker.mjs (KAFKA_BROKERS=${kafka.url})`);
   // @ts-expect-error plain JS launcher shared with .ci/run
-  const { brokerTls } = await import('../../scripts/kafka-broker.mjs');
+  const { brokerTls, brokerSasl } = await import('../../scripts/kafka-broker.mjs');
   const tls = brokerTls({ port: p }) as { brokers: string; caFile: string } | null;
-  if (!tls || !(await tcpOpen('127.0.0.1', Number(tls.brokers.split(':')[1]))))
-    return noTls(`the broker on ${kafka.url} was not started by scripts/kafka-broker.mjs with a TLS listener`);
-  return [kafka, { url: tls.brokers, reason: null, ca: tls.caFile }];
+  const sasl = brokerSasl({ port: p }) as { brokers: string; username: string; passwords: Record<string, string> } | null;
+  const answers = async (l: { brokers: string } | null) => l !== null && (await tcpOpen('127.0.0.1', Number(l.brokers.split(':')[1])));
+  const notStarted = (what: string) => `the broker on ${kafka.url} was not started by scripts/kafka-broker.mjs with a ${what} listener`;
+  return [
+    kafka,
+    tls && (await answers(tls)) ? { url: tls.brokers, reason: null, ca: tls.caFile } : { url: null, reason: notStarted('TLS') },
+    sasl && (await answers(sasl))
+      ? { url: sasl.brokers, reason: null, username: sasl.username, passwords: sasl.passwords }
+      : { url: null, reason: notStarted('SASL') },
+  ];
 }
 
 async function provideSqs(stops: Array<() => Promise<unknown>>): Promise<ServiceInfo> {
@@ -183,8 +197,8 @@ export default async function setup(project: TestProject) {
   // The probes go first: the launchers below block this event loop while keytool and Kafka's
   // storage formatter run, long enough for a probe's connect timeout to fire on a server that answered.
   const [redis, postgres] = await Promise.all([probeRedis(), probePostgres()]);
-  const [[kafka, kafkaTls], sqs, registry] = await Promise.all([provideKafka(stops), provideSqs(stops), provideRegistry(stops)]);
-  const services: Services = { kafka, kafkaTls, redis, postgres, sqs, registry };
+  const [[kafka, kafkaTls, kafkaSasl], sqs, registry] = await Promise.all([provideKafka(stops), provideSqs(stops), provideRegistry(stops)]);
+  const services: Services = { kafka, kafkaTls, kafkaSasl, redis, postgres, sqs, registry };
   const missing = Object.entries(services).filter(([, s]) => !s.url);
   if (missing.length > 0) {
     const lines = missing.map(([name, s]) => `  ${name}: ${s.reason}`).join('\n');

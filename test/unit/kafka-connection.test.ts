@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ensureTls } from '../../src/emulator/tls.js';
-import { kafkaClientOptions, kafkaTlsHint } from '../../src/kafka-connection.js';
+import { kafkaClientOptions, kafkaConnectionHint } from '../../src/kafka-connection.js';
 import { KafkaReplayStore, kafkaStoreConfigSchema } from '../../src/replay/kafka/kafka-store.js';
 import { kafkaSinkConfigSchema } from '../../src/sinks/kafka/config.js';
 import { kafkaSubscriberConfigSchema } from '../../src/subscribers/kafka/config.js';
@@ -46,8 +46,20 @@ describe('Kafka connection settings, shared by the sink, the source and the repl
   it('name an untrusted certificate anywhere in an error’s causes, and nothing else', () => {
     const tlsErr = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
     const wrapped = { message: 'Connection failed', errors: [{ message: 'x', cause: tlsErr }] };
-    expect(kafkaTlsHint(wrapped)).toMatch(/not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): set caCertFile/);
-    expect(kafkaTlsHint(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBeNull();
+    expect(kafkaConnectionHint(wrapped)).toMatch(/not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): set caCertFile/);
+    expect(kafkaConnectionHint(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBeNull();
+  });
+
+  it('name a refused SASL login anywhere in an error’s causes', () => {
+    const refused = { message: 'initProducerId failed 6 times.', errors: [{ message: 'x', apiId: 'SASL_AUTHENTICATION_FAILED' }] };
+    expect(kafkaConnectionHint(refused)).toBe('the brokers refused the SASL login: check sasl.username, sasl.password and sasl.mechanism');
+    expect(kafkaConnectionHint({ message: 'x', cause: { apiId: 'UNSUPPORTED_SASL_MECHANISM' } })).toMatch(
+      /do not offer this sasl\.mechanism/,
+    );
+    expect(kafkaConnectionHint({ message: 'x', errors: [{ apiId: 'NOT_LEADER_OR_FOLLOWER' }] })).toBeNull();
+    // As a failed admin call reports it: seven levels down.
+    const deep = [1, 2, 3, 4, 5, 6].reduce<object>((inner) => ({ message: 'x', errors: [inner] }), { apiId: 'SASL_AUTHENTICATION_FAILED' });
+    expect(kafkaConnectionHint(deep)).toMatch(/refused the SASL login/);
   });
 
   it('refuse a broker without a port, in the same words everywhere', () => {

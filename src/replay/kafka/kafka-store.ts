@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Producer } from '@platformatic/kafka';
 import { z } from 'zod';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions, kafkaConnectionFields, readKafkaTrust, withTlsHint } from '../../kafka-connection.js';
+import { kafkaClientOptions, kafkaConnectionFields, readKafkaTrust, withConnectionHint } from '../../kafka-connection.js';
 import type { CheckpointRecord, CommitRequest, ReplayStore, StoredPosition } from '../types.js';
 
 // Loaded when the store opens: the library's import compiles its option schemas (~0.5 CPU-s).
@@ -70,7 +70,7 @@ export class KafkaReplayStore implements ReplayStore {
       if (err instanceof BridgeError) throw err;
       throw new BridgeError(
         'REPLAY_STORE_UNAVAILABLE',
-        `replay store ${this.describe()} is unreachable: ${withTlsHint(errorMessage(err), err)}`,
+        `replay store ${this.describe()} is unreachable: ${withConnectionHint(errorMessage(err), err)}`,
       );
     } finally {
       await admin.close().catch(() => undefined);

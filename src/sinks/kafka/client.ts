@@ -6,7 +6,7 @@
  */
 import type { Producer } from '@platformatic/kafka';
 import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions, nestedErrors, withTlsHint } from '../../kafka-connection.js';
+import { kafkaClientOptions, nestedErrors, withConnectionHint } from '../../kafka-connection.js';
 import type { KafkaSinkConfig } from './config.js';
 
 // Loaded on first use: the library compiles its option schemas when imported (~0.5 CPU-s), which
@@ -113,5 +113,5 @@ export function kafkaError(err: unknown): BridgeError {
 /** One line: the message and the Kafka codes inside (and what to set when TLS trust is the cause). */
 export function describe(err: unknown): string {
   const ids = [...new Set(apiIds(err))];
-  return withTlsHint(`${errorMessage(err)}${ids.length ? ` (${ids.join(', ')})` : ''}`, err);
+  return withConnectionHint(`${errorMessage(err)}${ids.length ? ` (${ids.join(', ')})` : ''}`, err);
 }

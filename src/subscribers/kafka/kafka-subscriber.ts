@@ -9,7 +9,7 @@
 import type { Consumer, Message, MessagesStream } from '@platformatic/kafka';
 import { ENVELOPE_VERSION, type Envelope } from '../../envelope.js';
 import { BridgeError, errorMessage } from '../../errors.js';
-import { kafkaClientOptions, readKafkaTrust, withTlsHint } from '../../kafka-connection.js';
+import { kafkaClientOptions, readKafkaTrust, withConnectionHint } from '../../kafka-connection.js';
 import type { StoredPosition } from '../../positions.js';
 import { backoffDelay, sleep } from '../../retry.js';
 import type { Subscriber, SubscriberContext } from '../types.js';
@@ -82,7 +82,7 @@ export class KafkaSubscriber implements Subscriber {
         const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 30_000 });
         this.ctx.log.warn(
           { group: this.c.groupId, topics: this.c.topics, retryInMs: delay, error: errorMessage(err) },
-          `Kafka source: cannot join group ${this.c.groupId} on ${this.c.brokers.join(',')} (${withTlsHint(errorMessage(err), err)}); trying again`,
+          `Kafka source: cannot join group ${this.c.groupId} on ${this.c.brokers.join(',')} (${withConnectionHint(errorMessage(err), err)}); trying again`,
         );
         await sleep(delay, this.abort.signal);
       }
