@@ -69,3 +69,17 @@ export function asStartupError(what: string, err: unknown): BridgeError {
   if (err instanceof BridgeError) return err;
   return new BridgeError('STARTUP', `${what}: ${errorMessage(err)}`);
 }
+
+/**
+ * An error and every error nested in it (its `errors`, then its `cause`), depth-first, at most 10
+ * deep (@platformatic/kafka puts a refused SASL login 7 deep under a failed admin call).
+ */
+export function nestedErrors(err: unknown, depth = 0): object[] {
+  if (!err || typeof err !== 'object' || depth > 9) return [];
+  const e = err as { errors?: unknown[]; cause?: unknown };
+  return [
+    err,
+    ...(Array.isArray(e.errors) ? e.errors.flatMap((x) => nestedErrors(x, depth + 1)) : []),
+    ...nestedErrors(e.cause, depth + 1),
+  ];
+}

@@ -5,8 +5,24 @@
  * It rejects on network errors, timeouts and aborts; any HTTP status resolves.
  */
 import { type Agent, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { sharedSecureContext } from './tls-ca.js';
+
+const trustAgents = new Map<string, HttpsAgent>();
+
+/**
+ * The keep-alive agent of one set of trusted CAs. Node's agents pool sockets by their TLS options
+ * but not by `secureContext`: on the global agent, a socket verified against an org's private CA
+ * would be reused for a request that trusts the system roots only (another org on the same host).
+ */
+export function agentTrusting(ca: string): HttpsAgent {
+  let a = trustAgents.get(ca);
+  if (!a) {
+    a = new HttpsAgent({ keepAlive: trustAgents.size < 64, secureContext: sharedSecureContext(ca) });
+    if (trustAgents.size < 64) trustAgents.set(ca, a);
+  }
+  return a;
+}
 
 export interface HttpResponse {
   status: number;
@@ -41,7 +57,8 @@ export function httpCall(url: string | URL, opts: HttpOptions = {}): Promise<Htt
     // A private CA: one shared TLS context for it (tls-ca.ts), not one per connection. Not given as
     // `ca` too: an agent names its socket pools after the TLS options, a 200 KB PEM included.
     const trust = opts.ca ? { secureContext: sharedSecureContext(String(opts.ca)) } : {};
-    const req = fn(u, { method: opts.method ?? 'GET', headers, ...trust, agent: opts.agent }, (res) => {
+    const agent = opts.agent ?? (opts.ca && u.protocol === 'https:' ? agentTrusting(String(opts.ca)) : undefined);
+    const req = fn(u, { method: opts.method ?? 'GET', headers, ...trust, agent }, (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;
       res.on('data', (c: Buffer) => {

@@ -4,7 +4,8 @@
  * @platformatic/kafka client options they become (each adds its own timeouts and retries).
  */
 import { z } from 'zod';
-import { sharedSecureContext, trustedCas } from './tls-ca.js';
+import { nestedErrors } from './errors.js';
+import { certificateHint, sharedSecureContext, trustedCas } from './tls-ca.js';
 
 export const kafkaConnectionFields = {
   brokers: z.array(z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port, such as 127.0.0.1:9092')).min(1),
@@ -52,23 +53,6 @@ export function kafkaClientOptions(c: KafkaConnection, at = 'kafka') {
   };
 }
 
-const UNTRUSTED =
-  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED)$/;
-
-/**
- * An error and every error nested in it (its `errors`, then its `cause`), depth-first, at most 10
- * deep (@platformatic/kafka puts a refused SASL login 7 deep under a failed admin call).
- */
-export function nestedErrors(err: unknown, depth = 0): object[] {
-  if (!err || typeof err !== 'object' || depth > 9) return [];
-  const e = err as { errors?: unknown[]; cause?: unknown };
-  return [
-    err,
-    ...(Array.isArray(e.errors) ? e.errors.flatMap((x) => nestedErrors(x, depth + 1)) : []),
-    ...nestedErrors(e.cause, depth + 1),
-  ];
-}
-
 /** Kafka error codes (`apiId`) of a refused SASL login, and what to check for each. */
 const SASL_REFUSALS: Record<string, string> = {
   SASL_AUTHENTICATION_FAILED: 'the brokers refused the SASL login: check sasl.username, sasl.password and sasl.mechanism',
@@ -76,13 +60,13 @@ const SASL_REFUSALS: Record<string, string> = {
 };
 
 /**
- * What to set when a connection failed for its TLS trust (the brokers' certificate is signed by a
- * CA this machine does not trust) or its SASL login, found anywhere in the error's causes. Else null.
+ * What to set when a connection failed for the brokers' TLS certificate (not trusted, expired, for
+ * another host) or its SASL login, found anywhere in the error's causes. Else null.
  */
 export function kafkaConnectionHint(err: unknown): string | null {
-  const nested = nestedErrors(err) as Array<{ code?: unknown; apiId?: unknown }>;
-  const code = nested.map((e) => e.code).find((c): c is string => typeof c === 'string' && UNTRUSTED.test(c));
-  if (code) return `the brokers' TLS certificate is not trusted (${code}): set caCertFile to the PEM of the CA that signed it`;
+  const tls = certificateHint(err, "the brokers'", 'caCertFile');
+  if (tls) return tls;
+  const nested = nestedErrors(err) as Array<{ apiId?: unknown }>;
   const refusal = nested.map((e) => e.apiId).find((id): id is string => typeof id === 'string' && id in SASL_REFUSALS);
   return refusal ? (SASL_REFUSALS[refusal] as string) : null;
 }

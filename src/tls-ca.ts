@@ -1,11 +1,12 @@
 /**
- * One way to read an extra CA certificate (`caCertFile` of an org or a webhook sink): a clear
- * error naming the config field, and the certificate is *added to* the system's trusted roots,
- * never used instead of them (an org on real Salesforce and a private receiver can share one file).
+ * One way to read an extra CA certificate (`caCertFile` of an org, a webhook sink or Kafka): a
+ * clear error naming the config field, and the certificate is *added to* the system's trusted
+ * roots, never used instead of them (an org on real Salesforce and a private receiver can share
+ * one file). And one way to say why a server's certificate was refused.
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { BridgeError } from './errors.js';
+import { BridgeError, nestedErrors } from './errors.js';
 
 const read = new Map<string, string>();
 const contexts = new Map<string, SecureContext>();
@@ -44,4 +45,27 @@ function readTrustedCas(path: string, field: string): string {
     throw new BridgeError('CA_FILE', `${field}: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   return [...rootCertificates, pem].join('\n');
+}
+
+const UNTRUSTED =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED)$/;
+const OUT_OF_DATE = /^(CERT_HAS_EXPIRED|CERT_NOT_YET_VALID)$/;
+
+/**
+ * When a TLS connection failed for the server's certificate (found anywhere in the error's
+ * causes): what is wrong with it and what to do, in words naming `whose` certificate and the CA
+ * `setting`. Else null. A proxy that inspects TLS presents certificates signed by its own CA,
+ * which is the "not trusted" case.
+ */
+export function certificateHint(err: unknown, whose: string, setting: string): string | null {
+  const codes = nestedErrors(err)
+    .map((e) => (e as { code?: unknown }).code)
+    .filter((c): c is string => typeof c === 'string');
+  const untrusted = codes.find((c) => UNTRUSTED.test(c));
+  if (untrusted) return `${whose} TLS certificate is not trusted (${untrusted}): set ${setting} to the PEM of the CA that signed it`;
+  const outOfDate = codes.find((c) => OUT_OF_DATE.test(c));
+  if (outOfDate) return `${whose} TLS certificate is expired or not yet valid (${outOfDate}): check it, and this machine's clock`;
+  if (codes.includes('ERR_TLS_CERT_ALTNAME_INVALID'))
+    return `${whose} TLS certificate is for another host name (ERR_TLS_CERT_ALTNAME_INVALID): connect by a name the certificate holds`;
+  return null;
 }

@@ -14,6 +14,7 @@ import { httpCall } from '../http.js';
 import { type Logger, registerSecret } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from '../retry.js';
 import { jwtAudience, toId18 } from '../salesforce/ids.js';
+import { certificateHint } from '../tls-ca.js';
 import type { AccessToken, TokenProvider } from './types.js';
 
 type Auth = OrgConfig['auth'];
@@ -22,6 +23,7 @@ export interface ProviderContext {
   /** Org name in the config (for error messages: `orgs.<name>.auth...`). */
   org: string;
   config: OrgConfig;
+  /** The org's logger: its lines already carry `org`. */
   log: Logger;
   /** Extra CA (PEM) for the login and instance hosts. */
   ca?: string | null;
@@ -90,7 +92,7 @@ export class OAuthTokenProvider implements TokenProvider {
       } catch (err) {
         if (!(err instanceof BridgeError) || !err.retriable || attempt >= max) throw err;
         const delay = backoffDelay(attempt, DEFAULT_BACKOFF);
-        this.ctx.log.warn({ org: this.ctx.org, attempt, retryInMs: delay, error: err.message }, 'token request failed; retrying');
+        this.ctx.log.warn({ attempt, retryInMs: delay, error: err.message }, 'token request failed; retrying');
         await sleep(delay);
       }
     }
@@ -151,7 +153,8 @@ export class OAuthTokenProvider implements TokenProvider {
     } catch (err) {
       // A proxy that refuses the tunnel (407, 403) is a setting to fix, not a network blip.
       if (err instanceof BridgeError && err.code === 'PROXY' && !err.retriable) throw err;
-      throw new RetriableError('AUTH_NETWORK', `${this.path}: cannot reach ${url}: ${errorMessage(err)}`, err);
+      const tls = certificateHint(err, "the server's", `orgs.${this.ctx.org}.caCertFile`);
+      throw new RetriableError('AUTH_NETWORK', `${this.path}: cannot reach ${url}: ${tls ?? errorMessage(err)}`, err);
     }
     let body: Record<string, unknown> = {};
     try {
@@ -168,7 +171,7 @@ export class OAuthTokenProvider implements TokenProvider {
     const instanceUrl = String(body.instance_url ?? '').replace(/\/$/, '');
     const orgId = await this.orgIdFor(accessToken, typeof body.id === 'string' ? body.id : null, instanceUrl);
     const lifetime = typeof body.expires_in === 'number' ? body.expires_in : this.ctx.lifetimeSeconds;
-    this.ctx.log.debug({ org: this.ctx.org, flow: a.flow, instanceUrl, orgId }, 'obtained access token');
+    this.ctx.log.debug({ flow: a.flow, instanceUrl, orgId }, 'obtained access token');
     return { accessToken, instanceUrl, orgId, expiresAt: lifetime ? Date.now() + lifetime * 900 : undefined };
   }
 

@@ -151,6 +151,16 @@ describe('auth against the emulator', () => {
     );
   });
 
+  it('a login host whose certificate this machine does not trust (a private CA, a proxy inspecting TLS): one line naming caCertFile', async () => {
+    const noCa = orgSchema.parse({ loginUrl: t.emu.info.loginUrl, auth: flows().client_credentials });
+    const err = await tokenProviderFor('main', noCa, silentLogger())
+      .getToken()
+      .catch((e: Error) => e);
+    expect((err as Error).message).toMatch(
+      /^orgs\.main\.auth: cannot reach https:\/\/localhost:\d+\/services\/oauth2\/token: the server's TLS certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): set orgs\.main\.caCertFile to the PEM of the CA that signed it$/,
+    );
+  });
+
   it('never logs a token, secret, password or key at debug level', async () => {
     const chunks: string[] = [];
     const out = new Writable({

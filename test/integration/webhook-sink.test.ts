@@ -302,7 +302,7 @@ describe('webhook sink', () => {
       );
       await run(config);
       const dl = await new FileDeadLetterStore({ type: 'file', dir: join(dir, 'dlq'), fsync: true }).list();
-      expect(dl[0]?.error).toMatch(/TLS certificate not trusted.*caCertFile/);
+      expect(dl[0]?.error).toMatch(/the receiver's TLS certificate is not trusted \(\w+\): set caCertFile/);
     } finally {
       await t.stop();
     }

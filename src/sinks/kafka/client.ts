@@ -5,8 +5,8 @@
  * what its errors mean for the bridge.
  */
 import type { Producer } from '@platformatic/kafka';
-import { BridgeError, errorMessage, RetriableError } from '../../errors.js';
-import { kafkaClientOptions, nestedErrors, withConnectionHint } from '../../kafka-connection.js';
+import { BridgeError, errorMessage, nestedErrors, RetriableError } from '../../errors.js';
+import { kafkaClientOptions, withConnectionHint } from '../../kafka-connection.js';
 import type { KafkaSinkConfig } from './config.js';
 
 // Loaded on first use: the library compiles its option schemas when imported (~0.5 CPU-s), which

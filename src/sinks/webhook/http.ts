@@ -4,6 +4,7 @@ import https from 'node:https';
 import { httpCall } from '../../http.js';
 import { untrustedSnippet } from '../../log.js';
 import { type ProxySetting, tunnelAgent } from '../../proxy.js';
+import { certificateHint } from '../../tls-ca.js';
 
 export interface PostResult {
   /** 0 when no response arrived (network error or timeout). */
@@ -57,7 +58,5 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 
 function describeNetworkError(err: NodeJS.ErrnoException): string {
   if (err.code === 'ECONNREFUSED') return `connection refused (${err.message})`;
-  if (err.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code))
-    return `TLS certificate not trusted (${err.code}); set caCertFile if the receiver uses a private CA`;
-  return err.message || String(err);
+  return certificateHint(err, "the receiver's", 'caCertFile') ?? (err.message || String(err));
 }

@@ -13,6 +13,7 @@ import type { Client as FayeClient, Message, Subscription } from 'faye';
 import Faye from 'faye';
 import type { TokenProvider } from '../../auth/types.js';
 import { BridgeError, errorMessage } from '../../errors.js';
+import { agentTrusting } from '../../http.js';
 import type { Logger } from '../../log.js';
 import type { OrgServices } from '../../orgs.js';
 import { backoffDelay, DEFAULT_BACKOFF, stayAwayDelay } from '../../retry.js';
@@ -209,7 +210,8 @@ export class CometdSession {
     const endpoint = `${tok.instanceUrl}/cometd/${this.orgs.config(this.org).apiVersion}`;
     // Through a proxy: faye's HTTP transport copies its `tls` options into each request, so our
     // tunnelling agent rides there (faye's own proxy support cannot verify a host given by IP).
-    const agent = this.orgs.agentFor(this.org)(endpoint);
+    // Else, with a private CA, that CA's own keep-alive agent (http.ts says why not the global one).
+    const agent = this.orgs.agentFor(this.org)(endpoint) ?? (ca && endpoint.startsWith('https:') ? agentTrusting(ca) : undefined);
     const tls = { ...(ca ? { secureContext: sharedSecureContext(ca) } : {}), ...(agent ? { agent } : {}) };
     const client = new Faye.Client(endpoint, {
       timeout: this.settings.timeoutSeconds,
