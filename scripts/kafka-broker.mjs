@@ -12,7 +12,8 @@
 // A SASL_PLAINTEXT listener (another free port) takes one user, SASL_USER, by PLAIN, SCRAM-SHA-256
 // and SCRAM-SHA-512, with a different password for each, so a client that used another mechanism
 // than it was told fails (the SCRAM credentials are written when the storage is formatted,
-// KIP-900); brokerSasl({ port }) says where it is and who may log in.
+// KIP-900); a SASL_SSL listener (a third free port) takes the same logins over TLS with the SSL
+// listener's certificate. brokerSasl({ port }) says where they are and who may log in.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -139,7 +140,9 @@ export function brokerTls({ port = 19092 } = {}) {
 /** The SASL_PLAINTEXT listener of the broker started on `port`: its address and its user, or null. */
 export function brokerSasl({ port = 19092 } = {}) {
   const st = readState(port);
-  return st?.saslPort ? { brokers: `127.0.0.1:${st.saslPort}`, username: SASL_USER, passwords: SASL_PASSWORDS } : null;
+  if (!st?.saslPort) return null;
+  const saslSsl = st.saslSslPort ? `127.0.0.1:${st.saslSslPort}` : null;
+  return { brokers: `127.0.0.1:${st.saslPort}`, saslSsl, caFile: st.caFile, username: SASL_USER, passwords: SASL_PASSWORDS };
 }
 
 /** A self-signed certificate for 127.0.0.1 / localhost in a PKCS12 keystore, and its PEM (Java's keytool). */
@@ -190,20 +193,24 @@ export async function startBroker({ port = 19092 } = {}) {
   const controllerPort = await freePort();
   const tlsPort = await freePort();
   const saslPort = await freePort();
+  const saslSslPort = await freePort();
   const { keystore, caFile } = brokerKeystore(dir);
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},SASL_PLAINTEXT://127.0.0.1:${saslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},SASL_PLAINTEXT://127.0.0.1:${saslPort},SASL_SSL://127.0.0.1:${saslSslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort},SASL_PLAINTEXT://127.0.0.1:${saslPort},SASL_SSL://127.0.0.1:${saslSslPort}`,
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
     'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${SASL_PASSWORDS.plain}";`,
     'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${SASL_PASSWORDS.plain}";`,
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     `ssl.keystore.location=${keystore}`,
     'ssl.keystore.type=PKCS12',
     `ssl.keystore.password=${KEYSTORE_PASS}`,
@@ -242,7 +249,7 @@ export async function startBroker({ port = 19092 } = {}) {
   execFileSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile, ...scram], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  return launch({ port, dir, propsFile, jvm, cp, listeners: { tlsPort, caFile, saslPort } });
+  return launch({ port, dir, propsFile, jvm, cp, listeners: { tlsPort, caFile, saslPort, saslSslPort } });
 }
 
 /** Start the JVM on an already formatted data dir and wait until the client port answers. */
@@ -284,7 +291,7 @@ export async function restartBroker({ port = 19092, downMs = 30_000 } = {}) {
   if (!st?.propsFile) throw new Error(`no broker started by this script on port ${port}`);
   await killAndWait(st.pid);
   await new Promise((r) => setTimeout(r, downMs));
-  const listeners = { tlsPort: st.tlsPort, caFile: st.caFile, saslPort: st.saslPort };
+  const listeners = { tlsPort: st.tlsPort, caFile: st.caFile, saslPort: st.saslPort, saslSslPort: st.saslSslPort };
   return launch({ port, dir: st.dir, propsFile: st.propsFile, jvm: st.jvm, cp: st.cp, listeners });
 }
 

@@ -3,7 +3,8 @@
  * SASL_PLAINTEXT listener (scripts/kafka-broker.mjs) takes one user by PLAIN, SCRAM-SHA-256 and
  * SCRAM-SHA-512, with a password per mechanism, so a client that logged in by another mechanism
  * than configured would be refused. For each mechanism the Kafka sink writes, the Kafka source reads back and the
- * Kafka replay store commits, all through that listener; a wrong password stops the bridge at
+ * Kafka replay store commits, all through that listener, and once more over its SASL_SSL
+ * listener (as MSK and Confluent Cloud serve it), trusting the test CA; a wrong password stops the bridge at
  * start in one line that names the setting and never shows the password.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,54 +29,56 @@ describe.skipIf(!sasl.url)(`Kafka with SASL ${sasl.reason ?? ''}`, () => {
   });
   afterAll(async () => t?.stop());
 
-  const login = (mechanism: string, password = sasl.passwords?.[mechanism] as string) => ({
-    brokers: [sasl.url as string],
+  const login = (mechanism: string, password = sasl.passwords?.[mechanism] as string, listener = 'SASL_PLAINTEXT') => ({
+    ...(listener === 'SASL_SSL' ? { brokers: [sasl.saslSsl as string], caCertFile: sasl.ca } : { brokers: [sasl.url as string] }),
     sasl: { mechanism, username: sasl.username as string, password },
   });
 
-  it.each(['plain', 'scram-sha-256', 'scram-sha-512'])(
-    '%s: the sink writes, the source reads and the replay store commits',
-    async (mechanism) => {
-      const dir = tempDir();
-      const ns = `sasl-${mechanism}-${randomUUID().slice(0, 8)}`;
-      const retained = (await t.ledger(CHANNEL)).length;
-      const secured = login(mechanism);
-      const { bridge } = makeBridge(
-        t,
-        dir,
-        [
-          {
-            name: 'out',
-            source: { type: 'pubsub', org: 'emu', topic: CHANNEL, initial: 'earliest' },
-            sinks: [{ type: 'kafka', ...secured, topic: `${ns}.events`, createTopics: { partitions: 1 } }],
-          },
-          {
-            name: 'back',
-            source: { type: 'kafka', ...secured, topics: [`${ns}.events`], groupId: `g-${ns}` },
-            sinks: [{ type: 'file', dir: join(dir, 'back') }],
-          },
-        ],
-        { replayStore: { type: 'kafka', ...secured, topic: `${ns}.replay`, namespace: ns } },
-        'error',
+  it.each([
+    ['plain', 'SASL_PLAINTEXT'],
+    ['scram-sha-256', 'SASL_PLAINTEXT'],
+    ['scram-sha-512', 'SASL_PLAINTEXT'],
+    ['scram-sha-512', 'SASL_SSL'],
+  ])('%s over %s: the sink writes, the source reads and the replay store commits', async (mechanism, listener) => {
+    const dir = tempDir();
+    const ns = `sasl-${mechanism}-${randomUUID().slice(0, 8)}`;
+    const retained = (await t.ledger(CHANNEL)).length;
+    const secured = login(mechanism, undefined, listener);
+    const { bridge } = makeBridge(
+      t,
+      dir,
+      [
+        {
+          name: 'out',
+          source: { type: 'pubsub', org: 'emu', topic: CHANNEL, initial: 'earliest' },
+          sinks: [{ type: 'kafka', ...secured, topic: `${ns}.events`, createTopics: { partitions: 1 } }],
+        },
+        {
+          name: 'back',
+          source: { type: 'kafka', ...secured, topics: [`${ns}.events`], groupId: `g-${ns}` },
+          sinks: [{ type: 'file', dir: join(dir, 'back') }],
+        },
+      ],
+      { replayStore: { type: 'kafka', ...secured, topic: `${ns}.replay`, namespace: ns } },
+      'error',
+    );
+    const route = (key: string) => bridge.status().routes.find((r) => r.key === key);
+    try {
+      await bridge.start();
+      await until(
+        () => (route('out')?.eventsCommitted ?? 0) >= retained && (route('back')?.eventsCommitted ?? 0) >= retained,
+        60_000,
+        `both routes committed through ${mechanism} over ${listener}`,
       );
-      const route = (key: string) => bridge.status().routes.find((r) => r.key === key);
-      try {
-        await bridge.start();
-        await until(
-          () => (route('out')?.eventsCommitted ?? 0) >= retained && (route('back')?.eventsCommitted ?? 0) >= retained,
-          60_000,
-          `both routes committed through ${mechanism}`,
-        );
-      } finally {
-        await bridge.stop();
-      }
-      // What the source read is what the sink wrote: every event once, as the file sink holds it.
-      const read = readSink(join(dir, 'back')).map((e) => e.payload.eventId);
-      expect(new Set(read).size).toBe(retained);
-      // The positions are on the broker, read on its plaintext listener.
-      expect((await consumeAll(kafka.url as string, `${ns}.replay`, 1)).length).toBeGreaterThan(0);
-    },
-  );
+    } finally {
+      await bridge.stop();
+    }
+    // What the source read is what the sink wrote: every event once, as the file sink holds it.
+    const read = readSink(join(dir, 'back')).map((e) => e.payload.eventId);
+    expect(new Set(read).size).toBe(retained);
+    // The positions are on the broker, read on its plaintext listener.
+    expect((await consumeAll(kafka.url as string, `${ns}.replay`, 1)).length).toBeGreaterThan(0);
+  });
 
   it('a wrong password: the bridge refuses to start in one line, without the password', async () => {
     const dir = tempDir();

@@ -21,9 +21,10 @@ export interface Services {
   kafkaTls: ServiceInfo & { ca?: string };
   /**
    * The same broker's SASL_PLAINTEXT listener and its one user, by PLAIN, SCRAM-SHA-256 and
-   * SCRAM-SHA-512, with a password per mechanism (`passwords`): scripts/kafka-broker.mjs only.
+   * SCRAM-SHA-512, with a password per mechanism (`passwords`); `saslSsl`: its SASL_SSL listener,
+   * whose certificate `ca` signed: scripts/kafka-broker.mjs only.
    */
-  kafkaSasl: ServiceInfo & { username?: string; passwords?: Record<string, string> };
+  kafkaSasl: ServiceInfo & { username?: string; passwords?: Record<string, string>; saslSsl?: string; ca?: string };
   redis: ServiceInfo;
   postgres: ServiceInfo;
   /** An SQS endpoint: SQS_ENDPOINT, else ElasticMQ started by scripts/elasticmq.mjs. */
@@ -143,14 +144,20 @@ async function provideKafka(stops: Array<() => Promise<unknown>>): Promise<Kafka
   // @ts-expect-error plain JS launcher shared with .ci/run
   const { brokerTls, brokerSasl } = await import('../../scripts/kafka-broker.mjs');
   const tls = brokerTls({ port: p }) as { brokers: string; caFile: string } | null;
-  const sasl = brokerSasl({ port: p }) as { brokers: string; username: string; passwords: Record<string, string> } | null;
+  const sasl = brokerSasl({ port: p }) as {
+    brokers: string;
+    saslSsl: string | null;
+    caFile: string;
+    username: string;
+    passwords: Record<string, string>;
+  } | null;
   const answers = async (l: { brokers: string } | null) => l !== null && (await tcpOpen('127.0.0.1', Number(l.brokers.split(':')[1])));
   const notStarted = (what: string) => `the broker on ${kafka.url} was not started by scripts/kafka-broker.mjs with a ${what} listener`;
   return [
     kafka,
     tls && (await answers(tls)) ? { url: tls.brokers, reason: null, ca: tls.caFile } : { url: null, reason: notStarted('TLS') },
-    sasl && (await answers(sasl))
-      ? { url: sasl.brokers, reason: null, username: sasl.username, passwords: sasl.passwords }
+    sasl?.saslSsl && (await answers(sasl)) && (await answers({ brokers: sasl.saslSsl }))
+      ? { url: sasl.brokers, reason: null, username: sasl.username, passwords: sasl.passwords, saslSsl: sasl.saslSsl, ca: sasl.caFile }
       : { url: null, reason: notStarted('SASL') },
   ];
 }
