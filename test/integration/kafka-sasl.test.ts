@@ -134,4 +134,34 @@ describe.skipIf(!sasl.url)(`Kafka with SASL ${sasl.reason ?? ''}`, () => {
       await bridge.stop();
     }
   });
+
+  it('a Kafka source with a wrong password says what to check, without the password, and keeps trying', async () => {
+    const dir = tempDir();
+    const wrong = 'not-the-password-source';
+    const { bridge, capture } = makeBridge(
+      t,
+      dir,
+      [
+        {
+          name: 'in',
+          source: { type: 'kafka', ...login('scram-sha-256', wrong), topics: [`sasl-${randomUUID().slice(0, 8)}`], groupId: 'g-wrong' },
+          sinks: [{ type: 'file', dir: join(dir, 'out') }],
+        },
+      ],
+      {},
+      'debug',
+    );
+    try {
+      await bridge.start();
+      await until(() => capture.text().includes('Kafka source: cannot join group'), 20_000, 'the join failure');
+      expect(bridge.status().routes[0]?.state).toBe('running');
+    } finally {
+      await bridge.stop();
+    }
+    const line = capture.lines().find((l) => String(l.msg).startsWith('Kafka source: cannot join group'));
+    expect(line?.msg).toMatch(
+      /the brokers refused the SASL login: check sasl\.username, sasl\.password and sasl\.mechanism\); trying again$/,
+    );
+    expect(capture.text()).not.toContain(wrong);
+  });
 });

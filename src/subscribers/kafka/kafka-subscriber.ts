@@ -65,7 +65,11 @@ export class KafkaSubscriber implements Subscriber {
   private async join(mode: 'committed'): Promise<void> {
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        this.stream = await (this.consumer as Consumer<Buffer, Buffer, Buffer, Buffer>).consume({
+        const consumer = this.consumer as Consumer<Buffer, Buffer, Buffer, Buffer>;
+        // The cluster first: a refused login or an untrusted certificate fails here in seconds,
+        // where joining the group retries its own retries and says nothing for 45 s.
+        await consumer.metadata({ topics: [] });
+        this.stream = await consumer.consume({
           topics: this.c.topics,
           mode,
           fallbackMode: this.c.initial === 'latest' ? 'latest' : 'earliest',
