@@ -137,7 +137,7 @@ export function brokerTls({ port = 19092 } = {}) {
   return st?.tlsPort ? { brokers: `127.0.0.1:${st.tlsPort}`, caFile: st.caFile } : null;
 }
 
-/** The SASL_PLAINTEXT listener of the broker started on `port`: its address and its user, or null. */
+/** The SASL_PLAINTEXT and SASL_SSL listeners of the broker started on `port`, its CA and its user, or null. */
 export function brokerSasl({ port = 19092 } = {}) {
   const st = readState(port);
   if (!st?.saslPort) return null;

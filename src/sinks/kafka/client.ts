@@ -110,7 +110,7 @@ export function kafkaError(err: unknown): BridgeError {
   return new RetriableError('KAFKA_UNAVAILABLE', `kafka sink: ${describe(err)}`, err);
 }
 
-/** One line: the message and the Kafka codes inside (and what to set when TLS trust is the cause). */
+/** One line: the message and the Kafka codes inside (and what to set when TLS trust or the SASL login is the cause). */
 export function describe(err: unknown): string {
   const ids = [...new Set(apiIds(err))];
   return withConnectionHint(`${errorMessage(err)}${ids.length ? ` (${ids.join(', ')})` : ''}`, err);
