@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tokenProviderFor } from '../../src/auth/index.js';
 import { OAuthTokenProvider } from '../../src/auth/oauth.js';
 import { type OrgConfig, orgSchema } from '../../src/config/schema.js';
@@ -83,11 +83,19 @@ describe('auth against the emulator', () => {
       ca: t.ca,
       lifetimeSeconds: 1,
     });
-    const a = await p.getToken();
-    await new Promise((r) => setTimeout(r, 1000));
-    const b = await p.getToken();
-    expect(b.accessToken).not.toBe(a.accessToken);
-    expect(p.requests).toBe(2);
+    // A controlled clock (Date only: the HTTP exchanges keep real timers).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const a = await p.getToken();
+      vi.setSystemTime(Date.now() + 850); // inside 90% of the 1 s lifetime: the same token
+      expect((await p.getToken()).accessToken).toBe(a.accessToken);
+      vi.setSystemTime(Date.now() + 100); // past it: a new one, before the session would expire
+      const b = await p.getToken();
+      expect(b.accessToken).not.toBe(a.accessToken);
+      expect(p.requests).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('explains each rejection in one line naming the config field, without retrying', async () => {

@@ -1,6 +1,6 @@
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { FileSink, type FileSinkConfig, fileSinkConfigSchema } from '../../src/sinks/file/file-sink.js';
 import { event } from '../helpers/fakes.js';
@@ -50,11 +50,19 @@ describe('file sink', () => {
   it('rotates by age', async () => {
     const dir = tempDir();
     const s = sink(dir, { maxAgeSeconds: 1 });
-    await s.open();
-    await s.write([event(0)]);
-    await new Promise((r) => setTimeout(r, 1100));
-    await s.write([event(1)]);
-    await s.close();
+    vi.useFakeTimers({ toFake: ['Date'] }); // a controlled clock; file I/O keeps real timers
+    try {
+      await s.open();
+      await s.write([event(0)]);
+      vi.setSystemTime(Date.now() + 900);
+      await s.write([event(1)]); // younger than maxAgeSeconds: the same file
+      expect(readdirSync(dir).filter((f) => f.endsWith('.ndjson'))).toHaveLength(1);
+      vi.setSystemTime(Date.now() + 200);
+      await s.write([event(2)]);
+      await s.close();
+    } finally {
+      vi.useRealTimers();
+    }
     expect(readdirSync(dir)).toHaveLength(2);
   });
 
