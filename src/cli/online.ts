@@ -16,8 +16,6 @@ interface Probe {
   endpoint: string;
   target: () => string;
   run: () => Promise<unknown>;
-  /** What to look at when it fails. */
-  hint?: string;
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -70,11 +68,16 @@ function probesFor(name: string, org: OrgConfig, orgs: OrgServices, topic: strin
     {
       endpoint: 'pubsub',
       target: () => org.pubsubEndpoint,
-      hint: ` (the Pub/Sub API needs outbound TCP to ${org.pubsubEndpoint}; Salesforce serves it on port 443 too: where 7443 is blocked, set orgs.${name}.pubsubEndpoint to api.pubsub.salesforce.com:443 (README "Endpoints and ports"))`,
       run: async () => {
         const t = await token();
         const md = authMetadata({ accessToken: t.accessToken, instanceUrl: t.instanceUrl, orgId: t.orgId });
-        await unary(orgs.pubsub(name), 'GetTopic', { topic_name: topic }, md, 15_000);
+        try {
+          await unary(orgs.pubsub(name), 'GetTopic', { topic_name: topic }, md, 15_000);
+        } catch (err) {
+          throw new Error(
+            `${errorMessage(err)} (the Pub/Sub API needs outbound TCP to ${org.pubsubEndpoint}; Salesforce serves it on port 443 too: where 7443 is blocked, set orgs.${name}.pubsubEndpoint to api.pubsub.salesforce.com:443 (README "Endpoints and ports"))`,
+          );
+        }
       },
     },
     {
@@ -106,7 +109,13 @@ export async function checkOnline(config: BridgeConfig, log: Logger): Promise<{ 
       };
       const sources = config.routes.map((r) => r.source as { org?: string; topic?: string });
       const topic = sources.find((s) => s.org === name && s.topic)?.topic ?? '/data/ChangeEvents';
+      let loggedIn = true;
       for (const p of probesFor(name, org, orgs, topic)) {
+        // Every other probe needs the token: without one, say so once instead of the same error again.
+        if (!loggedIn) {
+          lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  SKIP  ${p.target()}: needs an access token, and OAuth failed (above)`);
+          continue;
+        }
         try {
           const first = await timed(p.run);
           const second = await timed(p.run);
@@ -114,7 +123,8 @@ export async function checkOnline(config: BridgeConfig, log: Logger): Promise<{ 
           lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  ok    ${p.target()}  first ${ms(first)}, then ${ms(second)}${where}`);
         } catch (err) {
           ok = false;
-          lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  FAIL  ${p.target()}: ${errorMessage(err)}${p.hint ?? ''}`);
+          if (p.endpoint === 'oauth') loggedIn = false;
+          lines.push(`org ${name}  ${p.endpoint.padEnd(6)}  FAIL  ${p.target()}: ${errorMessage(err)}`);
         }
       }
     }

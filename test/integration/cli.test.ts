@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
+import { startEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -131,6 +132,36 @@ describe('sfbridge CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('check --online with an org whose certificate is not trusted: the OAuth line says what to set, the others are skipped', async () => {
+    const t = await startEmulator();
+    try {
+      const dir = tempDir();
+      const i = t.emu.info;
+      const path = join(dir, 'bridge.yaml');
+      writeFileSync(
+        path,
+        `orgs:
+  prod:
+    loginUrl: ${i.loginUrl}
+    pubsubEndpoint: ${i.pubsubEndpoint}
+    auth: { flow: client_credentials, clientId: ${i.clientId}, clientSecret: ${i.clientSecret} }
+routes:
+  - source: { type: pubsub, org: prod, topic: /data/AccountChangeEvent }
+    sinks: [{ type: file, dir: ${join(dir, 'out')} }]
+`,
+      );
+      const r = await runCli(['check', '--online', '-c', path]);
+      const lines = r.stdout.split('\n').filter((l) => /^\s+org /.test(l));
+      expect(lines[0]).toMatch(
+        /org prod\s+oauth\s+FAIL .*the server's TLS certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): set orgs\.prod\.caCertFile to the PEM of the CA that signed it$/,
+      );
+      expect(lines.slice(1).map((l) => l.trim().split(/\s+/).slice(2, 4).join(' '))).toEqual(['rest SKIP', 'pubsub SKIP', 'cometd SKIP']);
+      expect(r.code).toBe(1);
+    } finally {
+      await t.stop();
+    }
   });
 
   it('prints a plan for every example config', async () => {
