@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { emulatorOrg } from '../helpers/bridge.js';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { startEmulator } from '../helpers/emulator.js';
 import { until } from '../helpers/fakes.js';
@@ -138,20 +139,14 @@ describe('sfbridge CLI', () => {
     const t = await startEmulator();
     try {
       const dir = tempDir();
-      const i = t.emu.info;
-      const path = join(dir, 'bridge.yaml');
-      writeFileSync(
-        path,
-        `orgs:
-  prod:
-    loginUrl: ${i.loginUrl}
-    pubsubEndpoint: ${i.pubsubEndpoint}
-    auth: { flow: client_credentials, clientId: ${i.clientId}, clientSecret: ${i.clientSecret} }
-routes:
-  - source: { type: pubsub, org: prod, topic: /data/AccountChangeEvent }
-    sinks: [{ type: file, dir: ${join(dir, 'out')} }]
-`,
-      );
+      // The emulator's org as the tests configure it, but without its CA.
+      const { caCertFile: _, ...org } = emulatorOrg(t);
+      const path = join(dir, 'bridge.yaml'); // JSON is YAML
+      const route = {
+        source: { type: 'pubsub', org: 'prod', topic: '/data/AccountChangeEvent' },
+        sinks: [{ type: 'file', dir: join(dir, 'out') }],
+      };
+      writeFileSync(path, JSON.stringify({ orgs: { prod: org }, routes: [route] }));
       const r = await runCli(['check', '--online', '-c', path]);
       const lines = r.stdout.split('\n').filter((l) => /^\s+org /.test(l));
       expect(lines[0]).toMatch(
