@@ -4,7 +4,7 @@
  * /status, and get a log warning when one crosses `warnPercent`. The last poll's Date header also
  * tells how far Salesforce's clock is from ours (rest.ts), which retention headroom needs.
  */
-import { errorMessage } from '../errors.js';
+import { BridgeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RestClient } from './rest.js';
 
@@ -22,6 +22,7 @@ export class LimitsPoller {
   private polledAt: string | null = null;
   private error: string | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   /** Limits currently over warnPercent (warned once per crossing). */
   private readonly warned = new Set<string>();
 
@@ -42,6 +43,7 @@ export class LimitsPoller {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
@@ -63,6 +65,9 @@ export class LimitsPoller {
       this.warnWhereHigh();
     } catch (err) {
       this.error = errorMessage(err);
+      // Not news: a poll still out when the bridge stopped, or a login that failed (the org's
+      // token provider says so itself, in the same words).
+      if (this.stopped || (err instanceof BridgeError && err.code.startsWith('AUTH_'))) return;
       this.log.warn({ error: this.error }, 'could not read the org limits (/limits); limit metrics keep their last values');
     }
   }
