@@ -18,7 +18,10 @@ const trustAgents = new Map<string, HttpsAgent>();
 export function agentTrusting(ca: string): HttpsAgent {
   let a = trustAgents.get(ca);
   if (!a) {
-    a = new HttpsAgent({ keepAlive: trustAgents.size < 64, secureContext: sharedSecureContext(ca) });
+    // As Node's global agent is set up (idle sockets closed after 5 s, before a server's own
+    // keep-alive limit can race a request), plus the CA set.
+    const keepAlive = trustAgents.size < 64;
+    a = new HttpsAgent({ keepAlive, scheduling: 'lifo', timeout: 5000, secureContext: sharedSecureContext(ca) });
     if (trustAgents.size < 64) trustAgents.set(ca, a);
   }
   return a;
