@@ -22,7 +22,7 @@ export function agentTrusting(ca: string): HttpsAgent {
     // keep-alive limit can race a request), plus the CA set.
     const keepAlive = trustAgents.size < 64;
     a = new HttpsAgent({ keepAlive, scheduling: 'lifo', timeout: 5000, secureContext: sharedSecureContext(ca) });
-    if (trustAgents.size < 64) trustAgents.set(ca, a);
+    if (keepAlive) trustAgents.set(ca, a);
   }
   return a;
 }

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBridge } from '../helpers/bridge.js';
 import { startEmulator, type TestEmulator } from '../helpers/emulator.js';
@@ -48,11 +49,12 @@ describe('mqtt sink', () => {
     let offset = 0;
     let partial = '';
     const buf = Buffer.alloc(1 << 20);
+    const utf8 = new StringDecoder('utf8'); // a character split between two reads stays whole
     /** Takes in the lines mosquitto_sub has written since the last call. */
     const readNew = () => {
       for (let n = readSync(reader, buf, 0, buf.length, offset); n > 0; n = readSync(reader, buf, 0, buf.length, offset)) {
         offset += n;
-        const lines = (partial + buf.toString('utf8', 0, n)).split('\n');
+        const lines = (partial + utf8.write(buf.subarray(0, n))).split('\n');
         partial = lines.pop() ?? '';
         for (const l of lines) {
           const space = l.indexOf(' ');
