@@ -340,16 +340,17 @@ export function wideObjectEmulatorArgs(dir, fields) {
 /**
  * A TCP link that delays each direction by `oneWayMs` (no bandwidth limit, order kept): a WAN
  * between a client and a local server. Listens at once; `setTarget(port)` names the server (the
- * emulator starts after the link, to be told the link's address as its instance URL).
+ * emulator starts after the link, to be told the link's address as its instance URL). `trace`: an
+ * array that gets [ms, 'up' | 'down', bytes] for every chunk as it reaches the link.
  */
-export async function delayLink(oneWayMs) {
+export async function delayLink(oneWayMs, { trace } = {}) {
   const net = await import('node:net');
   let target = 0;
   const sockets = new Set();
   // Node's timers fire a millisecond or more late, every time: a link made of them alone adds that
   // to each crossing. The timer wakes a little early and the last stretch is waited out on
   // setImmediate, so each chunk arrives within a fraction of a millisecond of its due time.
-  const pipeDelayed = (from, to) => {
+  const pipeDelayed = (from, to, dir) => {
     const queue = [];
     let waiting = false;
     let ended = false;
@@ -369,6 +370,7 @@ export async function delayLink(oneWayMs) {
       else setImmediate(flush);
     };
     from.on('data', (chunk) => {
+      trace?.push([performance.now(), dir, chunk.length]);
       queue.push([performance.now() + oneWayMs, chunk]);
       if (!waiting) wait();
     });
@@ -388,8 +390,8 @@ export async function delayLink(oneWayMs) {
       });
       s.on('close', () => sockets.delete(s));
     }
-    pipeDelayed(client, upstream);
-    pipeDelayed(upstream, client);
+    pipeDelayed(client, upstream, 'up');
+    pipeDelayed(upstream, client, 'down');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
